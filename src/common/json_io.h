@@ -1,0 +1,21 @@
+// Reading and writing result files: JSON parsed with a message naming the file, and atomic writes
+// (temporary file + rename) so that an interrupted or failed run never leaves a half-written result.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace nasc {
+
+using json = nlohmann::json;
+
+json read_json_file(const std::string& path);
+void write_text_atomic(const std::string& path, const std::string& text);
+void write_json_atomic(const std::string& path, const json& j);
+
+// Typed field access with errors that name the file/context, the field and the expected type.
+template <typename T>
+T json_get(const json& j, const char* field, const std::string& context);
+template <typename T>
+T json_get_or(const json& j, const char* field, const T& fallback, const std::string& context);
+
+}  // namespace nasc

@@ -1,0 +1,34 @@
+// Subcommand registry of the `nasc` tool: each tools/nasc/cmd_*.cpp declares its options on a CLI11 sub-app,
+// fills one config struct, and returns the action to run after parsing.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace nasc::cli {
+
+using Action = std::function<int()>;
+using Setup = std::function<Action(CLI::App&)>;
+
+struct Command {
+  std::string name;
+  std::string description;
+  Setup setup;
+};
+
+std::vector<Command>& commands();
+inline bool register_command(Command c) {
+  commands().push_back(std::move(c));
+  return true;
+}
+
+// Options shared by several subcommands, with the same names and help everywhere.
+void add_device_option(CLI::App& app, std::string& device);    // --device auto|cpu|cuda
+void add_threads_option(CLI::App& app, int& threads);           // --threads N
+void add_seed_option(CLI::App& app, uint64_t& seed);            // --seed N
+
+}  // namespace nasc::cli
+
+#define NASC_COMMAND(ident, name, description, setup) \
+  static const bool nasc_command_##ident = ::nasc::cli::register_command({name, description, setup})
