@@ -1,0 +1,215 @@
+#include "train/trainer.h"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <numeric>
+
+#include "common/error.h"
+#include "report/progress.h"
+
+namespace nasc {
+
+namespace fs = std::filesystem;
+
+json EpochRecord::to_json() const {
+  return {{"epoch", epoch},         {"lr", lr},           {"train_loss", train_loss},
+          {"train_acc", train_acc}, {"test_loss", test_loss}, {"test_acc", test_acc},
+          {"seconds", seconds},     {"images_per_s", images_per_s}};
+}
+
+EpochRecord EpochRecord::from_json(const json& j) {
+  EpochRecord r;
+  r.epoch = j.at("epoch");
+  r.lr = j.at("lr");
+  r.train_loss = j.at("train_loss");
+  r.train_acc = j.at("train_acc");
+  r.test_loss = j.at("test_loss");
+  r.test_acc = j.at("test_acc");
+  r.seconds = j.at("seconds");
+  r.images_per_s = j.at("images_per_s");
+  return r;
+}
+
+std::string EpochRecord::csv_header() { return "epoch,lr,train_loss,train_acc,test_loss,test_acc,seconds,images_per_s"; }
+
+std::string EpochRecord::csv_row() const {
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%d,%.6g,%.6f,%.6f,%.6f,%.6f,%.3f,%.1f", epoch, lr, train_loss, train_acc, test_loss,
+                test_acc, seconds, images_per_s);
+  return buf;
+}
+
+torch::Tensor classification_loss(const torch::Tensor& logits, const torch::Tensor& labels, double smoothing) {
+  namespace F = torch::nn::functional;
+  return F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().label_smoothing(smoothing));
+}
+
+torch::Tensor count_correct(const torch::Tensor& logits, const torch::Tensor& labels) {
+  return logits.argmax(1).eq(labels).sum();
+}
+
+std::vector<int64_t> first_indices(int64_t n, int64_t limit) {
+  std::vector<int64_t> idx(size_t(limit > 0 ? std::min(n, limit) : n));
+  std::iota(idx.begin(), idx.end(), 0);
+  return idx;
+}
+
+EvalResult evaluate(const std::function<torch::Tensor(const torch::Tensor&)>& forward, BatchLoader& loader,
+                    const torch::Device& device) {
+  torch::NoGradGuard no_grad;
+  loader.set_epoch(0);
+  Batch b;
+  auto loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
+  auto correct = torch::zeros({}, torch::TensorOptions().dtype(torch::kLong).device(device));
+  int64_t n = 0;
+  while (loader.next(b)) {
+    auto x = b.x.to(device, /*non_blocking=*/true), y = b.y.to(device, /*non_blocking=*/true);
+    auto logits = forward(x);
+    loss_sum += torch::nn::functional::cross_entropy(
+        logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+    correct += count_correct(logits, y);
+    n += x.size(0);
+  }
+  EvalResult r;
+  r.count = n;
+  if (n > 0) {
+    r.loss = loss_sum.item<double>() / double(n);
+    r.accuracy = double(correct.item<int64_t>()) / double(n);
+  }
+  return r;
+}
+
+Trainer::Trainer(const Space& space, Arch arch, TrainOptions options, torch::Device device)
+    : space_(space), arch_(std::move(arch)), opt_(options), device_(device) {
+  opt_.validate();
+  space_.check_arch(arch_);
+  torch::manual_seed(opt_.seed);
+  net_ = Network(space_, arch_);
+  net_->to(device_);
+  sgd_ = std::make_unique<torch::optim::SGD>(
+      net_->parameters(),
+      torch::optim::SGDOptions(opt_.lr).momentum(opt_.momentum).nesterov(opt_.momentum > 0).weight_decay(opt_.weight_decay));
+}
+
+void Trainer::save_checkpoint(const std::string& dir, const std::vector<EpochRecord>& history, double seconds) {
+  fs::path tmp = fs::path(dir) / "checkpoint.tmp", final_dir = fs::path(dir) / "checkpoint";
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  torch::save(net_, (tmp / "model.pt").string());
+  torch::save(*sgd_, (tmp / "optimizer.pt").string());
+  json hist = json::array();
+  for (auto& r : history) hist.push_back(r.to_json());
+  json state = {{"epochs_done", history.size()},
+                {"history", hist},
+                {"seconds", seconds},
+                {"arch", space_.format_arch(arch_)},
+                {"options", opt_.to_json()}};
+  write_json_atomic((tmp / "state.json").string(), state);
+  fs::remove_all(final_dir);
+  fs::rename(tmp, final_dir);
+}
+
+bool Trainer::load_checkpoint(const std::string& dir, std::vector<EpochRecord>& history, double& seconds) {
+  fs::path cdir = fs::path(dir) / "checkpoint";
+  if (!fs::exists(cdir / "state.json")) return false;
+  json state = read_json_file((cdir / "state.json").string());
+  std::string ctx = (cdir / "state.json").string();
+  if (json_get<std::string>(state, "arch", ctx) != space_.format_arch(arch_))
+    fail(ctx, ": checkpoint is for architecture ", state["arch"].get<std::string>(), ", not the one requested");
+  json a = opt_.to_json(), b = state.at("options");
+  a.erase("epochs");
+  b.erase("epochs");
+  if (a != b) fail(ctx, ": checkpoint was made with different training options (", b.dump(), ")");
+  torch::load(net_, (cdir / "model.pt").string(), device_);
+  torch::load(*sgd_, (cdir / "optimizer.pt").string(), device_);
+  history.clear();
+  for (auto& r : state.at("history")) history.push_back(EpochRecord::from_json(r));
+  seconds = json_get<double>(state, "seconds", ctx);
+  return true;
+}
+
+TrainResult Trainer::run(const TrainTest& data, const std::string& out_dir, bool resume,
+                         const std::function<bool(const EpochRecord&)>& after_epoch) {
+  if (data.train.c != space_.input_shape().c || data.train.h != space_.input_shape().h ||
+      data.train.w != space_.input_shape().w || data.train.num_classes != space_.num_classes())
+    fail("data set ", data.train.name, " (", data.train.c, "x", data.train.h, "x", data.train.w, ", ",
+         data.train.num_classes, " classes) does not fit space ", space_.name(), " (", space_.input_shape().c, "x",
+         space_.input_shape().h, "x", space_.input_shape().w, ", ", space_.num_classes(), " classes)");
+  auto train_idx = first_indices(data.train.size(), opt_.train_limit);
+  auto test_idx = first_indices(data.test.size(), opt_.test_limit);
+  norm_ = Normalizer::fit(data.train, train_idx);
+  LoaderOptions lo = LoaderOptions::training(data.train, opt_.batch_size, opt_.seed);
+  lo.augment = opt_.augment;
+  lo.drop_last = int64_t(train_idx.size()) >= opt_.batch_size;
+  BatchLoader train_loader(data.train, train_idx, lo, norm_);
+  BatchLoader test_loader(data.test, test_idx, LoaderOptions::evaluation(256), norm_);
+
+  TrainResult result;
+  double seconds_before = 0;
+  if (resume && !out_dir.empty() && load_checkpoint(out_dir, result.history, seconds_before))
+    std::fprintf(stderr, "resuming from %s/checkpoint after epoch %zu\n", out_dir.c_str(), result.history.size());
+
+  const int64_t steps = train_loader.num_batches();
+  const int64_t total_steps = steps * opt_.epochs;
+  for (int epoch = int(result.history.size()); epoch < opt_.epochs; ++epoch) {
+    auto t0 = std::chrono::steady_clock::now();
+    net_->train();
+    train_loader.set_epoch(epoch);
+    Progress progress(cat("epoch ", epoch + 1, "/", opt_.epochs));
+    auto loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device_));
+    auto correct = torch::zeros({}, torch::TensorOptions().dtype(torch::kLong).device(device_));
+    int64_t seen = 0, step = 0;
+    double lr = opt_.lr;
+    Batch b;
+    while (train_loader.next(b)) {
+      lr = cosine_lr(opt_.lr, epoch * steps + step, total_steps);
+      for (auto& g : sgd_->param_groups()) static_cast<torch::optim::SGDOptions&>(g.options()).lr(lr);
+      auto x = b.x.to(device_, true), y = b.y.to(device_, true);
+      sgd_->zero_grad();
+      auto logits = net_->forward(x);
+      auto loss = classification_loss(logits, y, opt_.label_smoothing);
+      loss.backward();
+      sgd_->step();
+      loss_sum += loss.detach() * x.size(0);
+      correct += count_correct(logits.detach(), y);
+      seen += x.size(0);
+      ++step;
+      if (progress.due()) {  // reading the running sums synchronises with the device: only when printing
+        double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        progress.update(step, steps, cat("steps | loss ", loss_sum.item<double>() / seen, " acc ",
+                                         double(correct.item<int64_t>()) / seen, " | ", int(seen / el), " img/s"));
+      }
+    }
+    net_->eval();
+    EvalResult test = evaluate([&](const torch::Tensor& x) { return net_->forward(x); }, test_loader, device_);
+    EpochRecord r;
+    r.epoch = epoch + 1;
+    r.lr = lr;
+    r.train_loss = seen ? loss_sum.item<double>() / seen : 0;
+    r.train_acc = seen ? double(correct.item<int64_t>()) / seen : 0;
+    r.test_loss = test.loss;
+    r.test_acc = test.accuracy;
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    r.images_per_s = seen / r.seconds;
+    result.history.push_back(r);
+    progress.finish(cat("epoch ", r.epoch, "/", opt_.epochs, ": train loss ", r.train_loss, " acc ", r.train_acc,
+                        " | test loss ", r.test_loss, " acc ", r.test_acc, " | ", int(r.images_per_s), " img/s, ",
+                        Progress::format_seconds(r.seconds)));
+    if (!out_dir.empty()) {
+      save_checkpoint(out_dir, result.history, seconds_before + r.seconds);
+      seconds_before += r.seconds;
+    }
+    if (after_epoch && !after_epoch(r)) break;
+  }
+  result.test_accuracy = result.history.empty() ? 0 : result.history.back().test_acc;
+  for (auto& h : result.history) result.seconds += h.seconds;
+  if (!out_dir.empty()) {
+    std::string tmp = out_dir + "/model.pt.tmp";
+    torch::save(net_, tmp);
+    fs::rename(tmp, out_dir + "/model.pt");
+  }
+  return result;
+}
+
+}  // namespace nasc

@@ -1,0 +1,99 @@
+// nasc train: trains one stand-alone network of a space from scratch and scores it on the test set.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "command.h"
+#include "common/error.h"
+#include "data/data_spec.h"
+#include "nn/device.h"
+#include "train/trainer.h"
+
+namespace {
+
+struct TrainArgs {
+  std::string space = "fmnist";
+  std::string arch;
+  std::string data = "fmnist";
+  std::string out = "runs/train";
+  std::string device = "auto";
+  int threads = 0;
+  bool resume = false;
+  nasc::TrainOptions opt;
+};
+
+int run_train(TrainArgs args) {
+  using namespace nasc;
+  namespace fs = std::filesystem;
+  Space space(SpaceConfig::load(args.space));
+  Arch arch = args.arch.empty() ? space.default_arch() : space.parse_arch(args.arch);
+  args.opt.validate();
+  torch::Device device = select_device(args.device, args.threads);
+  DataSpec spec = DataSpec::parse(args.data);
+  TrainTest data = load_train_test(spec);
+  if (!args.resume && fs::exists(fs::path(args.out) / "checkpoint"))
+    fail(args.out, " already holds a training checkpoint: pass --resume to continue it or choose another --out");
+  fs::create_directories(args.out);
+  std::fprintf(stderr, "training %s on %s (%lld train / %lld test images) on %s\n  arch %s\n",
+               space.name().c_str(), spec.to_string().c_str(), (long long)data.train.size(),
+               (long long)data.test.size(), device_description(device).c_str(), space.format_arch(arch).c_str());
+
+  Trainer trainer(space, arch, args.opt, device);
+  TrainResult r = trainer.run(data, args.out, args.resume);
+
+  std::string csv = EpochRecord::csv_header() + "\n";
+  json hist = json::array();
+  for (auto& h : r.history) {
+    csv += h.csv_row() + "\n";
+    hist.push_back(h.to_json());
+  }
+  write_text_atomic(args.out + "/epochs.csv", csv);
+  json result = {{"command", "train"},
+                 {"space", space.config().to_json()},
+                 {"arch", space.format_arch(arch)},
+                 {"data", spec.to_string()},
+                 {"options", args.opt.to_json()},
+                 {"seed", args.opt.seed},
+                 {"device", device_description(device)},
+                 {"parameters", count_parameters(*trainer.network())},
+                 {"test_accuracy", r.test_accuracy},
+                 {"history", hist},
+                 {"timings", {{"train_seconds", r.seconds}}},
+                 {"normalizer", trainer.normalizer().to_json()},
+                 {"weights", "model.pt"},
+                 {"versions", library_versions()}};
+  write_json_atomic(args.out + "/result.json", result);
+  std::printf("test accuracy %.2f%% after %d epochs (%s), results in %s/result.json\n", 100 * r.test_accuracy,
+              args.opt.epochs, space.format_arch(arch).c_str(), args.out.c_str());
+  return 0;
+}
+
+nasc::cli::Action setup_train(CLI::App& app) {
+  auto a = std::make_shared<TrainArgs>();
+  app.add_option("--space", a->space, "Search space: preset name or JSON file")->capture_default_str();
+  app.add_option("--arch", a->arch, "Architecture as comma-separated op names (default: the space's default)");
+  app.add_option("--data", a->data, "Data: fmnist, fmnist:DIR, mnist:DIR, cifar10:DIR, cifar100:DIR")
+      ->capture_default_str();
+  app.add_option("--out", a->out, "Run directory for result.json, epochs.csv, checkpoints, model.pt")
+      ->capture_default_str();
+  app.add_option("--epochs", a->opt.epochs, "Training epochs")->capture_default_str();
+  app.add_option("--batch-size", a->opt.batch_size, "Minibatch size")->capture_default_str();
+  app.add_option("--lr", a->opt.lr, "Initial learning rate (cosine decay to 0)")->capture_default_str();
+  app.add_option("--momentum", a->opt.momentum, "Nesterov momentum")->capture_default_str();
+  app.add_option("--weight-decay", a->opt.weight_decay, "Weight decay")->capture_default_str();
+  app.add_option("--label-smoothing", a->opt.label_smoothing, "Label smoothing (0 = off)")->capture_default_str();
+  app.add_option("--train-limit", a->opt.train_limit, "Use only the first N training images (0 = all)")
+      ->capture_default_str();
+  app.add_option("--test-limit", a->opt.test_limit, "Use only the first N test images (0 = all)")
+      ->capture_default_str();
+  app.add_flag("!--no-augment", a->opt.augment, "Disable random-crop/flip augmentation");
+  app.add_flag("--resume", a->resume, "Continue from the checkpoint in --out");
+  nasc::cli::add_seed_option(app, a->opt.seed);
+  nasc::cli::add_device_option(app, a->device);
+  nasc::cli::add_threads_option(app, a->threads);
+  return [a] { return run_train(*a); };
+}
+
+}  // namespace
+
+NASC_COMMAND(train, "train", "Train a network of a space from scratch and score it on the test set", setup_train);
