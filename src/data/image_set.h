@@ -1,0 +1,33 @@
+// Image classification data held in memory without torch: uint8 pixels in NCHW order and integer labels,
+// plus subsets and the seeded train/validation split used by the search.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace nasc {
+
+struct ImageSet {
+  std::string name;  // data set kind: fmnist, mnist, cifar10, cifar100
+  int c = 0, h = 0, w = 0;
+  int num_classes = 0;
+  std::vector<uint8_t> pixels;  // size() * c * h * w, image after image, each channel-major
+  std::vector<int16_t> labels;  // one per image, in [0, num_classes)
+
+  int64_t size() const { return int64_t(labels.size()); }
+  int64_t image_bytes() const { return int64_t(c) * h * w; }
+  const uint8_t* image(int64_t i) const { return pixels.data() + i * image_bytes(); }
+};
+
+// The images at `idx` (in that order); throws Error on an index outside [0, set.size()).
+ImageSet subset(const ImageSet& set, const std::vector<int64_t>& idx);
+
+struct Split {
+  std::vector<int64_t> train, val;  // each sorted ascending
+};
+
+// Deterministic split of [0, n): round(n * val_fraction) indices go to val, the rest to train; the same
+// (n, val_fraction, seed) gives the same split on every machine.
+Split split_indices(int64_t n, double val_fraction, uint64_t seed);
+
+}  // namespace nasc
