@@ -1,0 +1,373 @@
+#include "deploy/server.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+
+#include "common/error.h"
+
+namespace nasc {
+namespace {
+
+constexpr size_t kRecentSamples = 4096;
+constexpr size_t kDrainBytes = 64 * 1024;
+constexpr int kDrainMs = 100;
+
+std::atomic<FrameServer*> g_signal_server{nullptr};
+
+extern "C" void on_stop_signal(int) {
+  if (FrameServer* s = g_signal_server.load()) s->request_stop();
+}
+
+double ms_since(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+
+std::string join_encodings(const std::vector<WireEncoding>& encs) {
+  std::string s;
+  for (size_t i = 0; i < encs.size(); ++i) s += (i ? "|" : "") + std::string(wire_encoding_name(encs[i]));
+  return s;
+}
+
+}  // namespace
+
+// ---- InputSpec, ServerStats -----------------------------------------------------------------------------------
+
+std::string InputSpec::check(const WireTensor& t) const {
+  bool shape_ok = shape.empty() || t.shape == shape;
+  bool enc_ok = encodings.empty() || std::find(encodings.begin(), encodings.end(), t.encoding) != encodings.end();
+  if (shape_ok && enc_ok) return {};
+  return cat("input ", format_shape(t.shape), " ", wire_encoding_name(t.encoding), " is not accepted: expected ",
+             shape.empty() ? std::string("any shape") : format_shape(shape), " in ",
+             encodings.empty() ? std::string("any encoding") : join_encodings(encodings));
+}
+
+json InputSpec::to_json() const {
+  json encs = json::array();
+  for (WireEncoding e : encodings) encs.push_back(wire_encoding_name(e));
+  return {{"shape", shape}, {"encodings", encs}};
+}
+
+uint64_t ServerStats::error_total() const {
+  uint64_t n = 0;
+  for (uint64_t e : errors) n += e;
+  return n;
+}
+
+json ServerStats::to_json() const {
+  json errs = json::object();
+  for (int i = 1; i < kErrorCodeCount; ++i)
+    if (errors[i]) errs[error_code_name(ErrorCode(i))] = errors[i];
+  return {{"requests", requests},
+          {"health", health},
+          {"stats", stats},
+          {"errors", errs},
+          {"error_total", error_total()},
+          {"connections", {{"accepted", connections}, {"rejected", rejected}, {"active", active}}},
+          {"service_ms", {{"mean", mean_ms}, {"p50", p50_ms}, {"p95", p95_ms}, {"p99", p99_ms}, {"max", max_ms}}}};
+}
+
+// ---- FrameServer ----------------------------------------------------------------------------------------------
+
+FrameServer::FrameServer(ServerOptions opts, Handler handler) : opts_(std::move(opts)), handler_(std::move(handler)) {
+  if (!handler_) fail("frame server needs a request handler");
+  if (opts_.max_connections < 1)
+    fail("max_connections ", opts_.max_connections, ": expected at least 1");
+  if (opts_.io_timeout_ms < 1 || opts_.idle_timeout_ms < 1)
+    fail("server timeouts ", opts_.io_timeout_ms, "/", opts_.idle_timeout_ms, " ms: expected at least 1 ms");
+  if (opts_.workers < 0) fail("workers ", opts_.workers, ": expected >= 0 (0 = one per core)");
+  if (opts_.max_body_bytes < 1) fail("max_body_bytes 0: expected at least 1");
+  workers_free_ = opts_.workers > 0 ? opts_.workers : int(std::max(1u, std::thread::hardware_concurrency()));
+  recent_ms_.reserve(kRecentSamples);
+
+  listener_ = Listener::open(opts_.host, opts_.port);
+  port_ = listener_.port();
+  if (::pipe2(wake_, O_CLOEXEC | O_NONBLOCK) < 0) fail("cannot create the server's wake-up pipe");
+  acceptor_ = std::thread(&FrameServer::accept_loop, this);
+}
+
+void stop_on_signals(FrameServer* server) {
+  g_signal_server.store(server);
+  struct sigaction sa {};
+  sa.sa_handler = server ? on_stop_signal : SIG_DFL;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
+}
+
+FrameServer::~FrameServer() {
+  FrameServer* self = this;
+  if (g_signal_server.compare_exchange_strong(self, nullptr)) stop_on_signals(nullptr);
+  request_stop();
+  wait();
+  for (int fd : wake_)
+    if (fd >= 0) ::close(fd);
+}
+
+void FrameServer::request_stop() noexcept {
+  if (!stop_.exchange(true)) {
+    char c = 'x';
+    ssize_t n = ::write(wake_[1], &c, 1);
+    (void)n;
+  }
+}
+
+void FrameServer::wait() {
+  std::lock_guard<std::mutex> lock(wait_mu_);
+  if (joined_) return;
+  if (acceptor_.joinable()) acceptor_.join();
+  joined_ = true;
+}
+
+void FrameServer::log(const std::string& line) {
+  if (opts_.log) {
+    opts_.log(line);
+  } else {
+    std::string out = "nasc serve: " + line + "\n";
+    std::fputs(out.c_str(), stderr);
+  }
+}
+
+void FrameServer::accept_loop() {
+  while (!stop_.load()) {
+    Socket s = listener_.accept(deadline_in_ms(1000), wake_[0]);
+    for (auto it = conns_.begin(); it != conns_.end();) {
+      if (it->done.load()) {
+        it->thread.join();
+        it = conns_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (!s.valid() || stop_.load()) continue;
+    std::string peer = s.peer();
+    if (active_.load() >= opts_.max_connections) {
+      {
+        std::lock_guard<std::mutex> lock(stats_mu_);
+        ++counters_.rejected;
+      }
+      count_error(ErrorCode::Overloaded);
+      log(cat(peer, ": refused: ", opts_.max_connections, " connections already open"));
+      send_frame(s, make_error(0, ErrorCode::Overloaded,
+                               cat("server has ", opts_.max_connections, " connections open: retry later")),
+                 100);
+      continue;
+    }
+    {
+      std::lock_guard<std::mutex> lock(stats_mu_);
+      ++counters_.connections;
+    }
+    ++active_;
+    conns_.emplace_back();
+    Conn* c = &conns_.back();
+    try {
+      c->thread = std::thread(&FrameServer::serve, this, std::move(s), c);
+    } catch (const std::exception& e) {
+      --active_;
+      conns_.pop_back();
+      log(cat(peer, ": refused: cannot start a connection thread (", e.what(), ")"));
+    }
+  }
+  listener_.close();
+  for (Conn& c : conns_) c.thread.join();
+  conns_.clear();
+}
+
+bool FrameServer::send_frame(Socket& s, const Frame& f, int timeout_ms) {
+  std::vector<uint8_t> bytes = encode_frame(f);
+  return s.send_all(bytes.data(), bytes.size(), deadline_in_ms(timeout_ms)) == IoResult::Ok;
+}
+
+void FrameServer::refuse(Socket& s, const std::string& peer, uint64_t id, const FrameStatus& why) {
+  count_error(why.code);
+  log(cat(peer, ": ", error_code_name(why.code), ": ", why.message, "; closing the connection"));
+  send_frame(s, make_error(id, why.code, why.message), std::min(opts_.io_timeout_ms, 1000));
+  s.shutdown_write();
+  s.drain(kDrainBytes, deadline_in_ms(kDrainMs));
+}
+
+void FrameServer::count_error(ErrorCode c) {
+  std::lock_guard<std::mutex> lock(stats_mu_);
+  size_t i = size_t(c);
+  if (i < counters_.errors.size()) ++counters_.errors[i];
+}
+
+void FrameServer::record_service(double ms) {
+  std::lock_guard<std::mutex> lock(stats_mu_);
+  ++counters_.requests;
+  total_ms_ += ms;
+  counters_.max_ms = std::max(counters_.max_ms, ms);
+  if (recent_ms_.size() < kRecentSamples) {
+    recent_ms_.push_back(ms);
+  } else {
+    recent_ms_[recent_next_] = ms;
+    recent_next_ = (recent_next_ + 1) % kRecentSamples;
+  }
+}
+
+ServerStats FrameServer::stats() const {
+  ServerStats s;
+  std::vector<double> recent;
+  {
+    std::lock_guard<std::mutex> lock(stats_mu_);
+    s = counters_;
+    recent = recent_ms_;
+    if (s.requests) s.mean_ms = total_ms_ / double(s.requests);
+  }
+  s.active = uint64_t(std::max(0, active_.load()));
+  if (!recent.empty()) {
+    std::sort(recent.begin(), recent.end());
+    auto at = [&](double q) { return recent[size_t(std::lround(q * double(recent.size() - 1)))]; };
+    s.p50_ms = at(0.50);
+    s.p95_ms = at(0.95);
+    s.p99_ms = at(0.99);
+  }
+  return s;
+}
+
+json FrameServer::health_json() const {
+  return {{"status", stopping() ? "stopping" : "ok"},
+          {"protocol", kProtocolVersion},
+          {"input", opts_.input.to_json()},
+          {"max_body_bytes", opts_.max_body_bytes},
+          {"active_connections", active_.load()}};
+}
+
+void FrameServer::acquire_worker() {
+  std::unique_lock<std::mutex> lock(worker_mu_);
+  worker_cv_.wait(lock, [this] { return workers_free_ > 0; });
+  --workers_free_;
+}
+
+void FrameServer::release_worker() {
+  {
+    std::lock_guard<std::mutex> lock(worker_mu_);
+    ++workers_free_;
+  }
+  worker_cv_.notify_one();
+}
+
+void FrameServer::serve(Socket sock, Conn* conn) {
+  struct Done {
+    FrameServer* self;
+    Conn* conn;
+    ~Done() {
+      --self->active_;
+      conn->done.store(true);
+    }
+  } done{this, conn};
+  const std::string peer = sock.peer();
+  const FrameLimits limits{opts_.max_body_bytes};
+  uint8_t hdr[kHeaderBytes];
+
+  while (!stop_.load()) {
+    // Between frames: wait for the next one, or for shutdown, or give the slot back when idle.
+    IoResult r = sock.wait_readable(deadline_in_ms(opts_.idle_timeout_ms), wake_[0]);
+    if (r != IoResult::Ok) break;
+    Deadline frame_deadline = deadline_in_ms(opts_.io_timeout_ms);
+    size_t got = 0;
+    r = sock.recv_exact(hdr, kHeaderBytes, frame_deadline, &got);
+    if (r != IoResult::Ok) {
+      if (got > 0 || r == IoResult::Timeout)
+        refuse(sock, peer, 0, FrameStatus::fail(ErrorCode::Truncated,
+                                                cat("header cut short (", io_result_name(r), " after ", got,
+                                                    " of ", kHeaderBytes, " bytes)")));
+      break;
+    }
+    FrameHeader h;
+    FrameStatus st = decode_header(hdr, limits, h);
+    if (!st.ok()) {
+      refuse(sock, peer, 0, st);
+      break;
+    }
+    auto type = MsgType(h.type);
+    if (type != MsgType::Request && type != MsgType::Health && type != MsgType::Stats) {
+      refuse(sock, peer, h.request_id,
+             FrameStatus::fail(ErrorCode::UnexpectedType, cat("a client cannot send a ", msg_type_name(type),
+                                                              " frame: expected request, health or stats")));
+      break;
+    }
+    // body_len passed the bound in decode_header, so this allocation is limited by max_body_bytes.
+    std::vector<uint8_t> body(h.body_len);
+    r = sock.recv_exact(body.data(), body.size(), frame_deadline, &got);
+    if (r != IoResult::Ok) {
+      refuse(sock, peer, h.request_id,
+             FrameStatus::fail(ErrorCode::Truncated, cat("body cut short (", io_result_name(r), " after ", got,
+                                                         " of ", h.body_len, " bytes)")));
+      break;
+    }
+    st = check_body(h, body.data(), body.size());
+    if (!st.ok()) {
+      refuse(sock, peer, h.request_id, st);
+      break;
+    }
+    Clock::time_point received = Clock::now();
+
+    if (type == MsgType::Health) {
+      {
+        std::lock_guard<std::mutex> lock(stats_mu_);
+        ++counters_.health;
+      }
+      if (!send_frame(sock, make_control(MsgType::HealthReply, h.request_id, health_json().dump()),
+                      opts_.io_timeout_ms))
+        break;
+      continue;
+    }
+    if (type == MsgType::Stats) {
+      {
+        std::lock_guard<std::mutex> lock(stats_mu_);
+        ++counters_.stats;
+      }
+      if (!send_frame(sock, make_control(MsgType::StatsReply, h.request_id, stats().to_json().dump()),
+                      opts_.io_timeout_ms))
+        break;
+      continue;
+    }
+
+    Request req;
+    req.id = h.request_id;
+    req.peer = peer;
+    req.payload = frame_from(h, std::move(body)).tensor;
+    std::string why = opts_.input.check(req.payload);
+    if (!why.empty()) {
+      refuse(sock, peer, req.id, FrameStatus::fail(ErrorCode::WrongShape, why));
+      break;
+    }
+
+    std::string failure;
+    std::vector<uint8_t> reply;
+    acquire_worker();
+    Clock::time_point started = Clock::now();
+    try {
+      Response resp = handler_(req);
+      double us = std::chrono::duration<double, std::micro>(Clock::now() - started).count();
+      uint32_t compute_us = uint32_t(std::min(us, double(std::numeric_limits<uint32_t>::max())));
+      reply = encode_frame(make_response(req.id, resp.scores, compute_us));
+    } catch (const std::exception& e) {
+      failure = e.what();
+    } catch (...) {
+      failure = "unknown exception";
+    }
+    release_worker();
+
+    if (!failure.empty()) {
+      // The frame was well-formed, so the connection stays; the client learns why its request failed.
+      count_error(ErrorCode::HandlerFailed);
+      log(cat(peer, ": request ", req.id, " failed: ", failure));
+      if (!send_frame(sock, make_error(req.id, ErrorCode::HandlerFailed, failure), opts_.io_timeout_ms)) break;
+      continue;
+    }
+    if (sock.send_all(reply.data(), reply.size(), deadline_in_ms(opts_.io_timeout_ms)) != IoResult::Ok) {
+      log(cat(peer, ": reply to request ", req.id, " could not be sent; closing the connection"));
+      break;
+    }
+    record_service(ms_since(received));
+  }
+}
+
+}  // namespace nasc

@@ -1,0 +1,135 @@
+// The edge server's transport: accepts frame connections, answers health and stats itself and hands each
+// well-formed request to a Handler (the tail network). A bad frame closes only its own connection.
+#pragma once
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/json_io.h"
+#include "deploy/protocol.h"
+#include "deploy/socket.h"
+
+namespace nasc {
+
+struct Request {
+  uint64_t id = 0;
+  WireTensor payload;  // already checked against ServerOptions::input
+  std::string peer;
+};
+
+struct Response {
+  std::vector<float> scores;  // class scores, sent back as fp32 [classes]
+};
+
+// Runs on a connection thread, at most ServerOptions::workers at once. Throwing nasc::Error answers with a
+// HandlerFailed error frame carrying the message and keeps the connection; any other exception does the same.
+using Handler = std::function<Response(const Request&)>;
+
+// What the tail accepts. An empty shape or encoding list accepts any; a mismatch is a WrongShape error frame.
+struct InputSpec {
+  std::vector<int64_t> shape;
+  std::vector<WireEncoding> encodings;
+  // Empty when t is accepted, else a one-line reason naming what was got and what was expected.
+  std::string check(const WireTensor& t) const;
+  json to_json() const;
+};
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;                 // 0: an ephemeral port, see FrameServer::port()
+  int max_connections = 64;          // further connections get an Overloaded error frame and are closed
+  uint32_t max_body_bytes = kDefaultMaxBody;
+  int io_timeout_ms = 5000;          // once a frame has begun, all of it must arrive (and a reply leave) in this
+  int idle_timeout_ms = 60000;       // a connection between frames is closed after this
+  int workers = 1;                   // handler calls running at once
+  InputSpec input;
+  // One line per refused frame or connection; default: stderr, prefixed "nasc serve: ".
+  std::function<void(const std::string&)> log;
+};
+
+struct ServerStats {
+  uint64_t requests = 0;  // requests answered with a Response
+  uint64_t health = 0;
+  uint64_t stats = 0;
+  uint64_t connections = 0;  // accepted
+  uint64_t rejected = 0;     // refused at the connection cap
+  uint64_t active = 0;
+  std::array<uint64_t, kErrorCodeCount> errors{};  // by ErrorCode
+  // Service time (full request frame read -> reply written), mean over all requests and percentiles over the
+  // most recent 4096.
+  double mean_ms = 0, p50_ms = 0, p95_ms = 0, p99_ms = 0, max_ms = 0;
+  uint64_t error_total() const;
+  json to_json() const;
+};
+
+class FrameServer {
+ public:
+  // Binds and starts accepting at once; throws Error when the address cannot be bound or an option is invalid.
+  FrameServer(ServerOptions opts, Handler handler);
+  ~FrameServer();  // request_stop() + wait()
+  FrameServer(const FrameServer&) = delete;
+  FrameServer& operator=(const FrameServer&) = delete;
+
+  uint16_t port() const { return port_; }
+  const ServerOptions& options() const { return opts_; }
+  // Stops accepting, closes idle connections and lets requests in flight finish. Async-signal-safe (an atomic
+  // store and a write to a pipe), so a SIGINT/SIGTERM handler may call it.
+  void request_stop() noexcept;
+  bool stopping() const { return stop_.load(); }
+  // Blocks until the accept loop and every connection have finished.
+  void wait();
+  ServerStats stats() const;
+
+ private:
+  struct Conn {
+    std::thread thread;
+    std::atomic<bool> done{false};
+  };
+  void accept_loop();
+  void serve(Socket sock, Conn* conn);
+  bool send_frame(Socket& s, const Frame& f, int timeout_ms);
+  void refuse(Socket& s, const std::string& peer, uint64_t id, const FrameStatus& why);
+  void count_error(ErrorCode c);
+  void record_service(double ms);
+  void log(const std::string& line);
+  void acquire_worker();
+  void release_worker();
+  json health_json() const;
+
+  ServerOptions opts_;
+  Handler handler_;
+  Listener listener_;
+  uint16_t port_ = 0;
+  int wake_[2] = {-1, -1};  // self-pipe: written once by request_stop, never read, so it stays readable
+  std::atomic<bool> stop_{false};
+  std::thread acceptor_;
+  std::mutex wait_mu_;
+  bool joined_ = false;
+
+  std::list<Conn> conns_;  // touched by the accept thread only
+  std::atomic<int> active_{0};
+
+  std::mutex worker_mu_;
+  std::condition_variable worker_cv_;
+  int workers_free_ = 0;
+
+  mutable std::mutex stats_mu_;
+  ServerStats counters_;
+  double total_ms_ = 0;
+  std::vector<double> recent_ms_;  // ring of the latest service times
+  size_t recent_next_ = 0;
+};
+
+// Makes SIGINT and SIGTERM call server->request_stop() (one server per process; nullptr restores the default
+// actions). The server's destructor detaches itself.
+void stop_on_signals(FrameServer* server);
+
+}  // namespace nasc

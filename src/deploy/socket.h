@@ -1,0 +1,79 @@
+// TCP sockets for the runtime: RAII file descriptors, connect with a timeout, and send/receive calls that report
+// success as a value and never block past their deadline (non-blocking fds + poll).
+#pragma once
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace nasc {
+
+using Clock = std::chrono::steady_clock;
+using Deadline = Clock::time_point;
+inline Deadline deadline_in_ms(int64_t ms) { return Clock::now() + std::chrono::milliseconds(ms); }
+
+enum class IoResult {
+  Ok,
+  Closed,       // the peer closed its side (EOF) or reset the connection
+  Timeout,      // the deadline passed
+  Interrupted,  // the interrupt fd became readable (shutdown)
+  Error,        // any other socket error; see Socket::last_error()
+};
+const char* io_result_name(IoResult r);
+
+class Socket {
+ public:
+  Socket() = default;
+  explicit Socket(int fd);  // takes ownership; makes it non-blocking
+  ~Socket() { close(); }
+  Socket(Socket&& o) noexcept;
+  Socket& operator=(Socket&& o) noexcept;
+  Socket(const Socket&) = delete;
+  Socket& operator=(const Socket&) = delete;
+
+  // Throws Error naming host:port and the cause (refused, timed out, unresolvable).
+  static Socket connect(const std::string& host, uint16_t port, int timeout_ms);
+
+  bool valid() const { return fd_ >= 0; }
+  int fd() const { return fd_; }
+  IoResult send_all(const void* data, size_t size, Deadline deadline);
+  // Reads exactly `size` bytes. `got` (optional) tells a clean EOF (0 bytes) from a truncated read. When
+  // interrupt_fd >= 0, becoming readable ends the wait with Interrupted.
+  IoResult recv_exact(void* data, size_t size, Deadline deadline, size_t* got = nullptr, int interrupt_fd = -1);
+  IoResult wait_readable(Deadline deadline, int interrupt_fd = -1);
+  // Reads and drops up to max_bytes until EOF or the deadline, so that closing after an error does not reset
+  // the connection and destroy the error frame the peer has not read yet.
+  void drain(size_t max_bytes, Deadline deadline);
+  void shutdown_write();
+  void close();
+  std::string peer() const;  // "127.0.0.1:5000", or "?" when unknown
+  const std::string& last_error() const { return last_error_; }
+
+ private:
+  int fd_ = -1;
+  std::string last_error_;
+};
+
+class Listener {
+ public:
+  Listener() = default;
+  ~Listener() { close(); }
+  Listener(Listener&& o) noexcept;
+  Listener& operator=(Listener&& o) noexcept;
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
+
+  // Binds host:port (port 0: an ephemeral port, see port()) with SO_REUSEADDR; throws Error on failure.
+  static Listener open(const std::string& host, uint16_t port, int backlog = 128);
+  uint16_t port() const { return port_; }
+  bool valid() const { return fd_ >= 0; }
+  // An invalid Socket when the deadline passes or interrupt_fd becomes readable first.
+  Socket accept(Deadline deadline, int interrupt_fd = -1);
+  void close();
+
+ private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+};
+
+}  // namespace nasc

@@ -1,0 +1,116 @@
+// Helpers shared by the deploy tests: a log that records lines, a raw frame reader, and small servers.
+#pragma once
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "deploy/client.h"
+#include "deploy/protocol.h"
+#include "deploy/server.h"
+#include "deploy/socket.h"
+
+namespace nasc::test {
+
+// Collects the server's log lines so tests can check that a refusal was logged.
+class LogSink {
+ public:
+  std::function<void(const std::string&)> fn() {
+    return [this](const std::string& line) {
+      std::lock_guard<std::mutex> lock(mu_);
+      lines_.push_back(line);
+    };
+  }
+  bool contains(const std::string& part) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return std::any_of(lines_.begin(), lines_.end(),
+                       [&](const std::string& l) { return l.find(part) != std::string::npos; });
+  }
+  std::vector<std::string> lines() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return lines_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::string> lines_;
+};
+
+// The tail these tests plug in: scores = {sum of the decoded payload, element count}.
+inline Response sum_handler(const Request& r) {
+  std::vector<float> v = decode_floats(r.payload);
+  float sum = 0;
+  for (float x : v) sum += x;
+  return Response{{sum, float(v.size())}};
+}
+
+inline WireTensor good_payload(WireEncoding enc = WireEncoding::Fp32) {
+  std::vector<float> v(2 * 4 * 4, 0.5f);
+  return encode_floats(v, {2, 4, 4}, enc);
+}
+
+inline ServerOptions test_server_options(LogSink& log) {
+  ServerOptions o;
+  o.port = 0;
+  o.io_timeout_ms = 400;
+  o.idle_timeout_ms = 5000;
+  o.workers = 2;
+  o.max_body_bytes = 1 << 16;
+  o.input.shape = {2, 4, 4};
+  o.input.encodings = {WireEncoding::Fp32, WireEncoding::Fp16, WireEncoding::Int8};
+  o.log = log.fn();
+  return o;
+}
+
+inline ClientOptions test_client_options(uint16_t port) {
+  ClientOptions o;
+  o.port = port;
+  o.connect_timeout_ms = 1000;
+  o.request_timeout_ms = 2000;
+  o.max_attempts = 1;
+  return o;
+}
+
+// Reads one frame from a raw socket; the status tells why there was none (Truncated on EOF/timeout).
+inline FrameStatus read_frame(Socket& s, int timeout_ms, Frame& out) {
+  Deadline d = deadline_in_ms(timeout_ms);
+  uint8_t hdr[kHeaderBytes];
+  size_t got = 0;
+  IoResult r = s.recv_exact(hdr, kHeaderBytes, d, &got);
+  if (r != IoResult::Ok)
+    return FrameStatus::fail(ErrorCode::Truncated, cat("no frame: ", io_result_name(r), " after ", got, " bytes"));
+  FrameHeader h;
+  FrameStatus st = decode_header(hdr, FrameLimits{}, h);
+  if (!st.ok()) return st;
+  std::vector<uint8_t> body(h.body_len);
+  if (s.recv_exact(body.data(), body.size(), d) != IoResult::Ok)
+    return FrameStatus::fail(ErrorCode::Truncated, "body cut short");
+  st = check_body(h, body.data(), body.size());
+  if (st.ok()) out = frame_from(h, std::move(body));
+  return st;
+}
+
+// True when the peer closes within the timeout (after anything it still had to send).
+inline bool closed_by_peer(Socket& s, int timeout_ms) {
+  Deadline d = deadline_in_ms(timeout_ms);
+  uint8_t buf[256];
+  for (;;) {
+    size_t got = 0;
+    IoResult r = s.recv_exact(buf, sizeof buf, d, &got);
+    if (r == IoResult::Closed) return true;
+    if (r != IoResult::Ok) return false;
+  }
+}
+
+inline void expect_serves(uint16_t port) {
+  FrameClient c(test_client_options(port));
+  Reply r = c.infer(good_payload());
+  ASSERT_EQ(r.scores.size(), 2u);
+  EXPECT_FLOAT_EQ(r.scores[0], 16.f);
+  EXPECT_FLOAT_EQ(r.scores[1], 32.f);
+}
+
+}  // namespace nasc::test
