@@ -15,7 +15,8 @@ struct TrainArgs {
   std::string space = "fmnist";
   std::string arch;
   std::string data = "fmnist";
-  std::string out = "runs/train";
+  std::string out;  // default runs/train, or <search dir>/retrain with --from
+  std::string from;  // a search.json whose architecture to retrain
   std::string device = "auto";
   int threads = 0;
   bool resume = false;
@@ -25,7 +26,17 @@ struct TrainArgs {
 int run_train(TrainArgs args) {
   using namespace nasc;
   namespace fs = std::filesystem;
-  Space space(SpaceConfig::load(args.space));
+  json found;
+  if (!args.from.empty()) {
+    found = read_json_file(args.from);
+    if (!args.arch.empty()) fail("--from and --arch both name an architecture: give one");
+    args.arch = json_get<std::string>(found, "arch", args.from);
+    if (found.contains("data")) args.data = json_get<std::string>(found, "data", args.from);
+    if (args.out.empty()) args.out = (fs::path(args.from).parent_path() / "retrain").string();
+  }
+  if (args.out.empty()) args.out = "runs/train";
+  Space space(found.contains("space") ? SpaceConfig::from_json(found["space"], args.from)
+                                      : SpaceConfig::load(args.space));
   Arch arch = args.arch.empty() ? space.default_arch() : space.parse_arch(args.arch);
   args.opt.validate();
   torch::Device device = select_device(args.device, args.threads);
@@ -62,6 +73,14 @@ int run_train(TrainArgs args) {
                  {"normalizer", trainer.normalizer().to_json()},
                  {"weights", "model.pt"},
                  {"versions", library_versions()}};
+  if (!args.from.empty()) {
+    result["from"] = args.from;
+    result["split"] = found.value("split", -1);
+    result["strategy"] = found.value("strategy", "");
+    // The search result gains its retrained accuracy, so one file tells the whole story.
+    found["retrained"] = {{"test_accuracy", r.test_accuracy}, {"epochs", args.opt.epochs}, {"result", args.out + "/result.json"}};
+    write_json_atomic(args.from, found);
+  }
   write_json_atomic(args.out + "/result.json", result);
   std::printf("test accuracy %.2f%% after %d epochs (%s), results in %s/result.json\n", 100 * r.test_accuracy,
               args.opt.epochs, space.format_arch(arch).c_str(), args.out.c_str());
@@ -74,8 +93,10 @@ nasc::cli::Action setup_train(CLI::App& app) {
   app.add_option("--arch", a->arch, "Architecture as comma-separated op names (default: the space's default)");
   app.add_option("--data", a->data, "Data: fmnist, fmnist:DIR, mnist:DIR, cifar10:DIR, cifar100:DIR")
       ->capture_default_str();
-  app.add_option("--out", a->out, "Run directory for result.json, epochs.csv, checkpoints, model.pt")
-      ->capture_default_str();
+  app.add_option("--out", a->out,
+                 "Run directory for result.json, epochs.csv, checkpoint/, model.pt (default runs/train, or "
+                 "<search dir>/retrain with --from)");
+  app.add_option("--from", a->from, "Retrain the architecture of a search result (DIR/search.json) from scratch");
   app.add_option("--epochs", a->opt.epochs, "Training epochs")->capture_default_str();
   app.add_option("--batch-size", a->opt.batch_size, "Minibatch size")->capture_default_str();
   app.add_option("--lr", a->opt.lr, "Initial learning rate (cosine decay to 0)")->capture_default_str();

@@ -1,0 +1,86 @@
+// Training throughput of the supernet (lambda sampled paths per step, as the search trains it) and of a
+// stand-alone network, on synthetic batches, for the fmnist and hwnas-cifar spaces on CPU and CUDA if present.
+// Prints sample-passes per second (images x paths / s). Run: build/bench_train_throughput [--steps N]
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <random>
+
+#include "nn/device.h"
+#include "nn/network.h"
+#include "train/trainer.h"
+
+using namespace nasc;
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void sync(const torch::Device& d) {
+  if (d.is_cuda()) torch::cuda::synchronize();
+}
+
+// Runs `warmup` + `steps` SGD steps; returns sample-passes per second over the timed steps.
+template <typename Step>
+double time_steps(const torch::Device& d, int warmup, int steps, int passes_per_step, int batch, Step step) {
+  for (int i = 0; i < warmup; ++i) step(i);
+  sync(d);
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < steps; ++i) step(warmup + i);
+  sync(d);
+  return double(steps) * passes_per_step * batch / seconds_since(t0);
+}
+
+void bench_space(const std::string& name, const torch::Device& d, int batch, int steps, int lambda) {
+  Space space(SpaceConfig::preset(name));
+  auto x = torch::randn({batch, space.input_shape().c, space.input_shape().h, space.input_shape().w}).to(d);
+  auto y = torch::randint(space.num_classes(), {batch}, torch::kLong).to(d);
+  std::mt19937 rng(1);
+  auto random_arch = [&] {
+    Arch a(space.num_layers());
+    for (auto& o : a) o = int(rng() % space.num_ops());
+    return a;
+  };
+
+  Supernet super(space);
+  super->to(d);
+  torch::optim::SGD opt(super->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9).nesterov(true));
+  double sup = time_steps(d, 3, steps, lambda, batch, [&](int) {
+    opt.zero_grad();
+    for (int i = 0; i < lambda; ++i) (classification_loss(super->forward(x, random_arch()), y, 0.0) / lambda).backward();
+    opt.step();
+  });
+
+  Network net(space, space.default_arch());
+  net->to(d);
+  torch::optim::SGD opt2(net->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9).nesterov(true));
+  double alone = time_steps(d, 3, steps, 1, batch, [&](int) {
+    opt2.zero_grad();
+    classification_loss(net->forward(x), y, 0.0).backward();
+    opt2.step();
+  });
+  std::printf("%-12s %-22s batch %4d  supernet (%d paths/step) %9.0f sample-passes/s   stand-alone %9.0f images/s\n",
+              name.c_str(), device_description(d).c_str(), batch, lambda, sup, alone);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Training throughput of supernet and stand-alone network"};
+  int steps = 10, batch = 128, lambda = 2, threads = 0;
+  std::vector<std::string> spaces = {"fmnist", "hwnas-cifar"};
+  app.add_option("--steps", steps, "Timed steps per measurement")->capture_default_str();
+  app.add_option("--batch", batch, "Batch size")->capture_default_str();
+  app.add_option("--lambda", lambda, "Sampled paths per supernet step")->capture_default_str();
+  app.add_option("--threads", threads, "CPU threads (0 = all)")->capture_default_str();
+  app.add_option("--spaces", spaces, "Spaces to measure")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  if (threads > 0) torch::set_num_threads(threads);
+  std::vector<torch::Device> devices = {torch::kCPU};
+  if (torch::cuda::is_available()) devices.push_back(select_device("cuda"));
+  for (auto& d : devices)
+    for (auto& s : spaces) bench_space(s, d, batch, d.is_cuda() ? steps * 10 : steps, lambda);
+  return 0;
+}

@@ -1,0 +1,172 @@
+#include "search/strategy.h"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+
+#include "common/error.h"
+
+namespace nasc {
+
+Strategy Strategy::parse(const std::string& text, const Space& space) {
+  Strategy s;
+  auto bad = [&](const std::string& why) {
+    fail("strategy '", text, "': ", why,
+         "; expected nasc, accuracy-only, fixed:OP (e.g. fixed:k3_e6), device-only, server-only or random:N");
+  };
+  if (text == "nasc") return s;
+  if (text == "accuracy-only") s.kind = AccuracyOnly;
+  else if (text == "device-only") s.kind = DeviceOnly;
+  else if (text == "server-only") s.kind = ServerOnly;
+  else if (text.rfind("fixed:", 0) == 0) {
+    s.kind = Fixed;
+    s.fixed_op = text.substr(6);
+    if (space.op_index(s.fixed_op) < 0) bad("op '" + s.fixed_op + "' is not an op of space " + space.name());
+  } else if (text == "random" || text.rfind("random:", 0) == 0) {
+    s.kind = Random;
+    if (text != "random") {
+      try {
+        size_t used = 0;
+        s.samples = std::stoi(text.substr(7), &used);
+        if (used != text.size() - 7) bad("N is not a whole number");
+      } catch (const std::logic_error&) {
+        bad("N is not a whole number");
+      }
+      if (s.samples < 1 || s.samples > 100000) bad("N must be 1..100000");
+    }
+  } else {
+    bad("unknown strategy");
+  }
+  return s;
+}
+
+std::string Strategy::name() const {
+  switch (kind) {
+    case Nasc: return "nasc";
+    case AccuracyOnly: return "accuracy-only";
+    case Fixed: return "fixed:" + fixed_op;
+    case DeviceOnly: return "device-only";
+    case ServerOnly: return "server-only";
+    case Random: return "random:" + std::to_string(samples);
+  }
+  return "?";
+}
+
+void check_threshold(const LatencyEstimator& latency, double max_latency_ms, int min_device_blocks) {
+  if (!(max_latency_ms > 0)) fail("--max-latency ", max_latency_ms, " ms: expected a positive number of milliseconds");
+  auto floor = latency.oracle(min_device_blocks);
+  if (max_latency_ms < floor.latency.total_ms)
+    fail("--max-latency ", max_latency_ms, " ms is below the minimum achievable latency of ", floor.latency.total_ms,
+         " ms on this hardware and link (architecture ", latency.space().format_arch(floor.arch), ", split ",
+         floor.latency.split, "); raise the threshold, the bandwidth, or lower --min-device-blocks");
+}
+
+namespace {
+
+std::vector<bool> splits_from(const Space& space, int lo, int hi) {
+  std::vector<bool> allowed(space.num_blocks() + 1, false);
+  for (int p = lo; p <= hi; ++p) allowed[p] = true;
+  return allowed;
+}
+
+json theta_json(const CategoricalDistribution& d) { return d.theta(); }
+
+}  // namespace
+
+json run_strategy(const SearchRequest& req, const Space& space, const LatencyEstimator& latency,
+                  const ImageSet& train_set, torch::Device device, const std::string& out_dir, bool resume) {
+  const int B = space.num_blocks();
+  const double tmax = req.max_latency_ms;
+  const bool constrained = std::isfinite(tmax);
+  if (req.min_device_blocks < 0 || req.min_device_blocks > B)
+    fail("--min-device-blocks ", req.min_device_blocks, ": expected 0..", B);
+  if (constrained && req.strategy.kind != Strategy::AccuracyOnly)
+    check_threshold(latency, tmax, req.min_device_blocks);
+  auto t0 = std::chrono::steady_clock::now();
+  auto oracle = latency.oracle(req.min_device_blocks);
+  json out = {{"strategy", req.strategy.name()},
+              {"space", space.config().to_json()},
+              {"max_latency_ms", constrained ? json(tmax) : json(nullptr)},
+              {"min_device_blocks", req.min_device_blocks},
+              {"encoding", encoding_name(latency.encoding())},
+              {"link", latency.link().to_json()},
+              {"options", req.options.to_json()},
+              {"seed", req.options.seed},
+              {"oracle", {{"total_ms", oracle.latency.total_ms},
+                          {"arch", space.format_arch(oracle.arch)},
+                          {"split", oracle.latency.split}}}};
+  Config chosen;
+  json supernet_acc = nullptr, theta = nullptr, history = json::array();
+  bool converged = false;
+  double search_seconds = 0;
+
+  if (req.strategy.kind == Strategy::Fixed) {
+    chosen.arch = Arch(space.num_layers(), space.op_index(req.strategy.fixed_op));
+    chosen.split = latency.best_split(chosen.arch, req.min_device_blocks).split;
+  } else {
+    SearchProblem prob;
+    prob.max_latency_ms = req.strategy.kind == Strategy::AccuracyOnly ? std::numeric_limits<double>::infinity() : tmax;
+    switch (req.strategy.kind) {
+      case Strategy::AccuracyOnly: prob.allowed_splits = splits_from(space, B, B); break;  // no cut while training
+      case Strategy::DeviceOnly: prob.allowed_splits = splits_from(space, B, B); break;
+      case Strategy::ServerOnly:
+        prob.allowed_splits = splits_from(space, req.min_device_blocks, req.min_device_blocks);
+        break;
+      default: prob.allowed_splits = splits_from(space, req.min_device_blocks, B);
+    }
+    prob.adapt = req.strategy.kind != Strategy::Random;
+    SupernetSearch search(space, latency, prob, req.options, device);
+    SearchState st = search.run(train_set, out_dir, resume);
+    for (auto& e : st.history) history.push_back(e.to_json());
+    converged = st.converged;
+    search_seconds = st.seconds;
+    if (req.strategy.kind == Strategy::Random) {
+      // N feasible configurations drawn uniformly, each scored on the same validation images; bounded draws.
+      std::mt19937_64 rng(req.options.seed + 0x7A11DULL);
+      double best_acc = -1;
+      int found = 0;
+      const int64_t score_images = std::min<int64_t>(req.options.eval_limit > 0 ? req.options.eval_limit : 1000, 1000);
+      for (int64_t tries = 0; found < req.strategy.samples && tries < 1000LL * req.strategy.samples; ++tries) {
+        Config c = search.to_config(search.asng().sample(rng));
+        if (!search.feasible(c)) continue;
+        ++found;
+        double acc = search.validate(c, score_images).second;
+        if (acc > best_acc) best_acc = acc, chosen = c;
+      }
+      if (found == 0) fail("random search drew no feasible configuration in ", 1000LL * req.strategy.samples, " tries");
+      out["random_feasible_scored"] = found;
+    } else {
+      chosen = search.mode();
+      theta = theta_json(search.asng().distribution());
+    }
+    if (req.strategy.kind == Strategy::AccuracyOnly)
+      chosen.split = latency.best_split(chosen.arch, req.min_device_blocks).split;
+    else if (constrained && !search.feasible(chosen)) {
+      // theta's mode can sit just over the threshold; the best split of its ops may still be feasible.
+      LatencyBreakdown best = latency.best_split(chosen.arch, req.min_device_blocks);
+      if (best.total_ms <= tmax && (req.strategy.kind == Strategy::Nasc || req.strategy.kind == Strategy::Random))
+        chosen.split = best.split;
+    }
+    auto [loss, acc] = search.validate(chosen, req.options.eval_limit);
+    supernet_acc = acc;
+    out["supernet_val_loss"] = loss;
+  }
+  LatencyBreakdown lat = latency.breakdown(chosen.arch, chosen.split);
+  out["arch"] = space.format_arch(chosen.arch);
+  out["split"] = chosen.split;
+  out["latency"] = lat.to_json();
+  out["payload_bytes"] = lat.payload_bytes;
+  out["feasible"] = !constrained || lat.total_ms <= tmax;
+  out["supernet_val_acc"] = supernet_acc;
+  out["theta"] = theta;
+  out["converged"] = converged;
+  out["history"] = history;
+  json curve = json::array();
+  for (auto& e : history) curve.push_back(e["convergence"]);
+  out["convergence_curve"] = curve;
+  out["timings"] = {{"search_seconds", search_seconds},
+                    {"total_seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}};
+  return out;
+}
+
+}  // namespace nasc

@@ -1,0 +1,38 @@
+// The strategies of `nasc search` behind one entry point, all with the same data, budget and output format:
+// nasc (the method), accuracy-only (the baseline), fixed:OP (Neurosurgeon), device-only, server-only, random:N.
+#pragma once
+#include <torch/torch.h>
+
+#include <string>
+
+#include "data/image_set.h"
+#include "latency/estimator.h"
+#include "search/supernet_search.h"
+
+namespace nasc {
+
+struct Strategy {
+  enum Kind { Nasc, AccuracyOnly, Fixed, DeviceOnly, ServerOnly, Random } kind = Nasc;
+  std::string fixed_op;  // Fixed
+  int samples = 100;     // Random: N feasible configurations scored
+  static Strategy parse(const std::string& text, const Space& space);  // throws Error listing the accepted forms
+  std::string name() const;
+};
+
+struct SearchRequest {
+  Strategy strategy;
+  double max_latency_ms = std::numeric_limits<double>::infinity();
+  int min_device_blocks = 1;
+  SearchOptions options;
+};
+
+// Runs the strategy; returns the search.json document (architecture, split, latency breakdown, payload, supernet
+// validation accuracy, theta, convergence curve, config, seed, timings). Writes checkpoints and search.csv in
+// out_dir as it goes. Fails before training when max_latency_ms is below the oracle's floor.
+json run_strategy(const SearchRequest& req, const Space& space, const LatencyEstimator& latency,
+                  const ImageSet& train_set, torch::Device device, const std::string& out_dir, bool resume);
+
+// The error run_strategy throws for an impossible threshold, exposed for tests and the experiment runner.
+void check_threshold(const LatencyEstimator& latency, double max_latency_ms, int min_device_blocks);
+
+}  // namespace nasc

@@ -1,0 +1,302 @@
+#include "search/supernet_search.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "common/error.h"
+#include "data/batch_loader.h"
+#include "nn/quantize.h"
+#include "report/progress.h"
+#include "search/ranking.h"
+#include "train/trainer.h"
+
+namespace nasc {
+
+namespace fs = std::filesystem;
+
+json SearchOptions::to_json() const {
+  return {{"epochs", epochs},         {"batch_size", batch_size},     {"lambda", lambda},
+          {"lr", lr},                 {"momentum", momentum},         {"weight_decay", weight_decay},
+          {"delta_init", delta_init}, {"convergence", convergence},   {"val_fraction", val_fraction},
+          {"train_limit", train_limit}, {"eval_limit", eval_limit},   {"augment", augment},
+          {"seed", seed}};
+}
+
+SearchOptions SearchOptions::from_json(const json& j, const std::string& ctx) {
+  SearchOptions o;
+  o.epochs = json_get_or(j, "epochs", o.epochs, ctx);
+  o.batch_size = json_get_or(j, "batch_size", o.batch_size, ctx);
+  o.lambda = json_get_or(j, "lambda", o.lambda, ctx);
+  o.lr = json_get_or(j, "lr", o.lr, ctx);
+  o.momentum = json_get_or(j, "momentum", o.momentum, ctx);
+  o.weight_decay = json_get_or(j, "weight_decay", o.weight_decay, ctx);
+  o.delta_init = json_get_or(j, "delta_init", o.delta_init, ctx);
+  o.convergence = json_get_or(j, "convergence", o.convergence, ctx);
+  o.val_fraction = json_get_or(j, "val_fraction", o.val_fraction, ctx);
+  o.train_limit = json_get_or(j, "train_limit", o.train_limit, ctx);
+  o.eval_limit = json_get_or(j, "eval_limit", o.eval_limit, ctx);
+  o.augment = json_get_or(j, "augment", o.augment, ctx);
+  o.seed = uint64_t(json_get_or<int64_t>(j, "seed", int64_t(o.seed), ctx));
+  o.validate();
+  return o;
+}
+
+void SearchOptions::validate() const {
+  if (epochs < 1 || epochs > 100000) fail("search epochs = ", epochs, ": expected 1..100000");
+  if (batch_size < 1 || batch_size > 65536) fail("search batch size = ", batch_size, ": expected 1..65536");
+  if (lambda < 2 || lambda > 64) fail("lambda = ", lambda, ": expected 2..64 samples per step");
+  if (!(lr > 0)) fail("search learning rate = ", lr, ": expected > 0");
+  if (!(val_fraction > 0 && val_fraction < 1)) fail("val fraction = ", val_fraction, ": expected 0 < f < 1");
+  if (!(convergence > 0 && convergence <= 1)) fail("convergence threshold = ", convergence, ": expected 0 < t <= 1");
+  if (train_limit < 0 || eval_limit < 0) fail("limits must be >= 0 (0 = all)");
+}
+
+json SearchEpoch::to_json() const {
+  return {{"epoch", epoch},         {"lr", lr},
+          {"train_loss", train_loss}, {"val_loss", val_loss},
+          {"val_acc", val_acc},     {"feasible_fraction", feasible_fraction},
+          {"convergence", convergence}, {"mode_latency_ms", mode_latency_ms},
+          {"mode_feasible", mode_feasible}, {"Delta", Delta},
+          {"seconds", seconds}};
+}
+
+SearchEpoch SearchEpoch::from_json(const json& j) {
+  SearchEpoch e;
+  e.epoch = j.at("epoch");
+  e.lr = j.at("lr");
+  e.train_loss = j.at("train_loss");
+  e.val_loss = j.at("val_loss");
+  e.val_acc = j.at("val_acc");
+  e.feasible_fraction = j.at("feasible_fraction");
+  e.convergence = j.at("convergence");
+  e.mode_latency_ms = j.at("mode_latency_ms");
+  e.mode_feasible = j.at("mode_feasible");
+  e.Delta = j.at("Delta");
+  e.seconds = j.at("seconds");
+  return e;
+}
+
+std::string SearchEpoch::csv_header() {
+  return "epoch,lr,train_loss,val_loss,val_acc,feasible_fraction,convergence,mode_latency_ms,mode_feasible,Delta,seconds";
+}
+
+std::string SearchEpoch::csv_row() const {
+  char buf[320];
+  std::snprintf(buf, sizeof buf, "%d,%.6g,%.6f,%.6f,%.6f,%.4f,%.6f,%.4f,%d,%.6g,%.3f", epoch, lr, train_loss, val_loss,
+                val_acc, feasible_fraction, convergence, mode_latency_ms, int(mode_feasible), Delta, seconds);
+  return buf;
+}
+
+CategoricalDistribution make_distribution(const Space& space, const std::vector<bool>& allowed_splits) {
+  if (int(allowed_splits.size()) != space.num_blocks() + 1)
+    fail("allowed splits: ", allowed_splits.size(), " entries, expected ", space.num_blocks() + 1);
+  std::vector<int> cats(space.num_layers(), space.num_ops());
+  cats.push_back(space.num_blocks() + 1);
+  std::vector<std::vector<bool>> allowed(space.num_layers(), std::vector<bool>(space.num_ops(), true));
+  allowed.push_back(allowed_splits);
+  return CategoricalDistribution(cats, allowed);
+}
+
+SupernetSearch::SupernetSearch(const Space& space, const LatencyEstimator& latency, SearchProblem problem,
+                               SearchOptions options, torch::Device device)
+    : space_(space),
+      latency_(latency),
+      problem_(std::move(problem)),
+      opt_(options),
+      device_(device),
+      asng_(make_distribution(space, problem_.allowed_splits), AsngConfig{1.5, options.delta_init}) {
+  opt_.validate();
+  torch::manual_seed(opt_.seed);
+  net_ = Supernet(space_);
+  net_->to(device_);
+  sgd_ = std::make_unique<torch::optim::SGD>(
+      net_->parameters(),
+      torch::optim::SGDOptions(opt_.lr).momentum(opt_.momentum).nesterov(opt_.momentum > 0).weight_decay(opt_.weight_decay));
+}
+
+Config SupernetSearch::to_config(const Sample& s) const {
+  Config c;
+  c.arch.assign(s.begin(), s.begin() + space_.num_layers());
+  c.split = s.back();
+  return c;
+}
+
+bool SupernetSearch::feasible(const Config& c) const {
+  return latency_.total_ms(c.arch, c.split) <= problem_.max_latency_ms;
+}
+
+torch::Tensor SupernetSearch::forward(const Config& c, const torch::Tensor& x) {
+  const int B = space_.num_blocks();
+  if (!problem_.quantize || c.split == 0 || c.split == B) return net_->forward(x, c.arch);
+  auto head = net_->forward_range(x, c.arch, 0, c.split);
+  return net_->forward_range(fake_quantize(head, latency_.encoding()), c.arch, c.split, B);
+}
+
+std::pair<double, double> SupernetSearch::validate(const Config& c, int64_t limit) {
+  if (!data_) fail("validate() before run(): no validation data");
+  std::vector<int64_t> idx(val_idx_.begin(),
+                           val_idx_.begin() + (limit > 0 ? std::min<int64_t>(limit, val_idx_.size()) : val_idx_.size()));
+  BatchLoader loader(*data_, idx, LoaderOptions::evaluation(256), norm_);
+  // Batch statistics (train-mode BN): running statistics of a supernet mix every path that shared the op.
+  net_->train();
+  EvalResult r = evaluate([&](const torch::Tensor& x) { return forward(c, x); }, loader, device_);
+  return {r.loss, r.accuracy};
+}
+
+void SupernetSearch::save_checkpoint(const std::string& dir, const SearchState& st) {
+  fs::path tmp = fs::path(dir) / "checkpoint.tmp", final_dir = fs::path(dir) / "checkpoint";
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  torch::save(net_, (tmp / "supernet.pt").string());
+  torch::save(*sgd_, (tmp / "optimizer.pt").string());
+  json hist = json::array();
+  for (auto& e : st.history) hist.push_back(e.to_json());
+  write_json_atomic((tmp / "state.json").string(), {{"epochs_done", st.history.size()},
+                                                    {"history", hist},
+                                                    {"seconds", st.seconds},
+                                                    {"converged", st.converged},
+                                                    {"asng", asng_.to_json()},
+                                                    {"options", opt_.to_json()}});
+  fs::remove_all(final_dir);
+  fs::rename(tmp, final_dir);
+}
+
+bool SupernetSearch::load_checkpoint(const std::string& dir, SearchState& st) {
+  fs::path cdir = fs::path(dir) / "checkpoint";
+  if (!fs::exists(cdir / "state.json")) return false;
+  std::string ctx = (cdir / "state.json").string();
+  json state = read_json_file(ctx);
+  json a = opt_.to_json(), b = state.at("options");
+  a.erase("epochs");
+  b.erase("epochs");
+  if (a != b) fail(ctx, ": checkpoint was made with different search options (", b.dump(), ")");
+  torch::load(net_, (cdir / "supernet.pt").string(), device_);
+  torch::load(*sgd_, (cdir / "optimizer.pt").string(), device_);
+  asng_ = AdaptiveSNG::from_json(state.at("asng"), ctx);
+  st.history.clear();
+  for (auto& e : state.at("history")) st.history.push_back(SearchEpoch::from_json(e));
+  st.seconds = json_get<double>(state, "seconds", ctx);
+  st.converged = json_get<bool>(state, "converged", ctx);
+  return true;
+}
+
+SearchState SupernetSearch::run(const ImageSet& train_set, const std::string& out_dir, bool resume,
+                                const std::function<bool(const SearchEpoch&)>& after_epoch) {
+  data_ = &train_set;
+  auto all = first_indices(train_set.size(), opt_.train_limit);
+  Split split = split_indices(int64_t(all.size()), opt_.val_fraction, opt_.seed);
+  train_idx_ = split.train;  // `all` is 0..n-1, so positions are indices
+  val_idx_ = split.val;
+  norm_ = Normalizer::fit(train_set, train_idx_);
+  LoaderOptions tl = LoaderOptions::training(train_set, opt_.batch_size, opt_.seed);
+  tl.augment = opt_.augment;
+  tl.drop_last = int64_t(train_idx_.size()) >= opt_.batch_size;
+  LoaderOptions vl = LoaderOptions::training(train_set, opt_.batch_size, opt_.seed ^ 0x5eedULL);
+  vl.augment = false;
+  vl.drop_last = int64_t(val_idx_.size()) >= opt_.batch_size;
+  BatchLoader train_loader(train_set, train_idx_, tl, norm_);
+  BatchLoader val_loader(train_set, val_idx_, vl, norm_);
+  if (train_loader.num_batches() == 0 || val_loader.num_batches() == 0)
+    fail("search data too small: ", all.size(), " images give no full batch of ", opt_.batch_size);
+
+  SearchState st;
+  if (resume && !out_dir.empty() && load_checkpoint(out_dir, st))
+    std::fprintf(stderr, "resuming search from %s/checkpoint after epoch %zu\n", out_dir.c_str(), st.history.size());
+
+  const int64_t steps = train_loader.num_batches();
+  const int64_t total_steps = steps * opt_.epochs;
+  const int lambda = opt_.lambda;
+  for (int epoch = int(st.history.size()); epoch < opt_.epochs && !st.converged; ++epoch) {
+    auto t0 = std::chrono::steady_clock::now();
+    // Sampling depends on (seed, epoch) only, so a run resumed at an epoch boundary draws what it would have.
+    std::mt19937_64 rng(opt_.seed * 0x9E3779B97F4A7C15ULL + uint64_t(epoch) + 1);
+    net_->train();
+    train_loader.set_epoch(epoch);
+    int64_t val_round = 0;
+    val_loader.set_epoch(int64_t(epoch) << 16);
+    Progress progress(cat("search epoch ", epoch + 1, "/", opt_.epochs));
+    auto train_loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device_));
+    double val_loss_sum = 0, val_correct = 0, val_seen = 0, feasible_count = 0, scored = 0;
+    double lr = opt_.lr;
+    int64_t step = 0;
+    Batch b, v;
+    while (train_loader.next(b)) {
+      lr = cosine_lr(opt_.lr, epoch * steps + step, total_steps);
+      for (auto& g : sgd_->param_groups()) static_cast<torch::optim::SGDOptions&>(g.options()).lr(lr);
+      // 1. Weights: the mean training loss of lambda sampled configurations, one SGD step.
+      auto x = b.x.to(device_, true), y = b.y.to(device_, true);
+      sgd_->zero_grad();
+      for (int i = 0; i < lambda; ++i) {
+        Config c = to_config(asng_.sample(rng));
+        auto loss = classification_loss(forward(c, x), y, 0.0) / double(lambda);
+        loss.backward();
+        train_loss_sum += loss.detach();
+      }
+      sgd_->step();
+      // 2-4. Theta: lambda fresh configurations scored on a validation batch, ranked feasible-first, ASNG step.
+      if (!val_loader.next(v)) {
+        val_loader.set_epoch((int64_t(epoch) << 16) + (++val_round));
+        val_loader.next(v);
+      }
+      auto xv = v.x.to(device_, true), yv = v.y.to(device_, true);
+      std::vector<Sample> samples;
+      std::vector<torch::Tensor> losses_t, correct_t;
+      std::vector<double> violations;
+      {
+        torch::NoGradGuard no_grad;
+        for (int i = 0; i < lambda; ++i) {
+          samples.push_back(asng_.sample(rng));
+          Config c = to_config(samples.back());
+          auto logits = forward(c, xv);
+          losses_t.push_back(torch::nn::functional::cross_entropy(logits, yv));
+          correct_t.push_back(count_correct(logits, yv));
+          violations.push_back(latency_violation(latency_.total_ms(c.arch, c.split), problem_.max_latency_ms));
+        }
+      }
+      // One host synchronisation per step: the ranking needs the losses.
+      auto losses_cpu = torch::stack(losses_t).to(torch::kCPU, torch::kDouble);
+      auto correct_cpu = torch::stack(correct_t).to(torch::kCPU);
+      std::vector<double> losses(losses_cpu.data_ptr<double>(), losses_cpu.data_ptr<double>() + lambda);
+      for (int i = 0; i < lambda; ++i) {
+        val_loss_sum += losses[i];
+        val_correct += double(correct_cpu[i].item<int64_t>());
+        val_seen += double(xv.size(0));
+        feasible_count += violations[i] == 0 ? 1 : 0;
+        scored += 1;
+      }
+      if (problem_.adapt) asng_.step(samples, rank_utility(losses, violations));
+      ++step;
+      if (progress.due())
+        progress.update(step, steps,
+                        cat("steps | loss ", train_loss_sum.item<double>() / step, " val acc ", val_correct / val_seen,
+                            " feasible ", feasible_count / scored, " conv ", asng_.distribution().convergence()));
+    }
+    SearchEpoch e;
+    e.epoch = epoch + 1;
+    e.lr = lr;
+    e.train_loss = train_loss_sum.item<double>() / double(std::max<int64_t>(step, 1));
+    e.val_loss = val_loss_sum / std::max(scored, 1.0);
+    e.val_acc = val_correct / std::max(val_seen, 1.0);
+    e.feasible_fraction = feasible_count / std::max(scored, 1.0);
+    e.convergence = asng_.distribution().convergence();
+    Config m = mode();
+    e.mode_latency_ms = latency_.total_ms(m.arch, m.split);
+    e.mode_feasible = e.mode_latency_ms <= problem_.max_latency_ms;
+    e.Delta = asng_.Delta();
+    e.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    st.history.push_back(e);
+    st.seconds += e.seconds;
+    st.converged = problem_.adapt && asng_.converged(opt_.convergence);
+    progress.finish(cat("search epoch ", e.epoch, "/", opt_.epochs, ": loss ", e.train_loss, " val acc ", e.val_acc,
+                        " feasible ", e.feasible_fraction, " convergence ", e.convergence, " mode ",
+                        e.mode_latency_ms, " ms", e.mode_feasible ? "" : " (infeasible)", " | ",
+                        Progress::format_seconds(e.seconds), st.converged ? " | converged" : ""));
+    if (!out_dir.empty()) save_checkpoint(out_dir, st);
+    if (after_epoch && !after_epoch(e)) break;
+  }
+  return st;
+}
+
+}  // namespace nasc

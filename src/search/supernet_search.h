@@ -1,0 +1,115 @@
+// The one-shot search of DESIGN §4: a weight-sharing supernet trained on sampled (ops, split) configurations while
+// ASNG moves their distribution towards low validation loss under the latency constraint. Every strategy that
+// trains a supernet (nasc, accuracy-only, device-only, server-only, random) is this loop with another problem.
+#pragma once
+#include <torch/torch.h>
+
+#include <functional>
+#include <limits>
+
+#include "data/image_set.h"
+#include "data/normalizer.h"
+#include "latency/estimator.h"
+#include "nn/network.h"
+#include "search/asng.h"
+
+namespace nasc {
+
+// Budget and hyper-parameters of a search.
+struct SearchOptions {
+  int epochs = 10;
+  int batch_size = 128;
+  int lambda = 2;             // samples per step, for the weights and for theta each
+  double lr = 0.05;           // supernet SGD, cosine-decayed
+  double momentum = 0.9;
+  double weight_decay = 4e-5;
+  double delta_init = 1.0;    // ASNG step size at Delta = 1
+  double convergence = 0.9;   // stop once every variable's largest probability reaches this
+  double val_fraction = 0.5;  // share of the training set held out to score configurations
+  int64_t train_limit = 0;    // first N training images only (0 = all)
+  int64_t eval_limit = 5000;  // validation images used for the final supernet accuracy (0 = all)
+  bool augment = true;
+  uint64_t seed = 1;
+
+  json to_json() const;
+  static SearchOptions from_json(const json& j, const std::string& context);
+  void validate() const;
+};
+
+// What is searched: the split variable's allowed values, the constraint, and whether theta adapts.
+struct SearchProblem {
+  double max_latency_ms = std::numeric_limits<double>::infinity();  // T_max (inf: unconstrained)
+  std::vector<bool> allowed_splits;  // size B+1; a single allowed value fixes the split
+  bool adapt = true;                 // false: uniform sampling throughout (random search's supernet)
+  bool quantize = true;              // fake-quantise the payload at the sampled split (int8/fp16)
+};
+
+struct SearchEpoch {
+  int epoch = 0;
+  double lr = 0, train_loss = 0, val_loss = 0, val_acc = 0;
+  double feasible_fraction = 0;  // of the configurations scored for theta
+  double convergence = 0;        // mean largest probability
+  double mode_latency_ms = 0;    // latency of theta's mode
+  bool mode_feasible = false;
+  double Delta = 0, seconds = 0;
+  json to_json() const;
+  static SearchEpoch from_json(const json& j);
+  static std::string csv_header();
+  std::string csv_row() const;
+};
+
+struct SearchState {
+  std::vector<SearchEpoch> history;
+  double seconds = 0;
+  bool converged = false;
+};
+
+// A configuration c = (ops, split) as the distribution samples it: one category per layer, then the split.
+struct Config {
+  Arch arch;
+  int split = 0;
+};
+
+class SupernetSearch {
+ public:
+  SupernetSearch(const Space& space, const LatencyEstimator& latency, SearchProblem problem, SearchOptions options,
+                 torch::Device device);
+
+  // Trains on a seeded split of `train_set` (train part for weights, validation part for theta); checkpoints
+  // each epoch into out_dir/checkpoint (when out_dir is non-empty); with resume, continues from there.
+  // `after_epoch` returning false stops the run, as an interruption would.
+  SearchState run(const ImageSet& train_set, const std::string& out_dir, bool resume,
+                  const std::function<bool(const SearchEpoch&)>& after_epoch = nullptr);
+
+  Config mode() const { return to_config(asng_.mode()); }
+  const AdaptiveSNG& asng() const { return asng_; }
+  Supernet supernet() const { return net_; }
+
+  // Mean loss and accuracy of configuration c on validation images (the first `limit`; 0 = all).
+  std::pair<double, double> validate(const Config& c, int64_t limit);
+  // Loss of configuration c on x (fake-quantised at its split when the problem says so).
+  torch::Tensor forward(const Config& c, const torch::Tensor& x);
+  Config to_config(const Sample& s) const;
+  bool feasible(const Config& c) const;
+
+ private:
+  void save_checkpoint(const std::string& dir, const SearchState& st);
+  bool load_checkpoint(const std::string& dir, SearchState& st);
+
+  Space space_;
+  const LatencyEstimator& latency_;
+  SearchProblem problem_;
+  SearchOptions opt_;
+  torch::Device device_;
+  Supernet net_{nullptr};
+  std::unique_ptr<torch::optim::SGD> sgd_;
+  AdaptiveSNG asng_;
+  Normalizer norm_;
+  const ImageSet* data_ = nullptr;
+  std::vector<int64_t> train_idx_, val_idx_;
+};
+
+// The distribution over (ops, split) of a space: L op variables and one split variable with the allowed values.
+CategoricalDistribution make_distribution(const Space& space, const std::vector<bool>& allowed_splits);
+
+}  // namespace nasc

@@ -1,0 +1,163 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "common/error.h"
+#include "data/data_spec.h"
+#include "search/strategy.h"
+
+using namespace nasc;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A cost model where bigger ops are slower: device time proportional to multiply-accumulates, a server 20x faster.
+HardwareProfile mac_profile(const Space& space, double ms_per_mmac, const std::string& cls) {
+  HardwareProfile p;
+  p.meta().device_class = cls;
+  p.meta().description = "synthetic: proportional to multiply-accumulates";
+  auto set = [&](const std::string& key, double macs) {
+    if (!p.contains(key)) p.set(key, ms_per_mmac * macs / 1e6);
+  };
+  for (int b = 0; b < space.num_blocks(); ++b) {
+    const BlockGeom& g = space.block(b);
+    double hw = double(g.out.h) * g.out.w;
+    if (g.kind == BlockKind::Layer) {
+      for (int o = 0; o < space.num_ops(); ++o) {
+        const OpSpec& op = space.op(o);
+        double e = double(g.in.c) * op.expansion;
+        double macs = op.skip ? (g.in.c == g.out.c && g.stride == 1 ? 0 : hw * g.in.c * g.out.c)
+                              : double(g.in.h) * g.in.w * g.in.c * e / op.groups + hw * e * op.kernel * op.kernel +
+                                    hw * e * g.out.c / op.groups;
+        set(space.layer_key(g.layer, o), macs + 1000);
+      }
+    } else {
+      auto keys = space.block_keys(b, 0);
+      double macs = g.kind == BlockKind::Stem ? hw * 9 * g.in.c * g.out.c : double(g.in.h) * g.in.w * g.in.c * 64;
+      for (auto& k : keys) set(k, macs / keys.size() + 1000);
+    }
+  }
+  return p;
+}
+
+struct TinyScenario {
+  Space space{SpaceConfig::preset("tiny")};
+  HardwareProfile device = mac_profile(space, 10.0, "device");
+  HardwareProfile server = mac_profile(space, 0.5, "server");
+  LatencyEstimator latency{space, device, server, LinkModel{10, 10, 1, false}, Encoding::Int8};
+};
+
+const TrainTest& fmnist() {
+  static TrainTest data = load_train_test(DataSpec::parse("fmnist"));
+  return data;
+}
+
+SearchOptions small_budget() {
+  SearchOptions o;
+  o.epochs = 2;
+  o.batch_size = 64;
+  o.train_limit = 1536;  // 12 weight steps per epoch
+  o.eval_limit = 512;
+  o.seed = 5;
+  return o;
+}
+
+}  // namespace
+
+TEST(Search, ImpossibleThresholdFailsBeforeTrainingWithTheFloor) {
+  TinyScenario s;
+  double floor = s.latency.oracle(1).latency.total_ms;
+  SearchRequest req;
+  req.max_latency_ms = floor * 0.9;
+  req.options = small_budget();
+  ImageSet empty;  // never touched: the check comes first
+  try {
+    run_strategy(req, s.space, s.latency, empty, torch::kCPU, "", false);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("below the minimum achievable latency"), std::string::npos) << msg;
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%g", floor);
+    EXPECT_NE(msg.find(buf), std::string::npos) << msg << " should name the floor " << buf;
+  }
+}
+
+TEST(Search, NascFindsAFeasibleArchitectureUnderABindingThreshold) {
+  torch::set_num_threads(2);
+  TinyScenario s;
+  double floor = s.latency.oracle(1).latency.total_ms;
+  Arch biggest(s.space.num_layers(), s.space.op_index("k5_e6"));
+  double biggest_ms = s.latency.best_split(biggest, 1).total_ms;
+  SearchRequest req;
+  req.max_latency_ms = floor + 0.25 * (biggest_ms - floor);  // binds: the largest network is out of reach
+  ASSERT_LT(req.max_latency_ms, biggest_ms);
+  req.options = small_budget();
+  req.options.epochs = 3;
+  json r = run_strategy(req, s.space, s.latency, fmnist().train, torch::kCPU, "", false);
+  EXPECT_TRUE(r["feasible"].get<bool>()) << r.dump();
+  EXPECT_LE(r["latency"]["total_ms"].get<double>(), req.max_latency_ms);
+  EXPECT_GE(r["split"].get<int>(), 1);  // privacy floor
+  EXPECT_EQ(r["history"].size(), 3u);
+  EXPECT_GT(r["supernet_val_acc"].get<double>(), 0.2);  // trained above chance even in 36 steps
+  Arch a = s.space.parse_arch(r["arch"].get<std::string>());
+  EXPECT_DOUBLE_EQ(s.latency.total_ms(a, r["split"]), r["latency"]["total_ms"].get<double>());
+}
+
+TEST(Search, BaselinesHonourTheirDefinitions) {
+  torch::set_num_threads(2);
+  TinyScenario s;
+  const int B = s.space.num_blocks();
+  SearchRequest req;
+  req.options = small_budget();
+  req.options.epochs = 1;
+  req.max_latency_ms = 1e9;  // every configuration feasible: only the split rules matter here
+  req.strategy = Strategy::parse("fixed:k3_e6", s.space);
+  json fixed = run_strategy(req, s.space, s.latency, fmnist().train, torch::kCPU, "", false);
+  Arch k3e6(s.space.num_layers(), s.space.op_index("k3_e6"));
+  EXPECT_EQ(fixed["arch"], s.space.format_arch(k3e6));
+  EXPECT_EQ(fixed["split"], s.latency.best_split(k3e6, 1).split);
+  req.strategy = Strategy::parse("device-only", s.space);
+  EXPECT_EQ(run_strategy(req, s.space, s.latency, fmnist().train, torch::kCPU, "", false)["split"], B);
+  req.strategy = Strategy::parse("server-only", s.space);
+  EXPECT_EQ(run_strategy(req, s.space, s.latency, fmnist().train, torch::kCPU, "", false)["split"], 1);
+  req.strategy = Strategy::parse("random:5", s.space);
+  json rnd = run_strategy(req, s.space, s.latency, fmnist().train, torch::kCPU, "", false);
+  EXPECT_EQ(rnd["random_feasible_scored"], 5);
+  EXPECT_THROW(Strategy::parse("random:x", s.space), Error);
+  EXPECT_THROW(Strategy::parse("fixed:k9_e9", s.space), Error);
+  EXPECT_THROW(Strategy::parse("greedy", s.space), Error);
+}
+
+TEST(Search, ResumedSearchEqualsUninterruptedSearch) {
+  torch::set_num_threads(1);
+  TinyScenario s;
+  SearchProblem prob;
+  prob.allowed_splits.assign(s.space.num_blocks() + 1, true);
+  prob.allowed_splits[0] = false;
+  prob.max_latency_ms = s.latency.oracle(1).latency.total_ms * 1.5;
+  fs::path a = fs::temp_directory_path() / ("nasc_search_a_" + std::to_string(::getpid()));
+  fs::path b = fs::temp_directory_path() / ("nasc_search_b_" + std::to_string(::getpid()));
+  fs::remove_all(a);
+  fs::remove_all(b);
+
+  SupernetSearch whole(s.space, s.latency, prob, small_budget(), torch::kCPU);
+  SearchState sa = whole.run(fmnist().train, a.string(), false);
+  SupernetSearch first(s.space, s.latency, prob, small_budget(), torch::kCPU);
+  first.run(fmnist().train, b.string(), false, [](const SearchEpoch&) { return false; });
+  SupernetSearch second(s.space, s.latency, prob, small_budget(), torch::kCPU);
+  SearchState sb = second.run(fmnist().train, b.string(), true);
+
+  ASSERT_EQ(sa.history.size(), sb.history.size());
+  for (size_t i = 0; i < sa.history.size(); ++i) {
+    json ja = sa.history[i].to_json(), jb = sb.history[i].to_json();
+    ja.erase("seconds");
+    jb.erase("seconds");
+    EXPECT_EQ(ja, jb) << "epoch " << i + 1;
+  }
+  EXPECT_EQ(whole.asng().to_json(), second.asng().to_json());
+  auto pa = whole.supernet()->parameters(), pb = second.supernet()->parameters();
+  for (size_t i = 0; i < pa.size(); ++i) ASSERT_TRUE(torch::equal(pa[i], pb[i])) << "parameter " << i;
+  fs::remove_all(a);
+  fs::remove_all(b);
+}

@@ -1,0 +1,149 @@
+// nasc search: joint architecture and split-point search (or one of its baselines) under a latency threshold.
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "command.h"
+#include "common/error.h"
+#include "data/data_spec.h"
+#include "nn/device.h"
+#include "scenario_args.h"
+#include "search/strategy.h"
+
+namespace {
+
+struct SearchArgs {
+  nasc::cli::ScenarioArgs scenario;
+  std::string data = "fmnist";
+  std::string strategy = "nasc";
+  std::string budget = "quick";
+  double max_latency_ms = 0;  // 0: unconstrained (only meaningful for accuracy-only)
+  int epochs = 0;             // overrides the budget's when > 0
+  int64_t train_limit = -1;   // overrides the budget's when >= 0
+  int batch_size = 0;
+  std::string out = "runs/search";
+  std::string device = "auto";
+  int threads = 0;
+  uint64_t seed = 1;
+  bool resume = false;
+};
+
+}  // namespace
+
+namespace nasc::cli {
+
+// Budgets: `quick` fits a 2-core CPU in about ten minutes on fmnist; `paper` is the full budget for a GPU.
+SearchOptions budget_options(const std::string& budget) {
+  SearchOptions o;
+  if (budget == "quick") {
+    o.epochs = 4;
+    o.train_limit = 20000;
+    o.eval_limit = 2000;
+  } else if (budget == "paper") {
+    o.epochs = 50;
+    o.train_limit = 0;
+    o.eval_limit = 0;
+  } else {
+    fail("unknown budget '", budget, "': expected quick or paper");
+  }
+  return o;
+}
+
+void print_search_summary(const json& r, const Space& space) {
+  const json& l = r["latency"];
+  std::printf("strategy      %s\n", r["strategy"].get<std::string>().c_str());
+  std::printf("architecture  %s\n", r["arch"].get<std::string>().c_str());
+  int p = r["split"];
+  std::printf("split         %d (%s)\n", p,
+              p == 0 ? "raw input to the server" : p == space.num_blocks() ? "device only"
+                                                   : ("after " + space.block_name(p - 1)).c_str());
+  std::printf("latency       %.3f ms = device %.3f + uplink %.3f + server %.3f + downlink %.3f (payload %lld B)\n",
+              l["total_ms"].get<double>(), l["device_ms"].get<double>(), l["uplink_ms"].get<double>(),
+              l["server_ms"].get<double>(), l["downlink_ms"].get<double>(), (long long)r["payload_bytes"].get<int64_t>());
+  if (!r["max_latency_ms"].is_null())
+    std::printf("threshold     %.3f ms (%s); floor of the space %.3f ms\n", r["max_latency_ms"].get<double>(),
+                r["feasible"].get<bool>() ? "met" : "NOT met", r["oracle"]["total_ms"].get<double>());
+  if (!r["supernet_val_acc"].is_null())
+    std::printf("supernet validation accuracy %.2f%% (before retraining)\n", 100 * r["supernet_val_acc"].get<double>());
+}
+
+}  // namespace nasc::cli
+
+namespace {
+
+int run_search(const SearchArgs& a) {
+  using namespace nasc;
+  namespace fs = std::filesystem;
+  cli::Scenario sc = cli::load_scenario(a.scenario);
+  const Space& space = *sc.space;
+  SearchRequest req;
+  req.strategy = Strategy::parse(a.strategy, space);
+  req.options = cli::budget_options(a.budget);
+  if (a.epochs > 0) req.options.epochs = a.epochs;
+  if (a.train_limit >= 0) req.options.train_limit = a.train_limit;
+  if (a.batch_size > 0) req.options.batch_size = a.batch_size;
+  req.options.seed = a.seed;
+  req.options.validate();
+  req.min_device_blocks = a.scenario.min_device_blocks;
+  if (a.max_latency_ms > 0)
+    req.max_latency_ms = a.max_latency_ms;
+  else if (req.strategy.kind != Strategy::AccuracyOnly)
+    fail("--max-latency is required for strategy ", req.strategy.name(), " (only accuracy-only runs unconstrained)");
+  torch::Device device = select_device(a.device, a.threads);
+  if (!a.resume && fs::exists(fs::path(a.out) / "checkpoint"))
+    fail(a.out, " already holds a search checkpoint: pass --resume to continue it or choose another --out");
+  // Check the threshold before loading data: an impossible one should fail at once.
+  if (std::isfinite(req.max_latency_ms) && req.strategy.kind != Strategy::AccuracyOnly)
+    check_threshold(*sc.latency, req.max_latency_ms, req.min_device_blocks);
+  DataSpec spec = DataSpec::parse(a.data);
+  TrainTest data = load_train_test(spec);
+  fs::create_directories(a.out);
+  std::fprintf(stderr, "search %s on %s, space %s, %s, link %.3g Mbit/s + %.3g ms, %s payload\n",
+               req.strategy.name().c_str(), spec.to_string().c_str(), space.name().c_str(),
+               device_description(device).c_str(), a.scenario.bandwidth_mbps, a.scenario.delay_ms,
+               a.scenario.encoding.c_str());
+  json r = run_strategy(req, space, *sc.latency, data.train, device, a.out, a.resume);
+  r["data"] = spec.to_string();
+  r["budget"] = a.budget;
+  r["device_profile"] = sc.device_profile_path;
+  r["server_profile"] = sc.server_profile_path;
+  r["device"] = device_description(device);
+  r["versions"] = library_versions();
+  std::string csv = SearchEpoch::csv_header() + "\n";
+  for (auto& e : r["history"]) csv += SearchEpoch::from_json(e).csv_row() + "\n";
+  write_text_atomic(a.out + "/search.csv", csv);
+  write_json_atomic(a.out + "/search.json", r);
+  cli::print_search_summary(r, space);
+  std::printf("results in %s/search.json and %s/search.csv; retrain with: nasc train --from %s/search.json\n",
+              a.out.c_str(), a.out.c_str(), a.out.c_str());
+  return 0;
+}
+
+nasc::cli::Action setup_search(CLI::App& app) {
+  auto a = std::make_shared<SearchArgs>();
+  a->scenario.add_to(app);
+  app.add_option("--data", a->data, "Data: fmnist, fmnist:DIR, mnist:DIR, cifar10:DIR, cifar100:DIR")
+      ->capture_default_str();
+  app.add_option("--strategy", a->strategy,
+                 "nasc | accuracy-only | fixed:OP | device-only | server-only | random:N")
+      ->capture_default_str();
+  app.add_option("--max-latency", a->max_latency_ms, "Latency threshold T_max in ms (device + link + server)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--budget", a->budget, "quick (2-core CPU, ~10 min on fmnist) or paper (full, for a GPU)")
+      ->check(CLI::IsMember({"quick", "paper"}))
+      ->capture_default_str();
+  app.add_option("--epochs", a->epochs, "Override the budget's supernet epochs");
+  app.add_option("--train-limit", a->train_limit, "Override the budget's number of training images (0 = all)");
+  app.add_option("--batch-size", a->batch_size, "Override the minibatch size (default 128)");
+  app.add_option("--out", a->out, "Run directory: search.json, search.csv, checkpoint/")->capture_default_str();
+  app.add_flag("--resume", a->resume, "Continue the search from the checkpoint in --out");
+  nasc::cli::add_seed_option(app, a->seed);
+  nasc::cli::add_device_option(app, a->device);
+  nasc::cli::add_threads_option(app, a->threads);
+  return [a] { return run_search(*a); };
+}
+
+}  // namespace
+
+NASC_COMMAND(search, "search", "Search architecture and split point under a latency threshold (or a baseline)",
+             setup_search);
