@@ -136,9 +136,8 @@ int64_t WireTensor::numel() const {
   if (shape.empty()) return 0;
   int64_t n = 1;
   for (int64_t d : shape) {
-    if (d < 1 || d > (int64_t(1) << 40)) return -1;
+    if (d < 1 || n > (int64_t(1) << 40) / d) return -1;  // checked before multiplying, so it cannot overflow
     n *= d;
-    if (n > (int64_t(1) << 40)) return -1;
   }
   return n;
 }
@@ -224,17 +223,20 @@ FrameStatus decode_header(const uint8_t in[kHeaderBytes], const FrameLimits& lim
   if (h.body_len > limits.max_body_bytes)
     return FrameStatus::fail(E::TooLarge, cat("declared body of ", h.body_len, " bytes exceeds the limit of ",
                                               limits.max_body_bytes, " bytes"));
-  // Dims are >= 1, so the product only grows; stop once it passes any possible body length.
+  // Dims are >= 1, so the product only grows; it stops (checked before multiplying, so it never wraps) once it
+  // passes any possible body length.
+  constexpr uint64_t kPastAnyBody = uint64_t(1) << 33;
   uint64_t numel = h.ndim == 0 ? 0 : 1;
-  for (int i = 0; i < h.ndim && numel <= (uint64_t(1) << 33); ++i) numel *= h.dims[i];
+  for (int i = 0; i < h.ndim && numel <= kPastAnyBody; ++i)
+    numel = numel > kPastAnyBody / h.dims[i] ? kPastAnyBody + 1 : numel * h.dims[i];
   uint64_t expected = numel * uint64_t(wire_element_bytes(enc));
   if (expected != h.body_len) {
     std::vector<int64_t> shape(h.dims, h.dims + h.ndim);
     return FrameStatus::fail(E::LengthMismatch,
                              cat("body of ", h.body_len, " bytes does not match shape ", format_shape(shape), " ",
                                  wire_encoding_name(enc), ": expected ",
-                                 numel > (uint64_t(1) << 33) ? std::string("a smaller shape")
-                                                             : std::to_string(expected) + " bytes"));
+                                 numel > kPastAnyBody ? std::string("a smaller shape")
+                                                      : std::to_string(expected) + " bytes"));
   }
   h.body_crc = get_u32(in + 56);
   std::memcpy(h.magic, in, 4);
@@ -267,8 +269,9 @@ std::vector<uint8_t> encode_frame(const Frame& f) {
     if (t.shape[i] < 1 || t.shape[i] > int64_t(std::numeric_limits<uint32_t>::max()))
       fail("tensor shape ", format_shape(t.shape), " cannot be framed: expected dimensions in 1..2^32-1");
     h.dims[i] = uint32_t(t.shape[i]);
+    if (numel > (uint64_t(1) << 33) / uint64_t(t.shape[i]))
+      fail("tensor shape ", format_shape(t.shape), " is over 4 GiB");
     numel *= uint64_t(t.shape[i]);
-    if (numel > (uint64_t(1) << 33)) fail("tensor shape ", format_shape(t.shape), " is over 4 GiB");
   }
   uint64_t expected = numel * uint64_t(wire_element_bytes(t.encoding));
   if (expected != t.bytes.size())

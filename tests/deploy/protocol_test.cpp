@@ -221,6 +221,17 @@ TEST(Protocol, EveryHeaderCheckHasItsOwnError) {
   reseal(b);
   EXPECT_EQ(decode_code(b), E::LengthMismatch);
   b = ok;
+  // [4, 2^31, 2^31, 1]: 2^64 elements, which a wrapping product would take for 0 and match an empty body.
+  b[17] = 4;
+  put32(b, 20, 4);
+  put32(b, 24, 1u << 31);
+  put32(b, 28, 1u << 31);
+  put32(b, 32, 1);
+  put32(b, 52, 0);
+  b.resize(kHeaderBytes);
+  reseal(b);
+  EXPECT_EQ(decode_code(b), E::LengthMismatch);
+  b = ok;
   b.back() ^= 0x40;
   EXPECT_EQ(decode_code(b), E::BadBodyChecksum);
   b = ok;
