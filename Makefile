@@ -16,7 +16,8 @@ build: deps
 	@cmake --build $(BUILD) -j $(JOBS)
 
 run: build
-	$(NASC) run $(RUN_ARGS)
+	$(NASC) search --space fmnist --data fmnist --strategy nasc --budget quick --bandwidth 10 --delay 5 \
+	  --encoding int8 --min-device-blocks 1 --latency-frac 0.3 --seed 1 --out runs/make-run --resume $(RUN_ARGS)
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

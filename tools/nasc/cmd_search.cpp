@@ -18,6 +18,7 @@ struct SearchArgs {
   std::string strategy = "nasc";
   std::string budget = "quick";
   double max_latency_ms = 0;  // 0: unconstrained (only meaningful for accuracy-only)
+  double latency_frac = -1;   // >= 0: T_max = floor + frac * (largest network's latency - floor)
   int epochs = 0;             // overrides the budget's when > 0
   int64_t train_limit = -1;   // overrides the budget's when >= 0
   int batch_size = 0;
@@ -85,7 +86,16 @@ int run_search(const SearchArgs& a) {
   req.options.seed = a.seed;
   req.options.validate();
   req.min_device_blocks = a.scenario.min_device_blocks;
-  if (a.max_latency_ms > 0)
+  if (a.max_latency_ms > 0 && a.latency_frac >= 0) fail("give --max-latency or --latency-frac, not both");
+  if (a.latency_frac >= 0) {
+    // Relative to the space's own range, so that the threshold binds whatever the profiles measure.
+    double floor = sc.latency->oracle(a.scenario.min_device_blocks).latency.total_ms;
+    Arch largest(space.num_layers(), space.op_index("k5_e6") >= 0 ? space.op_index("k5_e6") : 0);
+    double top = sc.latency->best_split(largest, a.scenario.min_device_blocks).total_ms;
+    req.max_latency_ms = floor + a.latency_frac * (top - floor);
+    std::fprintf(stderr, "threshold %.3f ms = floor %.3f + %.2f x (largest network %.3f - floor)\n", req.max_latency_ms,
+                 floor, a.latency_frac, top);
+  } else if (a.max_latency_ms > 0)
     req.max_latency_ms = a.max_latency_ms;
   else if (req.strategy.kind != Strategy::AccuracyOnly)
     fail("--max-latency is required for strategy ", req.strategy.name(), " (only accuracy-only runs unconstrained)");
@@ -129,6 +139,10 @@ nasc::cli::Action setup_search(CLI::App& app) {
       ->capture_default_str();
   app.add_option("--max-latency", a->max_latency_ms, "Latency threshold T_max in ms (device + link + server)")
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--latency-frac", a->latency_frac,
+                 "Threshold relative to the space: T_max = floor + F x (latency of the all-k5_e6 network at its best "
+                 "split - floor); 0 = the oracle floor, 1 = no constraint on that network")
+      ->check(CLI::Range(0.0, 10.0));
   app.add_option("--budget", a->budget, "quick (2-core CPU, ~10 min on fmnist) or paper (full, for a GPU)")
       ->check(CLI::IsMember({"quick", "paper"}))
       ->capture_default_str();
