@@ -227,7 +227,10 @@ SearchState SupernetSearch::run(const ImageSet& train_set, const std::string& ou
       for (auto& g : sgd_->param_groups()) static_cast<torch::optim::SGDOptions&>(g.options()).lr(lr);
       // 1. Weights: the mean training loss of lambda sampled configurations, one SGD step.
       auto x = b.x.to(device_, true), y = b.y.to(device_, true);
-      sgd_->zero_grad();
+      // Gradients set to none, not zero: ops that no sampled path used this step get no update at all (no
+      // weight decay, no momentum drift), which also makes the step independent of earlier steps' sampling, so
+      // a resumed run continues exactly.
+      for (auto& p : net_->parameters()) p.mutable_grad() = torch::Tensor();
       for (int i = 0; i < lambda; ++i) {
         Config c = to_config(asng_.sample(rng));
         auto loss = classification_loss(forward(c, x), y, 0.0) / double(lambda);

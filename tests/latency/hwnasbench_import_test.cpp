@@ -1,5 +1,6 @@
 // Runs scripts/hwnasbench-to-profile.py on a small pickle shaped like HW-NAS-Bench's and loads what it writes.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -21,7 +22,10 @@ class HwNasBenchImport : public testing::Test {
  protected:
   void SetUp() override {
     if (std::system("python3 -c 'import pickle' > /dev/null 2>&1") != 0) GTEST_SKIP() << "python3 not available";
-    dir = fs::path(testing::TempDir()) / "nasc_hwnas_import";
+    // Unique per test and process: CTest runs the tests of this fixture in parallel.
+    dir = fs::path(testing::TempDir()) /
+          ("nasc_hwnas_import_" + std::string(testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
+           std::to_string(::getpid()));
     fs::remove_all(dir);
     fs::create_directories(dir);
   }

@@ -44,7 +44,7 @@ struct TinyScenario {
   Space space{SpaceConfig::preset("tiny")};
   HardwareProfile device = mac_profile(space, 10.0, "device");
   HardwareProfile server = mac_profile(space, 0.5, "server");
-  LatencyEstimator latency{space, device, server, LinkModel{10, 10, 1, false}, Encoding::Int8};
+  LatencyEstimator latency{space, device, server, LinkModel{100, 100, 1, false}, Encoding::Int8};
 };
 
 const TrainTest& fmnist() {
@@ -90,16 +90,18 @@ TEST(Search, NascFindsAFeasibleArchitectureUnderABindingThreshold) {
   Arch biggest(s.space.num_layers(), s.space.op_index("k5_e6"));
   double biggest_ms = s.latency.best_split(biggest, 1).total_ms;
   SearchRequest req;
-  req.max_latency_ms = floor + 0.25 * (biggest_ms - floor);  // binds: the largest network is out of reach
+  req.max_latency_ms = floor + 0.5 * (biggest_ms - floor);  // binds: the largest network is out of reach
   ASSERT_LT(req.max_latency_ms, biggest_ms);
   req.options = small_budget();
   req.options.epochs = 3;
+  req.options.train_limit = 4096;  // 32 weight steps per epoch
+  req.options.lr = 0.1;
   json r = run_strategy(req, s.space, s.latency, fmnist().train, torch::kCPU, "", false);
   EXPECT_TRUE(r["feasible"].get<bool>()) << r.dump();
   EXPECT_LE(r["latency"]["total_ms"].get<double>(), req.max_latency_ms);
   EXPECT_GE(r["split"].get<int>(), 1);  // privacy floor
   EXPECT_EQ(r["history"].size(), 3u);
-  EXPECT_GT(r["supernet_val_acc"].get<double>(), 0.2);  // trained above chance even in 36 steps
+  EXPECT_GT(r["supernet_val_acc"].get<double>(), 0.2);  // trained above chance (0.1) in 96 steps
   Arch a = s.space.parse_arch(r["arch"].get<std::string>());
   EXPECT_DOUBLE_EQ(s.latency.total_ms(a, r["split"]), r["latency"]["total_ms"].get<double>());
 }
