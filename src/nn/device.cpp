@@ -2,14 +2,16 @@
 
 #include <torch/version.h>
 
+#include <algorithm>
+#include <thread>
+
 #include "common/error.h"
 
 namespace nasc {
 
 torch::Device select_device(const std::string& spec, int threads) {
-  if (threads > 0) {
-    torch::set_num_threads(threads);
-  }
+  // 0 means every core: Debian's LibTorch otherwise keeps whatever its OpenMP runtime picked (often 1).
+  torch::set_num_threads(threads > 0 ? threads : int(std::max(1u, std::thread::hardware_concurrency())));
   bool cuda = torch::cuda::is_available();
   if (spec == "cpu") return torch::kCPU;
   if (spec == "cuda" && !cuda)

@@ -3,6 +3,7 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <nlohmann/json.hpp>
 #include <string>
 
 namespace nasc {
