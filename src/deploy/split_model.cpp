@@ -1,0 +1,112 @@
+#include "deploy/split_model.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "common/error.h"
+#include "space/space.h"
+
+namespace nasc {
+
+namespace {
+// A member that must be present, of any JSON type (json_get covers scalars and vectors only).
+const json& member(const json& j, const char* name, const std::string& context) {
+  if (!j.is_object() || !j.contains(name)) fail(context, ": missing field '", name, "'");
+  return j[name];
+}
+
+std::string shape_text(const std::vector<int64_t>& s) {
+  std::string t = "[N";
+  for (auto d : s) t += cat(", ", d);
+  return t + "]";
+}
+
+std::vector<int64_t> batched(int64_t n, const std::vector<int64_t>& s) {
+  std::vector<int64_t> v{n};
+  v.insert(v.end(), s.begin(), s.end());
+  return v;
+}
+}  // namespace
+
+SplitModel SplitModel::load(const std::string& dir, torch::Device device) {
+  namespace fs = std::filesystem;
+  const std::string path = (fs::path(dir) / "model.json").string();
+  SplitModel m;
+  m.desc_ = read_json_file(path);
+  const json& d = m.desc_;
+  if (json_get_or<std::string>(d, "format", "", path) != kHalfFormat)
+    fail(path, ": not an exported half (expected \"format\": \"", kHalfFormat, "\")");
+  m.role_ = json_get<std::string>(d, "role", path);
+  if (m.role_ != "head" && m.role_ != "tail") fail(path, ": role '", m.role_, "', expected head or tail");
+  Space space(SpaceConfig::from_json(member(d, "space", path), path));
+  m.split_ = json_get<int>(d, "split", path);
+  auto range = json_get<std::vector<int>>(d, "block_range", path);
+  const int B = space.num_blocks();
+  if (m.split_ < 0 || m.split_ > B) fail(path, ": split ", m.split_, " out of range 0..", B);
+  const bool head = m.role_ == "head";
+  if (range.size() != 2 || range[0] != (head ? 0 : m.split_) || range[1] != (head ? m.split_ : B))
+    fail(path, ": block_range does not match the ", m.role_, " of split ", m.split_, " in ", B, " blocks");
+  m.begin_ = range[0];
+  m.end_ = range[1];
+  m.classes_ = json_get<int>(d, "classes", path);
+  using Slot = std::pair<const char*, std::vector<int64_t>*>;
+  for (auto [name, shape] : {Slot{"input_shape", &m.input_shape_}, Slot{"output_shape", &m.output_shape_}}) {
+    for (int v : json_get<std::vector<int>>(d, name, path)) shape->push_back(v);
+    if (shape->empty() || *std::min_element(shape->begin(), shape->end()) < 1)
+      fail(path, ": ", name, " must be a non-empty list of positive sizes");
+  }
+
+  const json& blocks = member(d, "blocks", path);
+  if (!blocks.is_array() || int(blocks.size()) != m.end_ - m.begin_)
+    fail(path, ": expected ", m.end_ - m.begin_, " blocks for block_range [", m.begin_, ", ", m.end_, ")");
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    m.blocks_.push_back(FoldedBlock::from_json(blocks[i], path));
+    if (m.blocks_.back().index != m.begin_ + int(i)) fail(path, ": block ", i, " has the wrong index");
+  }
+  if (d.contains("normalizer") && !d["normalizer"].is_null())
+    m.normalizer_ = Normalizer::from_json(d["normalizer"], path);
+  if (m.begin_ == 0 && !m.blocks_.empty() && !m.normalizer_)
+    fail(path, ": a half starting at block 0 needs its normalizer");
+  load_folded_weights(m.blocks_, (fs::path(dir) / json_get<std::string>(d, "weights", path)).string());
+
+  // One dry run proves that the weights chain from the declared input shape to the declared output shape.
+  torch::NoGradGuard no_grad;
+  std::vector<int64_t> out;
+  try {
+    out = run_folded(m.blocks_, torch::zeros(batched(1, m.input_shape_))).sizes().vec();
+  } catch (const c10::Error&) {
+    fail(path, ": the weights do not fit an input of shape ", shape_text(m.input_shape_));
+  }
+  if (out != batched(1, m.output_shape_))
+    fail(path, ": the blocks produce ", c10::IntArrayRef(out), ", expected ", shape_text(m.output_shape_));
+  m.device_ = device;
+  for (auto& b : m.blocks_)
+    for (auto& s : b.steps)
+      if (s.weight.defined()) {
+        s.weight = s.weight.to(device);
+        s.bias = s.bias.to(device);
+      }
+  return m;
+}
+
+torch::Tensor SplitModel::forward(const torch::Tensor& x) const {
+  if (x.dim() != int64_t(input_shape_.size()) + 1 || x.sizes().slice(1).vec() != input_shape_)
+    fail(role_, " of split ", split_, ": input of shape ", x.sizes(), ", expected ", shape_text(input_shape_));
+  torch::NoGradGuard no_grad;
+  return run_folded(blocks_, x.to(device_));
+}
+
+torch::Tensor SplitModel::normalize(const torch::Tensor& pixels) const {
+  if (!normalizer_)
+    fail(role_, " of split ", split_, " takes ", begin_ == 0 ? "raw pixels unnormalised" : "activations",
+         ": it has no normaliser");
+  if (pixels.scalar_type() != torch::kUInt8 || pixels.dim() != 4 || pixels.size(1) != normalizer_->channels())
+    fail(role_, " of split ", split_, ": pixels of type ", pixels.scalar_type(), " and shape ", pixels.sizes(),
+         ", expected uint8 [N, ", normalizer_->channels(), ", H, W]");
+  auto opt = torch::TensorOptions().dtype(torch::kFloat);
+  auto scale = torch::tensor(normalizer_->scale(), opt).view({1, -1, 1, 1});
+  auto offset = torch::tensor(normalizer_->offset(), opt).view({1, -1, 1, 1});
+  return (pixels.to(torch::kFloat) * scale + offset).to(device_);
+}
+
+}  // namespace nasc
