@@ -24,6 +24,7 @@ test: build
 
 bench: build
 	@for b in $(BUILD)/bench_*; do echo "== $$b"; $$b; done
+	@for s in bench/*.sh; do echo "== $$s"; $$s $(BUILD); done
 
 clean:
 	rm -rf $(BUILD)

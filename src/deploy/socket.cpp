@@ -73,6 +73,20 @@ std::string errno_text(int e) { return std::strerror(e); }
 
 }  // namespace
 
+Endpoint parse_endpoint(const std::string& text, const char* what) {
+  const size_t colon = text.rfind(':');
+  Endpoint e;
+  if (colon != std::string::npos) e.host = text.substr(0, colon);
+  if (e.host.size() >= 2 && e.host.front() == '[' && e.host.back() == ']') e.host = e.host.substr(1, e.host.size() - 2);
+  const std::string port = colon == std::string::npos ? "" : text.substr(colon + 1);
+  const bool digits = !port.empty() && port.size() <= 5 && port.find_first_not_of("0123456789") == std::string::npos;
+  const long value = digits ? std::stol(port) : 0;
+  if (e.host.empty() || value < 1 || value > 65535)
+    fail(what, " '", text, "': expected HOST:PORT with a port in 1..65535, e.g. 127.0.0.1:9000");
+  e.port = uint16_t(value);
+  return e;
+}
+
 const char* io_result_name(IoResult r) {
   switch (r) {
     case IoResult::Ok: return "ok";

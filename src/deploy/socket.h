@@ -21,6 +21,13 @@ enum class IoResult {
 };
 const char* io_result_name(IoResult r);
 
+struct Endpoint {
+  std::string host;
+  uint16_t port = 0;
+};
+// "HOST:PORT" (HOST may be [v6-address]); throws Error naming `what` and the text unless PORT is 1..65535.
+Endpoint parse_endpoint(const std::string& text, const char* what);
+
 class Socket {
  public:
   Socket() = default;

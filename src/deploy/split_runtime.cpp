@@ -1,0 +1,216 @@
+#include "deploy/split_runtime.h"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+
+#include "common/error.h"
+#include "deploy/export.h"
+
+namespace nasc {
+
+namespace fs = std::filesystem;
+
+SplitManifest SplitManifest::load(const std::string& dir) {
+  const std::string path = (fs::path(dir) / "manifest.json").string();
+  if (!fs::exists(path)) fail(dir, " is not an exported split: ", path, " is missing (write one with nasc export)");
+  SplitManifest m;
+  m.raw = read_json_file(path);
+  const std::string format = json_get<std::string>(m.raw, "format", path);
+  if (format != kManifestFormat) fail(path, ": format '", format, "', expected '", kManifestFormat, "'");
+  m.split = json_get<int>(m.raw, "split", path);
+  m.num_blocks = json_get<int>(m.raw, "num_blocks", path);
+  m.classes = json_get<int>(m.raw, "classes", path);
+  if (m.num_blocks < 1 || m.split < 0 || m.split > m.num_blocks || m.classes < 1)
+    fail(path, ": split ", m.split, " of ", m.num_blocks, " blocks with ", m.classes,
+         " classes, expected 0 <= split <= num_blocks and classes >= 1");
+  if (!m.raw.contains("payload") || !m.raw["payload"].is_object()) fail(path, ": missing object 'payload'");
+  const json& payload = m.raw["payload"];
+  m.encoding = json_get<std::string>(payload, "encoding", path);
+  for (int d : json_get<std::vector<int>>(payload, "shape", path)) m.payload_shape.push_back(d);
+  const bool want_tensor = !m.device_only();
+  if (want_tensor != !m.payload_shape.empty() || (want_tensor && m.payload_shape.size() > size_t(kMaxDims)))
+    fail(path, ": payload shape ", format_shape(m.payload_shape), " does not fit split ", m.split, " of ",
+         m.num_blocks);
+  const std::string expected = m.split == 0 ? encoding_name(Encoding::Raw) : m.device_only() ? "none" : "";
+  if (!expected.empty() ? m.encoding != expected
+                        : (m.encoding != "fp32" && m.encoding != "fp16" && m.encoding != "int8"))
+    fail(path, ": payload encoding '", m.encoding, "' at split ", m.split, ", expected ",
+         expected.empty() ? std::string("fp32, fp16 or int8") : expected);
+  return m;
+}
+
+namespace {
+
+// A half must belong to its manifest: a head from one export and a tail from another would run silently wrong.
+SplitModel load_half(const SplitManifest& m, const std::string& dir, const char* role, torch::Device device) {
+  SplitModel half = SplitModel::load((fs::path(dir) / role).string(), device);
+  if (half.role() != role || half.split() != m.split)
+    fail((fs::path(dir) / role).string(), " is the ", half.role(), " of split ", half.split(), ", expected the ",
+         role, " of split ", m.split, " named by ", dir, "/manifest.json");
+  return half;
+}
+
+std::vector<float> to_floats(const torch::Tensor& t) {
+  torch::Tensor c = t.to(torch::kCPU, torch::kFloat).contiguous();
+  return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+}
+
+std::vector<int64_t> with_batch(const std::vector<int64_t>& shape) {
+  std::vector<int64_t> b{1};
+  b.insert(b.end(), shape.begin(), shape.end());
+  return b;
+}
+
+}  // namespace
+
+HeadRuntime::HeadRuntime(const std::string& dir, torch::Device device)
+    : manifest_(SplitManifest::load(dir)), head_(load_half(manifest_, dir, "head", device)) {
+  const json& space = manifest_.raw.at("space");
+  const std::string path = dir + "/manifest.json";
+  const SpaceConfig cfg = SpaceConfig::from_json(space, path);
+  Space s(cfg);
+  const Shape in = s.input_shape();
+  image_shape_ = {in.c, in.h, in.w};
+}
+
+WireEncoding HeadRuntime::default_encoding() const {
+  if (manifest_.device_only()) return WireEncoding::Fp32;
+  return to_wire(parse_encoding(manifest_.encoding));
+}
+
+HeadRuntime::Output HeadRuntime::run(const uint8_t* pixels, WireEncoding enc) const {
+  Output out;
+  const int64_t n = image_shape_[0] * image_shape_[1] * image_shape_[2];
+  if (manifest_.split == 0) {
+    out.payload = encode_raw(std::vector<uint8_t>(pixels, pixels + n), image_shape_);
+    return out;
+  }
+  if (enc == WireEncoding::Raw) fail("raw payloads exist only at split 0: expected fp32, fp16 or int8");
+  // from_blob does not copy; normalize() makes the float copy before the pixels go out of scope.
+  torch::Tensor img = torch::from_blob(const_cast<uint8_t*>(pixels), with_batch(image_shape_), torch::kUInt8);
+  torch::Tensor y = head_.forward(head_.normalize(img));
+  std::vector<float> v = to_floats(y);
+  if (manifest_.device_only())
+    out.scores = std::move(v);
+  else
+    out.payload = encode_floats(v, manifest_.payload_shape, enc);
+  return out;
+}
+
+TailRuntime::TailRuntime(const std::string& dir, torch::Device device)
+    : manifest_(SplitManifest::load(dir)), tail_(load_half(manifest_, dir, "tail", device)) {
+  if (manifest_.device_only())
+    fail(dir, " is split at the last block (", manifest_.split,
+         "): the whole network runs on the device and there is no tail to serve");
+}
+
+InputSpec TailRuntime::input_spec() const {
+  InputSpec spec;
+  spec.shape = manifest_.payload_shape;
+  if (manifest_.split == 0)
+    spec.encodings = {WireEncoding::Raw};
+  else
+    spec.encodings = {WireEncoding::Fp32, WireEncoding::Fp16, WireEncoding::Int8};
+  return spec;
+}
+
+std::vector<float> TailRuntime::run(const WireTensor& payload) const {
+  const std::string why = input_spec().check(payload);
+  if (!why.empty()) fail("tail of split ", manifest_.split, ": ", why);
+  torch::Tensor x;
+  if (manifest_.split == 0) {
+    x = torch::from_blob(const_cast<uint8_t*>(payload.bytes.data()), with_batch(payload.shape), torch::kUInt8);
+    x = tail_.normalize(x);  // copies, so the request's bytes may go
+  } else {
+    x = torch::empty(with_batch(payload.shape), torch::kFloat);
+    decode_floats(payload, x.data_ptr<float>());
+  }
+  return to_floats(tail_.forward(x));
+}
+
+Handler TailRuntime::handler() const {
+  return [this](const Request& r) { return Response{run(r.payload)}; };
+}
+
+}  // namespace nasc
+
+namespace nasc {
+
+LatencyStats LatencyStats::of(std::vector<double> ms) {
+  LatencyStats s;
+  if (ms.empty()) return s;
+  double sum = 0;
+  for (double v : ms) sum += v;
+  s.mean = sum / double(ms.size());
+  std::sort(ms.begin(), ms.end());
+  auto at = [&](double q) {  // linear interpolation between closest ranks
+    const double pos = q * double(ms.size() - 1);
+    const size_t lo = size_t(pos);
+    const size_t hi = std::min(lo + 1, ms.size() - 1);
+    return ms[lo] + (ms[hi] - ms[lo]) * (pos - double(lo));
+  };
+  s.median = at(0.5);
+  s.p95 = at(0.95);
+  return s;
+}
+
+json LatencyStats::to_json() const { return {{"median_ms", median}, {"p95_ms", p95}, {"mean_ms", mean}}; }
+
+json SplitRunReport::to_json() const {
+  return {{"images", images},     {"correct", correct},          {"accuracy", accuracy()},
+          {"encoding", encoding}, {"payload_bytes", payload_bytes}, {"device", device.to_json()},
+          {"transfer", transfer.to_json()}, {"server", server.to_json()}, {"total", total.to_json()},
+          {"wall_s", wall_s}};
+}
+
+SplitRunReport run_split_client(const HeadRuntime& head, FrameClient& client, const ImageSet& images, int64_t limit,
+                                WireEncoding encoding,
+                                const std::function<void(int64_t, int64_t, const SplitRunReport&)>& progress) {
+  const SplitManifest& m = head.manifest();
+  const std::vector<int64_t> want{head.model().input_shape()};
+  if (int64_t(images.c) != want[0] || (want.size() == 3 && (images.h != want[1] || images.w != want[2])))
+    fail("images ", images.name, " of shape [", images.c, ",", images.h, ",", images.w, "] do not fit the head: expected ",
+         format_shape(want));
+  if (images.num_classes != m.classes)
+    fail("images ", images.name, " have ", images.num_classes, " classes, the network ", m.classes);
+  const int64_t n = std::min<int64_t>(limit < 0 ? images.size() : limit, images.size());
+  SplitRunReport r;
+  r.encoding = m.device_only() ? "none" : m.split == 0 ? "raw" : wire_encoding_name(encoding);
+  std::vector<double> device, transfer, server, total;
+  const auto t0 = Clock::now();
+  auto ms_since = [](Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); };
+  for (int64_t i = 0; i < n; ++i) {
+    const auto start = Clock::now();
+    HeadRuntime::Output out = head.run(images.image(i), encoding);
+    const double dev = ms_since(start);
+    std::vector<float> scores;
+    if (m.device_only()) {
+      scores = std::move(out.scores);
+      transfer.push_back(0);
+      server.push_back(0);
+    } else {
+      r.payload_bytes = int64_t(out.payload.bytes.size());
+      Reply reply = client.infer(out.payload);
+      scores = std::move(reply.scores);
+      transfer.push_back(std::max(0.0, reply.round_trip_ms - reply.server_ms));
+      server.push_back(reply.server_ms);
+    }
+    device.push_back(dev);
+    total.push_back(ms_since(start));
+    if (int64_t(scores.size()) != m.classes)
+      fail("request ", i, ": ", scores.size(), " class scores, expected ", m.classes);
+    const int64_t guess = std::max_element(scores.begin(), scores.end()) - scores.begin();
+    r.correct += guess == images.labels[size_t(i)];
+    r.images = i + 1;
+    if (progress) progress(i + 1, n, r);
+  }
+  r.device = LatencyStats::of(device);
+  r.transfer = LatencyStats::of(transfer);
+  r.server = LatencyStats::of(server);
+  r.total = LatencyStats::of(total);
+  r.wall_s = ms_since(t0) / 1000.0;
+  return r;
+}
+
+}  // namespace nasc

@@ -1,0 +1,100 @@
+// The two ends of an exported split at run time (DESIGN §5): the device runs the head on one image and encodes
+// the payload; the server decodes a payload and runs the tail. Shared by `nasc serve`, `nasc client` and benches.
+#pragma once
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/json_io.h"
+#include "data/image_set.h"
+#include "deploy/client.h"
+#include "deploy/protocol.h"
+#include "deploy/server.h"
+#include "deploy/split_model.h"
+
+namespace nasc {
+
+// What manifest.json (written by export_split) says about the split; the halves are loaded separately.
+struct SplitManifest {
+  json raw;
+  int split = 0, num_blocks = 0, classes = 0;
+  std::vector<int64_t> payload_shape;  // [C, H, W] without the batch; empty when split == num_blocks
+  std::string encoding;                // raw-uint8 (split 0), fp32, fp16, int8, or none (split == num_blocks)
+
+  bool device_only() const { return split == num_blocks; }
+  // Throws Error naming DIR/manifest.json and the field when it is not an export's manifest.
+  static SplitManifest load(const std::string& dir);
+};
+
+// The device side. One image in, the payload out (or the class scores when the whole network is the head).
+class HeadRuntime {
+ public:
+  HeadRuntime(const std::string& dir, torch::Device device);
+
+  struct Output {
+    WireTensor payload;         // empty shape when the head computed the scores itself
+    std::vector<float> scores;  // set only for a device-only split
+  };
+  // pixels: one image, uint8 channel-major [C, H, W]. enc overrides the manifest's float encoding (fp32, fp16,
+  // int8) for interior splits; split 0 always sends the raw pixels.
+  Output run(const uint8_t* pixels, WireEncoding enc) const;
+  WireEncoding default_encoding() const;  // the manifest's encoding on the wire
+
+  const SplitManifest& manifest() const { return manifest_; }
+  const SplitModel& model() const { return head_; }
+
+ private:
+  SplitManifest manifest_;
+  SplitModel head_;
+  std::vector<int64_t> image_shape_;
+};
+
+// The server side: checks a payload against what the tail takes and returns its class scores.
+class TailRuntime {
+ public:
+  TailRuntime(const std::string& dir, torch::Device device);
+
+  // Split 0 takes raw pixels only (manifest encoding raw-uint8); other splits take the payload shape in fp32, fp16 or int8.
+  InputSpec input_spec() const;
+  // Throws Error when the payload is not what input_spec() accepts. Safe to call from several threads.
+  std::vector<float> run(const WireTensor& payload) const;
+  Handler handler() const;  // run() as the FrameServer's handler
+
+  const SplitManifest& manifest() const { return manifest_; }
+  const SplitModel& model() const { return tail_; }
+
+ private:
+  SplitManifest manifest_;
+  SplitModel tail_;
+};
+
+// Median, 95th percentile and mean of one latency component over the requests of a client run, in ms.
+struct LatencyStats {
+  double median = 0, p95 = 0, mean = 0;
+  static LatencyStats of(std::vector<double> ms);
+  json to_json() const;
+};
+
+// Measured on the device for each image (DESIGN §5): head compute + encoding, transfer (the round trip less the
+// server's compute, so framing and the emulated link count as transfer), server compute, and the whole request.
+struct SplitRunReport {
+  int64_t images = 0, correct = 0;
+  int64_t payload_bytes = 0;  // per request, on the wire, header excluded
+  std::string encoding;
+  LatencyStats device, transfer, server, total;
+  double wall_s = 0;
+  double accuracy() const { return images ? double(correct) / double(images) : 0; }
+  json to_json() const;
+};
+
+// Runs images [0, limit) of `images` through head -> wire -> server tail, one request at a time, as a device
+// would. A device-only split never contacts the server. Throws Error on the first request that fails.
+// `progress` (may be null) is called after each image with (done, total, report so far).
+SplitRunReport run_split_client(const HeadRuntime& head, FrameClient& client, const ImageSet& images, int64_t limit,
+                                WireEncoding encoding,
+                                const std::function<void(int64_t, int64_t, const SplitRunReport&)>& progress = {});
+
+}  // namespace nasc

@@ -1,0 +1,177 @@
+#include "deploy/split_runtime.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "common/error.h"
+#include "deploy/export.h"
+#include "deploy_test_util.h"
+#include "export_fixtures.h"
+
+using namespace nasc;
+using namespace nasc::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+// n random images labelled by the whole network's own prediction, so that an exact split scores 100%.
+ImageSet self_labelled(NetworkImpl& net, const Normalizer& norm, int n, torch::Tensor& whole_scores) {
+  const Space& s = net.space();
+  torch::Tensor pixels = random_pixels(s, n);
+  {
+    torch::NoGradGuard no_grad;
+    whole_scores = net.forward(normalized(norm, pixels));
+  }
+  ImageSet set;
+  set.name = "random";
+  const Shape in = s.input_shape();
+  set.c = in.c;
+  set.h = in.h;
+  set.w = in.w;
+  set.num_classes = s.num_classes();
+  set.pixels.assign(pixels.data_ptr<uint8_t>(), pixels.data_ptr<uint8_t>() + pixels.numel());
+  torch::Tensor labels = whole_scores.argmax(1);
+  for (int i = 0; i < n; ++i) set.labels.push_back(int16_t(labels[i].item<int64_t>()));
+  return set;
+}
+
+std::string export_at(NetworkImpl& net, const Normalizer& norm, int p, Encoding enc, const std::string& name) {
+  std::string out = fresh_dir(name);
+  ExportOptions opt;
+  opt.split = p;
+  opt.encoding = enc;
+  export_split(net, norm, opt, out);
+  return out;
+}
+
+}  // namespace
+
+TEST(Endpoint, ParsesHostPortAndRejectsTheRest) {
+  Endpoint e = parse_endpoint("127.0.0.1:9000", "--listen");
+  EXPECT_EQ(e.host, "127.0.0.1");
+  EXPECT_EQ(e.port, 9000);
+  EXPECT_EQ(parse_endpoint("[::1]:80", "--server").host, "::1");
+  for (const char* bad : {"9000", "host:", ":9000", "host:0", "host:65536", "host:12ab", "host:-1"}) {
+    try {
+      parse_endpoint(bad, "--server");
+      ADD_FAILURE() << bad << " was accepted";
+    } catch (const Error& err) {
+      EXPECT_NE(std::string(err.what()).find("--server"), std::string::npos) << err.what();
+    }
+  }
+}
+
+// The device and server halves talk through a real FrameServer on loopback: the scores the client gets equal the
+// whole network's at every kind of split (raw input at 0, fp32 activations inside, device-only at B).
+TEST(SplitRuntime, ClientThroughServerEqualsWholeNetwork) {
+  Network net = test_network(kArchA, 3);
+  const Normalizer norm = test_normalizer();
+  torch::Tensor whole;
+  const ImageSet images = self_labelled(*net, norm, 12, whole);
+  const int B = net->space().num_blocks();
+  for (int p : {0, 3, B}) {
+    const std::string dir = export_at(*net, norm, p, Encoding::Fp32, "p" + std::to_string(p));
+    HeadRuntime head(dir, torch::kCPU);
+    for (int i = 0; i < 3; ++i) {
+      HeadRuntime::Output out = head.run(images.image(i), WireEncoding::Fp32);
+      std::vector<float> scores = out.scores;
+      if (p < B) {
+        EXPECT_TRUE(out.scores.empty());
+        scores = TailRuntime(dir, torch::kCPU).run(out.payload);
+      }
+      ASSERT_EQ(int64_t(scores.size()), whole.size(1));
+      for (size_t k = 0; k < scores.size(); ++k) EXPECT_NEAR(scores[k], whole[i][k].item<float>(), 1e-5) << p;
+    }
+    if (p == B) {
+      EXPECT_THROW(TailRuntime(dir, torch::kCPU), Error);  // nothing to serve
+      ClientOptions nowhere;
+      nowhere.port = 9;              // discard: never contacted for a device-only split
+      FrameClient unused(nowhere);
+      SplitRunReport r = run_split_client(head, unused, images, -1, WireEncoding::Fp32);
+      EXPECT_EQ(r.correct, r.images);
+      EXPECT_EQ(r.payload_bytes, 0);
+      continue;
+    }
+    TailRuntime tail(dir, torch::kCPU);
+    LogSink log;
+    ServerOptions so = test_server_options(log);
+    so.input = tail.input_spec();
+    FrameServer server(so, tail.handler());
+    ClientOptions co;
+    co.port = server.port();
+    FrameClient client(co);
+    int64_t calls = 0;
+    SplitRunReport r = run_split_client(head, client, images, 10, WireEncoding::Fp32,
+                                        [&](int64_t done, int64_t total, const SplitRunReport&) {
+                                          EXPECT_EQ(total, 10);
+                                          calls = done;
+                                        });
+    EXPECT_EQ(calls, 10);
+    EXPECT_EQ(r.images, 10);
+    EXPECT_EQ(r.correct, 10) << "split " << p;
+    EXPECT_EQ(r.encoding, p == 0 ? "raw" : "fp32");
+    EXPECT_EQ(r.payload_bytes, net->space().payload_bytes(p, p == 0 ? Encoding::Raw : Encoding::Fp32));
+    EXPECT_GT(r.server.median, 0);
+    EXPECT_GE(r.total.median, r.device.median);
+    // The server counts a request after writing its reply, which the client may read first.
+    for (int i = 0; i < 100 && server.stats().requests < 10u; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_EQ(server.stats().requests, 10u);
+    fs::remove_all(dir);
+  }
+}
+
+// int8 and fp16 payloads are lossy but close: the scores stay near the whole network's and the server takes
+// every float encoding the client may choose, while a payload of the wrong shape is refused by name.
+TEST(SplitRuntime, LossyEncodingsStayCloseAndWrongPayloadsAreRefused) {
+  Network net = test_network(kArchB, 4);
+  const Normalizer norm = test_normalizer();
+  torch::Tensor whole;
+  const ImageSet images = self_labelled(*net, norm, 4, whole);
+  const std::string dir = export_at(*net, norm, 4, Encoding::Int8, "int8");
+  HeadRuntime head(dir, torch::kCPU);
+  TailRuntime tail(dir, torch::kCPU);
+  EXPECT_EQ(head.default_encoding(), WireEncoding::Int8);
+  const float range = (whole.max() - whole.min()).item<float>();
+  for (WireEncoding enc : {WireEncoding::Int8, WireEncoding::Fp16}) {
+    WireTensor payload = head.run(images.image(0), enc).payload;
+    EXPECT_EQ(payload.encoding, enc);
+    std::vector<float> s = tail.run(payload);
+    float worst = 0;
+    for (size_t k = 0; k < s.size(); ++k) worst = std::max(worst, std::abs(s[k] - whole[0][k].item<float>()));
+    EXPECT_GT(worst, 0.f) << wire_encoding_name(enc) << " cannot be exact";
+    EXPECT_LT(worst, (enc == WireEncoding::Int8 ? 0.05f : 0.005f) * range) << wire_encoding_name(enc);
+  }
+  WireTensor wrong = encode_floats(std::vector<float>(8, 0.f), {2, 2, 2}, WireEncoding::Fp32);
+  try {
+    tail.run(wrong);
+    ADD_FAILURE() << "a payload of the wrong shape was run";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("[2,2,2]"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(head.run(images.image(0), WireEncoding::Raw), Error);
+  fs::remove_all(dir);
+}
+
+TEST(SplitRuntime, ManifestErrorsNameTheFile) {
+  const std::string dir = fresh_dir("broken");
+  fs::create_directories(dir);
+  try {
+    SplitManifest::load(dir);
+    ADD_FAILURE();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("manifest.json is missing"), std::string::npos) << e.what();
+  }
+  write_json_atomic(dir + "/manifest.json", {{"format", kManifestFormat}, {"split", 9}, {"num_blocks", 7},
+                                             {"classes", 10}, {"payload", {{"encoding", "int8"}, {"shape", {8}}}}});
+  try {
+    SplitManifest::load(dir);
+    ADD_FAILURE();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("split 9 of 7"), std::string::npos) << e.what();
+  }
+  fs::remove_all(dir);
+}

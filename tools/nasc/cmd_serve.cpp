@@ -1,0 +1,74 @@
+// nasc serve: the edge server. Loads the tail of an exported split and answers device requests over TCP until
+// SIGINT/SIGTERM, finishing the requests in flight, then prints its statistics.
+#include <cstdio>
+#include <memory>
+
+#include "command.h"
+#include "deploy/server.h"
+#include "deploy/split_runtime.h"
+#include "nn/device.h"
+
+namespace {
+
+struct ServeArgs {
+  std::string model;
+  std::string listen = "127.0.0.1:9000";
+  std::string device = "auto";
+  int threads = 0;
+  nasc::ServerOptions server;
+};
+
+int run_serve(ServeArgs& a) {
+  using namespace nasc;
+  const Endpoint at = parse_endpoint(a.listen, "--listen");
+  torch::Device device = select_device(a.device, a.threads);
+  TailRuntime tail(a.model, device);
+  const SplitManifest& m = tail.manifest();
+
+  ServerOptions opts = a.server;
+  opts.host = at.host;
+  opts.port = at.port;
+  opts.input = tail.input_spec();
+  FrameServer server(opts, tail.handler());
+  stop_on_signals(&server);
+  std::printf("serving the tail of split %d (blocks [%d, %d)) of %s on %s:%u, %s; input %s %s; Ctrl-C stops\n",
+              m.split, m.split, m.num_blocks, m.raw.value("arch", std::string("?")).c_str(), opts.host.c_str(),
+              unsigned(server.port()), device_description(device).c_str(), format_shape(opts.input.shape).c_str(),
+              m.split == 0 ? "raw" : "fp32|fp16|int8");
+  std::fflush(stdout);
+  server.wait();
+  stop_on_signals(nullptr);
+  std::printf("stopped: %s\n", server.stats().to_json().dump().c_str());
+  return 0;
+}
+
+nasc::cli::Action setup_serve(CLI::App& app) {
+  auto a = std::make_shared<ServeArgs>();
+  app.add_option("--model", a->model, "Export directory (manifest.json, tail/) written by nasc export")->required();
+  app.add_option("--listen", a->listen, "HOST:PORT to listen on; loopback unless you mean to expose it")
+      ->capture_default_str();
+  nasc::cli::add_device_option(app, a->device);
+  nasc::cli::add_threads_option(app, a->threads);
+  app.add_option("--workers", a->server.workers, "Tail inferences running at once (connections beyond wait)")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  app.add_option("--max-connections", a->server.max_connections,
+                 "Concurrent device connections; further ones are refused with an overloaded error")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  app.add_option("--io-timeout-ms", a->server.io_timeout_ms,
+                 "Once a frame has begun, all of it must arrive (and the reply leave) within this")
+      ->check(CLI::Range(1, 3600000))
+      ->capture_default_str();
+  app.add_option("--idle-timeout-ms", a->server.idle_timeout_ms, "A connection idle this long is closed")
+      ->check(CLI::Range(1, 86400000))
+      ->capture_default_str();
+  app.add_option("--max-body", a->server.max_body_bytes, "Largest request body in bytes; larger frames are refused")
+      ->check(CLI::Range(1u, 1u << 30))
+      ->capture_default_str();
+  return [a] { return run_serve(*a); };
+}
+
+}  // namespace
+
+NASC_COMMAND(serve, "serve", "Serve the tail of an exported split over TCP (the edge server)", setup_serve);
