@@ -11,7 +11,9 @@ struct LinkOptions {
   double up_mbps = 0;    // uplink bandwidth in Mbit/s; 0 = unshaped
   double down_mbps = 0;  // downlink bandwidth in Mbit/s; 0 = unshaped
   double delay_ms = 0;   // one-way delay, both directions
-  size_t burst_bytes = 1500;  // bucket depth: one Ethernet frame may leave at once
+  // Bucket depth. 1: every byte is paced, so a message takes the model's delay + 8 * bytes / bandwidth even when
+  // the link was idle (a deeper bucket would let a small payload leave at once and beat the model).
+  size_t burst_bytes = 1;
 
   bool shapes_up() const { return up_mbps > 0 || delay_ms > 0; }
   bool shapes_down() const { return down_mbps > 0 || delay_ms > 0; }
