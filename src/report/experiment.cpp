@@ -1,0 +1,614 @@
+#include "report/experiment.h"
+
+#include <cctype>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <limits>
+#include <set>
+
+#include "common/error.h"
+#include "data/data_spec.h"
+#include "latency/estimator.h"
+#include "nn/device.h"
+#include "report/plots.h"
+#include "report/tables.h"
+#include "search/strategy.h"
+#include "train/trainer.h"
+
+namespace nasc {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+const std::set<std::string> kConfigFields = {"name",       "space",  "data",     "encoding",          "delay_ms",
+                                             "return_result", "scenarios", "min_device_blocks", "bandwidths_mbps",
+                                             "threshold_fractions", "seeds", "strategies", "search", "retrain",
+                                             "comment"};
+
+bool name_safe(const std::string& s) {
+  if (s.empty() || s == "." || s == "..") return false;
+  for (char c : s)
+    if (!(std::isalnum((unsigned char)c) || c == '-' || c == '_' || c == '.')) return false;
+  return true;
+}
+
+std::string path_safe(const std::string& s) {
+  std::string o;
+  for (char c : s) o += (std::isalnum((unsigned char)c) || c == '-' || c == '.') ? c : '_';
+  return o;
+}
+
+std::string g(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+// Fields of a nested options object must be ones the options know: a misspelt budget would silently be ignored.
+void check_fields(const json& j, const json& known, const std::string& ctx) {
+  if (!j.is_object()) fail(ctx, ": expected a JSON object, got ", j.type_name());
+  for (auto& [k, v] : j.items())
+    if (!known.contains(k)) {
+      std::string names;
+      for (auto& [n, _] : known.items()) names += (names.empty() ? "" : ", ") + n;
+      fail(ctx, ": unknown field '", k, "'; expected one of ", names);
+    }
+}
+
+uint64_t fnv1a(const std::string& s) {
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
+  return h;
+}
+
+std::string hex16(uint64_t v) {
+  char buf[20];
+  std::snprintf(buf, sizeof buf, "%016llx", (unsigned long long)v);
+  return buf;
+}
+
+double json_num_or_nan(const json& j) { return j.is_number() ? j.get<double>() : kNaN; }
+
+}  // namespace
+
+json ScenarioSpec::to_json() const {
+  return {{"name", name}, {"device_profile", device_profile}, {"server_profile", server_profile},
+          {"optional", optional}};
+}
+
+json ExperimentConfig::to_json() const {
+  json sc = json::array();
+  for (auto& s : scenarios) sc.push_back(s.to_json());
+  std::vector<int64_t> sd(seeds.begin(), seeds.end());
+  return {{"name", name},
+          {"space", space},
+          {"data", data},
+          {"encoding", encoding},
+          {"delay_ms", delay_ms},
+          {"return_result", return_result},
+          {"scenarios", sc},
+          {"min_device_blocks", min_device_blocks},
+          {"bandwidths_mbps", bandwidths_mbps},
+          {"threshold_fractions", threshold_fractions},
+          {"seeds", sd},
+          {"strategies", strategies},
+          {"search", search.to_json()},
+          {"retrain", retrain.to_json()}};
+}
+
+ExperimentConfig ExperimentConfig::from_json(const json& j, const std::string& ctx) {
+  if (!j.is_object()) fail(ctx, ": expected a JSON object describing an experiment");
+  for (auto& [k, v] : j.items())
+    if (!kConfigFields.count(k)) {
+      std::string names;
+      for (auto& n : kConfigFields) names += (names.empty() ? "" : ", ") + n;
+      fail(ctx, ": unknown field '", k, "'; expected one of ", names);
+    }
+  ExperimentConfig c;
+  c.name = json_get_or(j, "name", c.name, ctx);
+  if (!name_safe(c.name)) fail(ctx, ": name '", c.name, "' must be letters, digits, '-', '_' or '.'");
+  c.space = json_get_or(j, "space", c.space, ctx);
+  c.data = json_get_or(j, "data", c.data, ctx);
+  DataSpec::parse(c.data);
+  c.encoding = json_get_or(j, "encoding", c.encoding, ctx);
+  if (c.encoding != "fp32" && c.encoding != "fp16" && c.encoding != "int8")
+    fail(ctx, ": encoding '", c.encoding, "': expected fp32, fp16 or int8");
+  c.delay_ms = json_get_or(j, "delay_ms", c.delay_ms, ctx);
+  if (!(c.delay_ms >= 0) || !std::isfinite(c.delay_ms)) fail(ctx, ": delay_ms = ", c.delay_ms, ": expected >= 0");
+  c.return_result = json_get_or(j, "return_result", c.return_result, ctx);
+
+  if (!j.contains("scenarios") || !j["scenarios"].is_array() || j["scenarios"].empty())
+    fail(ctx, ": 'scenarios' must be a non-empty list of {name, device_profile, server_profile[, optional]}");
+  std::set<std::string> names;
+  for (size_t i = 0; i < j["scenarios"].size(); ++i) {
+    const json& s = j["scenarios"][i];
+    std::string sctx = cat(ctx, " scenarios[", i, "]");
+    check_fields(s, {{"name", 0}, {"device_profile", 0}, {"server_profile", 0}, {"optional", 0}}, sctx);
+    ScenarioSpec sp;
+    sp.name = json_get<std::string>(s, "name", sctx);
+    if (!name_safe(sp.name)) fail(sctx, ": name '", sp.name, "' must be letters, digits, '-', '_' or '.'");
+    if (!names.insert(sp.name).second) fail(sctx, ": scenario name '", sp.name, "' is used twice");
+    sp.device_profile = json_get<std::string>(s, "device_profile", sctx);
+    sp.server_profile = json_get<std::string>(s, "server_profile", sctx);
+    sp.optional = json_get_or(s, "optional", false, sctx);
+    c.scenarios.push_back(sp);
+  }
+
+  Space space(SpaceConfig::load(c.space));
+  c.min_device_blocks = json_get_or(j, "min_device_blocks", c.min_device_blocks, ctx);
+  if (c.min_device_blocks.empty()) fail(ctx, ": 'min_device_blocks' is empty; expected e.g. [1, 0]");
+  for (int m : c.min_device_blocks)
+    if (m < 0 || m > space.num_blocks()) fail(ctx, ": min_device_blocks ", m, ": expected 0..", space.num_blocks());
+  if (std::set<int>(c.min_device_blocks.begin(), c.min_device_blocks.end()).size() != c.min_device_blocks.size())
+    fail(ctx, ": 'min_device_blocks' lists a value twice");
+
+  c.bandwidths_mbps = json_get<std::vector<double>>(j, "bandwidths_mbps", ctx);
+  if (c.bandwidths_mbps.empty()) fail(ctx, ": 'bandwidths_mbps' is empty; expected e.g. [1, 10, 100]");
+  for (double b : c.bandwidths_mbps)
+    if (!(b > 0) || !std::isfinite(b)) fail(ctx, ": bandwidth ", b, " Mbit/s: expected a positive number");
+  if (std::set<double>(c.bandwidths_mbps.begin(), c.bandwidths_mbps.end()).size() != c.bandwidths_mbps.size())
+    fail(ctx, ": 'bandwidths_mbps' lists a value twice");
+
+  c.threshold_fractions = json_get<std::vector<double>>(j, "threshold_fractions", ctx);
+  if (c.threshold_fractions.empty()) fail(ctx, ": 'threshold_fractions' is empty; expected e.g. [0.25, 0.5, 0.75]");
+  for (double f : c.threshold_fractions)
+    if (!(f > 0 && f <= 1))
+      fail(ctx, ": threshold fraction ", f, ": expected 0 < f <= 1 (T = floor + f * (accuracy-only - floor))");
+  if (std::set<double>(c.threshold_fractions.begin(), c.threshold_fractions.end()).size() !=
+      c.threshold_fractions.size())
+    fail(ctx, ": 'threshold_fractions' lists a value twice");
+
+  auto seeds = json_get<std::vector<int>>(j, "seeds", ctx);
+  if (seeds.empty()) fail(ctx, ": 'seeds' is empty; expected e.g. [1, 2, 3]");
+  for (int s : seeds)
+    if (s < 0) fail(ctx, ": seed ", s, ": expected a non-negative whole number");
+  if (std::set<int>(seeds.begin(), seeds.end()).size() != seeds.size()) fail(ctx, ": 'seeds' lists a seed twice");
+  c.seeds.assign(seeds.begin(), seeds.end());
+
+  c.strategies = json_get<std::vector<std::string>>(j, "strategies", ctx);
+  std::set<std::string> seen;
+  for (auto& s : c.strategies) {
+    std::string canonical = Strategy::parse(s, space).name();
+    if (!seen.insert(canonical).second) fail(ctx, ": strategy '", s, "' is listed twice");
+    s = canonical;
+  }
+  if (!seen.count("accuracy-only"))
+    fail(ctx, ": 'strategies' must include accuracy-only: the thresholds are placed relative to its latency");
+
+  json sj = j.value("search", json::object()), rj = j.value("retrain", json::object());
+  check_fields(sj, SearchOptions().to_json(), ctx + " search");
+  check_fields(rj, TrainOptions().to_json(), ctx + " retrain");
+  c.search = SearchOptions::from_json(sj, ctx + " search");
+  c.retrain = TrainOptions::from_json(rj, ctx + " retrain");
+  return c;
+}
+
+ExperimentConfig ExperimentConfig::load(const std::string& path, const std::vector<std::string>& search_dirs) {
+  ExperimentConfig c = from_json(read_json_file(path), path);
+  std::vector<fs::path> bases = {fs::path("."), fs::path(path).parent_path()};
+  for (auto& d : search_dirs) bases.push_back(d);
+  auto resolve = [&](std::string& p) {
+    if (fs::path(p).is_absolute()) return;
+    for (auto& b : bases)
+      if (fs::exists(b / p)) {
+        p = (b / p).lexically_normal().string();
+        return;
+      }
+  };
+  for (auto& s : c.scenarios) {
+    resolve(s.device_profile);
+    resolve(s.server_profile);
+  }
+  // A space given as a file resolves like the profiles.
+  if (c.space.find('/') != std::string::npos || c.space.find(".json") != std::string::npos) resolve(c.space);
+  return c;
+}
+
+namespace {
+
+// What a finished run depends on beyond its own directory name; a different value makes old results stale.
+json fingerprint(const ExperimentConfig& c, const Space& space) {
+  json s = c.search.to_json(), r = c.retrain.to_json();
+  s.erase("seed");
+  r.erase("seed");
+  return {{"space", space.config().to_json()}, {"data", c.data},       {"encoding", c.encoding},
+          {"delay_ms", c.delay_ms},            {"return_result", c.return_result}, {"search", s},
+          {"retrain", r}};
+}
+
+struct LoadedScenario {
+  const ScenarioSpec* spec;
+  HardwareProfile device, server;
+};
+
+struct RunSpec {
+  const LoadedScenario* scenario;
+  int floor;
+  double bandwidth;
+  double fraction = kNaN;  // NaN: unconstrained
+  double threshold = kInf;
+  double floor_ms = 0;
+  Strategy strategy;
+  uint64_t seed;
+  std::string rel;  // run directory, relative to the experiment directory
+};
+
+// Hard links where possible: checkpoints are replaced by rename, never rewritten in place, so sharing is safe.
+void link_tree(const fs::path& from, const fs::path& to) {
+  fs::path tmp = to.string() + ".tmp";
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  for (auto& e : fs::directory_iterator(from)) {
+    std::error_code ec;
+    fs::create_hard_link(e.path(), tmp / e.path().filename(), ec);
+    if (ec) fs::copy_file(e.path(), tmp / e.path().filename(), fs::copy_options::overwrite_existing);
+  }
+  fs::rename(tmp, to);
+}
+
+class Runner {
+ public:
+  Runner(const ExperimentConfig& cfg, const std::string& out, torch::Device device, const Space& space,
+         const TrainTest& data)
+      : cfg_(cfg), out_(out), device_(device), space_(space), data_(data) {}
+
+  ResultRow run(const RunSpec& rs, const LatencyEstimator& est);
+  CostRecord standalone_cost();
+  ExperimentStats stats;
+  int total = 0, done = 0;
+
+ private:
+  json search(const RunSpec& rs, const LatencyEstimator& est, const fs::path& dir);
+  json retrain(const std::string& arch, uint64_t seed);
+  bool reusable(const json& found, const RunSpec& rs, const LatencyEstimator& est) const;
+  void note(const RunSpec& rs, const std::string& what);
+
+  const ExperimentConfig& cfg_;
+  fs::path out_;
+  torch::Device device_;
+  const Space& space_;
+  const TrainTest& data_;
+};
+
+void Runner::note(const RunSpec& rs, const std::string& what) {
+  std::fprintf(stderr, "[%d/%d] %s: %s\n", done + 1, total, rs.rel.c_str(), what.c_str());
+}
+
+bool Runner::reusable(const json& f, const RunSpec& rs, const LatencyEstimator& est) const {
+  if (f.value("strategy", "") != rs.strategy.name() || f.value("seed", uint64_t(0)) != rs.seed) return false;
+  if (f.value("min_device_blocks", -1) != rs.floor || f.value("link", json()) != est.link().to_json()) return false;
+  if (f.value("device_profile", "") != rs.scenario->spec->device_profile ||
+      f.value("server_profile", "") != rs.scenario->spec->server_profile)
+    return false;
+  const json& t = f.contains("max_latency_ms") ? f["max_latency_ms"] : json();
+  if (std::isinf(rs.threshold)) return t.is_null();
+  return t.is_number() && std::fabs(t.get<double>() - rs.threshold) <= 1e-9 * std::max(1.0, rs.threshold);
+}
+
+json Runner::search(const RunSpec& rs, const LatencyEstimator& est, const fs::path& dir) {
+  SearchRequest req;
+  req.strategy = rs.strategy;
+  req.max_latency_ms = rs.threshold;
+  req.min_device_blocks = rs.floor;
+  req.options = cfg_.search;
+  req.options.seed = rs.seed;
+  // Supernets that the threshold and the hardware cannot influence are trained once and shared: accuracy-only's
+  // (no constraint, no cut) and random search's (uniform sampling, never adapted; only the scoring sees T).
+  std::string shared;
+  if (rs.strategy.kind == Strategy::AccuracyOnly) shared = cat("accuracy-only/seed", rs.seed);
+  if (rs.strategy.kind == Strategy::Random) shared = cat("random/floor", rs.floor, "/seed", rs.seed);
+  fs::create_directories(dir);
+  if (!shared.empty()) {
+    fs::path sdir = out_ / "shared" / shared;
+    if (!fs::exists(sdir / "search.json")) {
+      note(rs, "training the shared supernet in " + fs::relative(sdir, out_).string());
+      SearchRequest sreq = req;
+      // Only the supernet is kept: one unconstrained sample avoids failing on a threshold that few draws meet.
+      if (rs.strategy.kind == Strategy::Random) {
+        sreq.strategy.samples = 1;
+        sreq.max_latency_ms = kInf;
+      }
+      fs::create_directories(sdir);
+      json s = run_strategy(sreq, space_, est, data_.train, device_, sdir.string(), true);
+      write_json_atomic((sdir / "search.json").string(), s);
+      ++stats.searches_run;
+    }
+    if (!fs::exists(dir / "checkpoint")) link_tree(sdir / "checkpoint", dir / "checkpoint");
+  }
+  // Seconds of supernet training already in the checkpoint: the run's cost includes them even when this
+  // process only loads them (a resumed or shared search).
+  double before = 0;
+  if (fs::exists(dir / "checkpoint" / "state.json"))
+    before = read_json_file((dir / "checkpoint" / "state.json").string()).value("seconds", 0.0);
+  note(rs, before > 0 ? "continuing the search from its checkpoint" : "searching");
+  json r = run_strategy(req, space_, est, data_.train, device_, dir.string(), true);
+  ++stats.searches_run;
+  r["search_cost_seconds"] = r["timings"]["total_seconds"].get<double>() + before;
+  if (!shared.empty()) r["supernet_from"] = (fs::path("shared") / shared).string();
+  r["scenario"] = rs.scenario->spec->name;
+  r["device_profile"] = rs.scenario->spec->device_profile;
+  r["server_profile"] = rs.scenario->spec->server_profile;
+  r["data"] = cfg_.data;
+  r["threshold_fraction"] = std::isnan(rs.fraction) ? json(nullptr) : json(rs.fraction);
+  r["device"] = device_description(device_);
+  r["versions"] = library_versions();
+  std::string csv = SearchEpoch::csv_header() + "\n";
+  for (auto& e : r["history"]) csv += SearchEpoch::from_json(e).csv_row() + "\n";
+  write_text_atomic((dir / "search.csv").string(), csv);
+  write_json_atomic((dir / "search.json").string(), r);
+  fs::remove_all(dir / "checkpoint");  // it only served resumption; search.json is the result
+  return r;
+}
+
+// Retraining depends on the architecture, the seed and the recipe only, so runs that found the same network
+// share one training (the fixed networks always do).
+json Runner::retrain(const std::string& arch_text, uint64_t seed) {
+  TrainOptions o = cfg_.retrain;
+  o.seed = seed;
+  json key = {{"space", space_.config().to_json()}, {"arch", arch_text}, {"options", o.to_json()}, {"data", cfg_.data}};
+  fs::path rdir = out_ / "retrain" / hex16(fnv1a(key.dump()));
+  if (fs::exists(rdir / "result.json")) {
+    json r = read_json_file((rdir / "result.json").string());
+    if (r.value("key", json()) == key) {
+      ++stats.retrains_reused;
+      r["dir"] = fs::relative(rdir, out_).string();
+      return r;
+    }
+    fs::remove_all(rdir);  // a hash collision or a stale directory: train again
+  }
+  Arch arch = space_.parse_arch(arch_text);
+  std::fprintf(stderr, "retraining %s (seed %llu, %d epochs) in %s\n", arch_text.c_str(), (unsigned long long)seed,
+               o.epochs, fs::relative(rdir, out_).string().c_str());
+  fs::create_directories(rdir);
+  Trainer trainer(space_, arch, o, device_);
+  TrainResult tr = trainer.run(data_, rdir.string(), true);
+  std::string csv = EpochRecord::csv_header() + "\n";
+  json hist = json::array();
+  for (auto& h : tr.history) {
+    csv += h.csv_row() + "\n";
+    hist.push_back(h.to_json());
+  }
+  write_text_atomic((rdir / "epochs.csv").string(), csv);
+  json r = {{"key", key},
+            {"arch", arch_text},
+            {"seed", seed},
+            {"options", o.to_json()},
+            {"test_accuracy", tr.test_accuracy},
+            {"seconds", tr.seconds},
+            {"history", hist},
+            {"parameters", count_parameters(*trainer.network())},
+            {"device", device_description(device_)},
+            {"weights", "model.pt"}};
+  write_json_atomic((rdir / "result.json").string(), r);
+  fs::remove_all(rdir / "checkpoint");
+  ++stats.retrains_run;
+  r["dir"] = fs::relative(rdir, out_).string();
+  return r;
+}
+
+ResultRow Runner::run(const RunSpec& rs, const LatencyEstimator& est) {
+  fs::path dir = out_ / rs.rel;
+  json found;
+  bool have = false;
+  if (fs::exists(dir / "search.json")) {
+    found = read_json_file((dir / "search.json").string());
+    have = reusable(found, rs, est);
+    if (!have) {
+      note(rs, "stale result (threshold, link or profiles changed): running again");
+      fs::remove_all(dir);
+    }
+  }
+  json rt;
+  if (have && fs::exists(dir / "retrain.json")) {
+    rt = read_json_file((dir / "retrain.json").string());
+    ++stats.runs_reused;
+  } else {
+    if (!have) {
+      try {
+        found = search(rs, est, dir);
+      } catch (const Error& e) {
+        fail(rs.rel, ": ", e.what());
+      }
+    }
+    std::string arch = json_get<std::string>(found, "arch", (dir / "search.json").string());
+    json r = retrain(arch, rs.seed);
+    rt = {{"arch", arch},
+          {"seed", rs.seed},
+          {"test_accuracy", r["test_accuracy"]},
+          {"seconds", r["seconds"]},
+          {"epochs", r["options"]["epochs"]},
+          {"retrain_dir", r["dir"]}};
+    write_json_atomic((dir / "retrain.json").string(), rt);
+  }
+  const std::string ctx = (dir / "search.json").string();
+  const json& lat = found.at("latency");
+  ResultRow row;
+  row.scenario = rs.scenario->spec->name;
+  row.device_profile = fs::path(rs.scenario->spec->device_profile).stem().string();
+  row.server_profile = fs::path(rs.scenario->spec->server_profile).stem().string();
+  row.privacy_floor = rs.floor;
+  row.bandwidth_mbps = rs.bandwidth;
+  row.threshold_fraction = rs.fraction;
+  row.threshold_ms = std::isinf(rs.threshold) ? kNaN : rs.threshold;
+  row.floor_ms = rs.floor_ms;
+  row.strategy = rs.strategy.name();
+  row.seed = rs.seed;
+  row.arch = json_get<std::string>(found, "arch", ctx);
+  row.split = json_get<int>(found, "split", ctx);
+  row.payload_bytes = json_get<int64_t>(found, "payload_bytes", ctx);
+  row.device_ms = json_get<double>(lat, "device_ms", ctx);
+  row.uplink_ms = json_get<double>(lat, "uplink_ms", ctx);
+  row.server_ms = json_get<double>(lat, "server_ms", ctx);
+  row.downlink_ms = json_get<double>(lat, "downlink_ms", ctx);
+  row.total_ms = json_get<double>(lat, "total_ms", ctx);
+  row.feasible = json_get<bool>(found, "feasible", ctx);
+  row.supernet_val_acc = json_num_or_nan(found.value("supernet_val_acc", json()));
+  row.test_acc = json_get<double>(rt, "test_accuracy", (dir / "retrain.json").string());
+  row.search_s = json_get<double>(found, "search_cost_seconds", ctx);
+  row.retrain_s = json_get<double>(rt, "seconds", (dir / "retrain.json").string());
+  row.run_dir = rs.rel;
+  ++done;
+  return row;
+}
+
+// The reference cost: a stand-alone network trained for the search's epochs on as many images as the search
+// trains its supernet weights on (the rest of the search's images score configurations).
+CostRecord Runner::standalone_cost() {
+  const SearchOptions& s = cfg_.search;
+  int64_t n = s.train_limit > 0 ? std::min<int64_t>(s.train_limit, data_.train.size()) : data_.train.size();
+  int64_t weights = n - int64_t(split_indices(n, s.val_fraction, cfg_.seeds.front()).val.size());
+  TrainOptions o;
+  o.epochs = s.epochs;
+  o.batch_size = s.batch_size;
+  o.lr = s.lr;
+  o.momentum = s.momentum;
+  o.weight_decay = s.weight_decay;
+  o.label_smoothing = 0;  // the supernet's loss has none
+  o.augment = s.augment;
+  o.train_limit = weights;
+  o.test_limit = s.eval_limit;
+  o.seed = cfg_.seeds.front();
+  CostRecord c;
+  c.space = space_.name();
+  c.arch = space_.format_arch(space_.default_arch());
+  c.epochs = o.epochs;
+  c.train_images = weights;
+  fs::path dir = out_ / "cost" / "standalone";
+  json key = {{"arch", c.arch}, {"options", o.to_json()}};
+  if (fs::exists(dir / "result.json")) {
+    json r = read_json_file((dir / "result.json").string());
+    if (r.value("key", json()) == key) {
+      c.seconds = json_get<double>(r, "seconds", (dir / "result.json").string());
+      return c;
+    }
+  }
+  std::fprintf(stderr, "search-cost reference: training the default architecture of %s for %d epochs on %lld images\n",
+               space_.name().c_str(), o.epochs, (long long)weights);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  Trainer trainer(space_, space_.default_arch(), o, device_);
+  TrainResult tr = trainer.run(data_, dir.string(), true);
+  c.seconds = tr.seconds;
+  write_json_atomic((dir / "result.json").string(), {{"key", key},
+                                                     {"seconds", tr.seconds},
+                                                     {"test_accuracy", tr.test_accuracy},
+                                                     {"device", device_description(device_)}});
+  fs::remove_all(dir / "checkpoint");
+  ++stats.retrains_run;
+  return c;
+}
+
+}  // namespace
+
+ExperimentStats run_experiment(const ExperimentConfig& cfg, const std::string& out_dir, torch::Device device) {
+  Space space(SpaceConfig::load(cfg.space));
+  fs::path out(out_dir);
+  json fp = fingerprint(cfg, space);
+  fs::path record = out / "experiment.json";
+  if (fs::exists(record)) {
+    json old = read_json_file(record.string()).value("fingerprint", json());
+    for (auto& [k, v] : fp.items())
+      if (old.value(k, json()) != v)
+        fail(out_dir, " holds an experiment made with a different '", k, "' setting (", old.value(k, json()).dump(),
+             "); choose another --out or restore that setting");
+  }
+
+  // Everything that can fail on bad input is checked before the first run, so that a typo in a profile path or
+  // a profile lacking a key of the space stops the experiment before hours of searching, not after.
+  ExperimentStats stats;
+  const Encoding enc = parse_encoding(cfg.encoding);
+  std::vector<LoadedScenario> scenarios;
+  for (auto& s : cfg.scenarios) {
+    if (s.optional && (!fs::exists(s.device_profile) || !fs::exists(s.server_profile))) {
+      std::fprintf(stderr, "scenario %s skipped: profile %s not found (optional)\n", s.name.c_str(),
+                   (fs::exists(s.device_profile) ? s.server_profile : s.device_profile).c_str());
+      stats.skipped_scenarios.push_back(s.name);
+      continue;
+    }
+    try {
+      scenarios.push_back({&s, HardwareProfile::load(s.device_profile), HardwareProfile::load(s.server_profile)});
+      scenarios.back().device.require(space);
+      scenarios.back().server.require(space);
+    } catch (const Error& e) {
+      fail("scenario ", s.name, ": ", e.what());
+    }
+  }
+  if (scenarios.empty()) fail("no scenario of experiment ", cfg.name, " has its profiles; expected at least one");
+
+  TrainTest data = load_train_test(DataSpec::parse(cfg.data));
+  if (data.train.c != space.input_shape().c || data.train.h != space.input_shape().h ||
+      data.train.w != space.input_shape().w || data.train.num_classes != space.num_classes())
+    fail("data ", cfg.data, " (", data.train.c, "x", data.train.h, "x", data.train.w, ", ", data.train.num_classes,
+         " classes) does not fit space ", space.name(), ": expected ", space.input_shape().c, "x",
+         space.input_shape().h, "x", space.input_shape().w, " images in ", space.num_classes(), " classes");
+
+  fs::create_directories(out);
+  write_json_atomic(record.string(), {{"fingerprint", fp},
+                                      {"config", cfg.to_json()},
+                                      {"device", device_description(device)},
+                                      {"versions", library_versions()}});
+
+  std::vector<Strategy> constrained;
+  Strategy accuracy_only = Strategy::parse("accuracy-only", space);
+  for (auto& s : cfg.strategies)
+    if (s != "accuracy-only") constrained.push_back(Strategy::parse(s, space));
+
+  Runner runner(cfg, out.string(), device, space, data);
+  runner.total = int(scenarios.size() * cfg.min_device_blocks.size() * cfg.bandwidths_mbps.size() *
+                     cfg.seeds.size() * (1 + cfg.threshold_fractions.size() * constrained.size()));
+  std::vector<ResultRow> rows;
+  for (auto& sc : scenarios) {
+    for (int floor : cfg.min_device_blocks) {
+      for (double bw : cfg.bandwidths_mbps) {
+        LatencyEstimator est(space, sc.device, sc.server, LinkModel{bw, bw, cfg.delay_ms, cfg.return_result}, enc);
+        const double floor_ms = est.oracle(floor).latency.total_ms;
+        const std::string cell = cat("runs/", sc.spec->name, "/floor", floor, "/bw", g(bw));
+        // The unconstrained baseline first: the thresholds are placed relative to its latency.
+        double baseline = 0;
+        for (uint64_t seed : cfg.seeds) {
+          RunSpec rs{&sc, floor, bw, kNaN, kInf, floor_ms, accuracy_only, seed,
+                     cat(cell, "/unconstrained/accuracy-only/seed", seed)};
+          rows.push_back(runner.run(rs, est));
+          baseline += rows.back().total_ms / double(cfg.seeds.size());
+        }
+        for (double f : cfg.threshold_fractions) {
+          double T = floor_ms + f * (baseline - floor_ms);
+          for (auto& st : constrained)
+            for (uint64_t seed : cfg.seeds) {
+              RunSpec rs{&sc, floor, bw, f, T, floor_ms, st, seed,
+                         cat(cell, "/f", g(f), "/", path_safe(st.name()), "/seed", seed)};
+              rows.push_back(runner.run(rs, est));
+            }
+        }
+      }
+    }
+  }
+  CostRecord cost = runner.standalone_cost();
+  stats.runs = int(rows.size());
+  stats.runs_reused = runner.stats.runs_reused;
+  stats.searches_run = runner.stats.searches_run;
+  stats.retrains_run = runner.stats.retrains_run;
+  stats.retrains_reused = runner.stats.retrains_reused;
+  write_results_csv((out / "results.csv").string(), rows);
+  write_cost_csv((out / "cost.csv").string(), cost);
+  stats.plots = write_reports(out.string(), cfg.name);
+  return stats;
+}
+
+std::vector<std::string> write_reports(const std::string& out_dir, const std::string& title) {
+  fs::path out(out_dir);
+  std::vector<ResultRow> rows = read_results_csv((out / "results.csv").string());
+  if (rows.empty()) fail((out / "results.csv").string(), ": no runs to report");
+  CostRecord cost;
+  bool have_cost = fs::exists(out / "cost.csv");
+  if (have_cost) cost = read_cost_csv((out / "cost.csv").string());
+  write_text_atomic((out / "results.md").string(), render_markdown(rows, have_cost ? &cost : nullptr, title));
+  return write_plots(rows, (out / "plots").string()).images;
+}
+
+}  // namespace nasc

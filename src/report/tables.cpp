@@ -1,0 +1,387 @@
+#include "report/tables.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "common/error.h"
+#include "common/json_io.h"
+
+namespace nasc {
+
+namespace {
+
+// RFC 4180: architectures are comma-separated op lists, so fields with commas or quotes are quoted.
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+
+std::vector<std::string> split_csv(const std::string& line, const std::string& ctx) {
+  std::vector<std::string> out(1);
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') out.back() += '"', ++i;
+      else if (c == '"') quoted = false;
+      else out.back() += c;
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      out.emplace_back();
+    } else if (c != '\r') {
+      out.back() += c;
+    }
+  }
+  if (quoted) fail(ctx, ": unterminated quoted field");
+  return out;
+}
+
+// %.10g keeps enough digits that tables recomputed from the CSV agree with results.md to the printed digit.
+std::string num(double v) {
+  if (v != v) return "";
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.10g", v);
+  return buf;
+}
+
+double parse_num(const std::string& s, const char* field, const std::string& ctx) {
+  if (s.empty()) return kNaN;
+  try {
+    size_t used = 0;
+    double v = std::stod(s, &used);
+    if (used == s.size()) return v;
+  } catch (const std::logic_error&) {
+  }
+  fail(ctx, ": field ", field, " = '", s, "' is not a number");
+}
+
+int64_t parse_int(const std::string& s, const char* field, const std::string& ctx) {
+  try {
+    size_t used = 0;
+    long long v = std::stoll(s, &used);
+    if (used == s.size()) return v;
+  } catch (const std::logic_error&) {
+  }
+  fail(ctx, ": field ", field, " = '", s, "' is not a whole number");
+}
+
+const char* kColumns[] = {"scenario",      "device_profile", "server_profile",   "privacy_floor", "bandwidth_mbps",
+                          "threshold_fraction", "threshold_ms", "floor_ms",       "strategy",      "seed",
+                          "arch",          "split",          "payload_bytes",    "device_ms",     "uplink_ms",
+                          "server_ms",     "downlink_ms",    "total_ms",         "feasible",      "supernet_val_acc",
+                          "test_acc",      "search_s",       "retrain_s",        "run_dir"};
+constexpr size_t kNumColumns = sizeof(kColumns) / sizeof(kColumns[0]);
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) fail("cannot open ", path, ": expected a readable CSV file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+double mean(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x;
+  return v.empty() ? kNaN : s / double(v.size());
+}
+
+double sample_std(const std::vector<double>& v) {
+  if (v.size() < 2) return 0;
+  double m = mean(v), s = 0;
+  for (double x : v) s += (x - m) * (x - m);
+  return std::sqrt(s / double(v.size() - 1));
+}
+
+std::string fmt(const char* f, double v) {
+  if (v != v) return "–";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+}  // namespace
+
+std::string ResultRow::csv_header() {
+  std::string h;
+  for (size_t i = 0; i < kNumColumns; ++i) h += (i ? "," : "") + std::string(kColumns[i]);
+  return h;
+}
+
+std::string ResultRow::csv_row() const {
+  std::vector<std::string> f = {csv_field(scenario),       csv_field(device_profile),
+                                csv_field(server_profile), std::to_string(privacy_floor),
+                                num(bandwidth_mbps),       num(threshold_fraction),
+                                num(threshold_ms),         num(floor_ms),
+                                csv_field(strategy),       std::to_string(seed),
+                                csv_field(arch),           std::to_string(split),
+                                std::to_string(payload_bytes), num(device_ms),
+                                num(uplink_ms),            num(server_ms),
+                                num(downlink_ms),          num(total_ms),
+                                feasible ? "1" : "0",      num(supernet_val_acc),
+                                num(test_acc),             num(search_s),
+                                num(retrain_s),            csv_field(run_dir)};
+  std::string s;
+  for (size_t i = 0; i < f.size(); ++i) s += (i ? "," : "") + f[i];
+  return s;
+}
+
+ResultRow ResultRow::from_csv(const std::string& line, const std::string& ctx) {
+  auto f = split_csv(line, ctx);
+  if (f.size() != kNumColumns) fail(ctx, ": ", f.size(), " fields, expected ", kNumColumns);
+  ResultRow r;
+  size_t i = 0;
+  r.scenario = f[i++];
+  r.device_profile = f[i++];
+  r.server_profile = f[i++];
+  r.privacy_floor = int(parse_int(f[i++], "privacy_floor", ctx));
+  r.bandwidth_mbps = parse_num(f[i++], "bandwidth_mbps", ctx);
+  r.threshold_fraction = parse_num(f[i++], "threshold_fraction", ctx);
+  r.threshold_ms = parse_num(f[i++], "threshold_ms", ctx);
+  r.floor_ms = parse_num(f[i++], "floor_ms", ctx);
+  r.strategy = f[i++];
+  r.seed = uint64_t(parse_int(f[i++], "seed", ctx));
+  r.arch = f[i++];
+  r.split = int(parse_int(f[i++], "split", ctx));
+  r.payload_bytes = parse_int(f[i++], "payload_bytes", ctx);
+  r.device_ms = parse_num(f[i++], "device_ms", ctx);
+  r.uplink_ms = parse_num(f[i++], "uplink_ms", ctx);
+  r.server_ms = parse_num(f[i++], "server_ms", ctx);
+  r.downlink_ms = parse_num(f[i++], "downlink_ms", ctx);
+  r.total_ms = parse_num(f[i++], "total_ms", ctx);
+  r.feasible = parse_int(f[i++], "feasible", ctx) != 0;
+  r.supernet_val_acc = parse_num(f[i++], "supernet_val_acc", ctx);
+  r.test_acc = parse_num(f[i++], "test_acc", ctx);
+  r.search_s = parse_num(f[i++], "search_s", ctx);
+  r.retrain_s = parse_num(f[i++], "retrain_s", ctx);
+  r.run_dir = f[i++];
+  return r;
+}
+
+void write_results_csv(const std::string& path, const std::vector<ResultRow>& rows) {
+  std::string text = ResultRow::csv_header() + "\n";
+  for (auto& r : rows) text += r.csv_row() + "\n";
+  write_text_atomic(path, text);
+}
+
+std::vector<ResultRow> read_results_csv(const std::string& path) {
+  std::istringstream in(read_text(path));
+  std::string line;
+  if (!std::getline(in, line) || line != ResultRow::csv_header())
+    fail(path, ": header does not match; expected the results.csv columns ", ResultRow::csv_header());
+  std::vector<ResultRow> rows;
+  for (int n = 2; std::getline(in, line); ++n)
+    if (!line.empty()) rows.push_back(ResultRow::from_csv(line, cat(path, " line ", n)));
+  return rows;
+}
+
+void write_cost_csv(const std::string& path, const CostRecord& c) {
+  write_text_atomic(path, cat("space,arch,epochs,train_images,seconds\n", csv_field(c.space), ",", csv_field(c.arch),
+                              ",", c.epochs, ",", c.train_images, ",", num(c.seconds), "\n"));
+}
+
+CostRecord read_cost_csv(const std::string& path) {
+  std::istringstream in(read_text(path));
+  std::string header, line;
+  std::getline(in, header);
+  if (header != "space,arch,epochs,train_images,seconds" || !std::getline(in, line))
+    fail(path, ": expected the header space,arch,epochs,train_images,seconds and one row");
+  auto f = split_csv(line, path);
+  if (f.size() != 5) fail(path, ": ", f.size(), " fields, expected 5");
+  CostRecord c;
+  c.space = f[0];
+  c.arch = f[1];
+  c.epochs = int(parse_int(f[2], "epochs", path));
+  c.train_images = parse_int(f[3], "train_images", path);
+  c.seconds = parse_num(f[4], "seconds", path);
+  return c;
+}
+
+const StrategySummary* CellSummary::find(const std::string& strategy) const {
+  for (auto& s : strategies)
+    if (s.strategy == strategy) return &s;
+  return nullptr;
+}
+
+std::vector<CellSummary> summarize(const std::vector<ResultRow>& rows) {
+  // Group key of a (scenario, floor, bandwidth): bandwidths sort numerically, scenarios keep CSV order.
+  std::vector<std::pair<std::string, int>> scen_order;
+  std::vector<std::string> strat_order;
+  for (auto& r : rows) {
+    if (std::find(scen_order.begin(), scen_order.end(), std::make_pair(r.scenario, r.privacy_floor)) == scen_order.end())
+      scen_order.push_back({r.scenario, r.privacy_floor});
+    if (std::find(strat_order.begin(), strat_order.end(), r.strategy) == strat_order.end())
+      strat_order.push_back(r.strategy);
+  }
+  std::vector<CellSummary> cells;
+  for (auto& [scenario, floor] : scen_order) {
+    std::set<double> bws;
+    for (auto& r : rows)
+      if (r.scenario == scenario && r.privacy_floor == floor) bws.insert(r.bandwidth_mbps);
+    for (double bw : bws) {
+      std::vector<const ResultRow*> group, reference;
+      std::set<double> fractions;
+      for (auto& r : rows) {
+        if (r.scenario != scenario || r.privacy_floor != floor || r.bandwidth_mbps != bw) continue;
+        group.push_back(&r);
+        if (r.constrained()) fractions.insert(r.threshold_fraction);
+        else reference.push_back(&r);
+      }
+      std::vector<double> fs(fractions.begin(), fractions.end());
+      if (fs.empty()) fs.push_back(kNaN);  // only unconstrained runs: one cell for them
+      for (double f : fs) {
+        CellSummary c;
+        c.scenario = scenario;
+        c.privacy_floor = floor;
+        c.bandwidth_mbps = bw;
+        c.threshold_fraction = f;
+        c.server_profile = group.front()->server_profile;
+        c.floor_ms = group.front()->floor_ms;
+        for (auto* r : group)
+          if (r->threshold_fraction == f) c.threshold_ms = r->threshold_ms;
+        for (auto& s : strat_order) {
+          std::vector<double> acc, total, comm, dev, srv, payload, split, search;
+          int meets = 0;
+          for (auto* r : group) {
+            if (r->strategy != s || (r->constrained() && r->threshold_fraction != f)) continue;
+            acc.push_back(r->test_acc);
+            total.push_back(r->total_ms);
+            comm.push_back(r->comm_ms());
+            dev.push_back(r->device_ms);
+            srv.push_back(r->server_ms);
+            payload.push_back(double(r->payload_bytes));
+            split.push_back(r->split);
+            search.push_back(r->search_s);
+            meets += (c.threshold_ms == c.threshold_ms) ? r->total_ms <= c.threshold_ms : r->feasible;
+          }
+          if (acc.empty()) continue;
+          StrategySummary ss;
+          ss.strategy = s;
+          ss.n = int(acc.size());
+          ss.acc_mean = mean(acc);
+          ss.acc_std = sample_std(acc);
+          ss.total_ms = mean(total);
+          ss.comm_ms = mean(comm);
+          ss.device_ms = mean(dev);
+          ss.server_ms = mean(srv);
+          ss.payload_bytes = mean(payload);
+          ss.split = mean(split);
+          ss.meets_threshold = meets;
+          ss.search_s = mean(search);
+          c.strategies.push_back(ss);
+        }
+        cells.push_back(c);
+      }
+    }
+  }
+  return cells;
+}
+
+double latency_reduction(const CellSummary& cell, const std::string& strategy) {
+  const StrategySummary* s = cell.find(strategy);
+  const StrategySummary* ref = cell.find("accuracy-only");
+  if (!s || !ref || !(ref->total_ms > 0)) return kNaN;
+  return 1.0 - s->total_ms / ref->total_ms;
+}
+
+std::string format_percent(double fraction) { return fmt("%.1f%%", 100 * fraction); }
+
+namespace {
+
+std::string accuracy_cell(const StrategySummary& s) {
+  return s.n > 1 ? fmt("%.2f", 100 * s.acc_mean) + " ± " + fmt("%.2f", 100 * s.acc_std) : fmt("%.2f", 100 * s.acc_mean);
+}
+
+std::string cell_heading(const CellSummary& c) {
+  const StrategySummary* ref = c.find("accuracy-only");
+  std::string h = cat("### ", fmt("%g", c.bandwidth_mbps), " Mbit/s, ");
+  if (c.threshold_ms == c.threshold_ms)
+    h += cat("T = ", fmt("%.3f", c.threshold_ms), " ms (f = ", fmt("%g", c.threshold_fraction), ")");
+  else
+    h += "unconstrained";
+  h += cat("; floor ", fmt("%.3f", c.floor_ms), " ms");
+  if (ref) h += cat(", accuracy-only ", fmt("%.3f", ref->total_ms), " ms");
+  return h + "\n\n";
+}
+
+}  // namespace
+
+std::string render_markdown(const std::vector<ResultRow>& rows, const CostRecord* cost, const std::string& title) {
+  std::vector<CellSummary> cells = summarize(rows);
+  std::set<uint64_t> seeds;
+  for (auto& r : rows) seeds.insert(r.seed);
+  std::ostringstream md;
+  md << "# Experiment: " << title << "\n\n"
+     << "Computed from results.csv (" << rows.size() << " runs, " << seeds.size() << " seed"
+     << (seeds.size() == 1 ? "" : "s") << " per configuration). Accuracy: test accuracy in % after retraining from "
+     << "scratch, mean ± sample standard deviation over seeds. Latencies: the model's estimate in ms (device + "
+     << "uplink + server + downlink), means over seeds; comm = uplink + downlink. Thresholds: T = floor + f × "
+     << "(accuracy-only − floor), where floor is the latency-minimal (architecture, split) of the space. "
+     << "Reduction = 1 − T_strategy / T_accuracy-only; Δacc = accuracy − accuracy-only's, in percentage points.\n\n";
+
+  md << "## NASC against accuracy-only\n\n"
+     << "| scenario | server | floor | Mbit/s | f | T ms | NASC acc % | acc-only acc % | Δacc pp | NASC ms | "
+        "acc-only ms | reduction |\n"
+     << "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+  for (auto& c : cells) {
+    const StrategySummary* n = c.find("nasc");
+    const StrategySummary* a = c.find("accuracy-only");
+    if (!n || !a) continue;
+    md << "| " << c.scenario << " | " << c.server_profile << " | " << c.privacy_floor << " | "
+       << fmt("%g", c.bandwidth_mbps) << " | " << fmt("%g", c.threshold_fraction) << " | "
+       << fmt("%.3f", c.threshold_ms) << " | " << accuracy_cell(*n) << " | " << accuracy_cell(*a) << " | "
+       << fmt("%+.2f", 100 * (n->acc_mean - a->acc_mean)) << " | " << fmt("%.3f", n->total_ms) << " | "
+       << fmt("%.3f", a->total_ms) << " | " << format_percent(latency_reduction(c, "nasc")) << " |\n";
+  }
+
+  std::string current;
+  for (auto& c : cells) {
+    std::string scen = cat("## Scenario ", c.scenario, ", privacy floor ", c.privacy_floor, " (server profile ",
+                           c.server_profile, ")\n\n");
+    if (scen != current) md << "\n" << scen;
+    current = scen;
+    md << cell_heading(c);
+    const StrategySummary* ref = c.find("accuracy-only");
+    md << "| strategy | n | test acc % | total ms | comm ms | device ms | server ms | payload B | split | meets T | "
+          "Δacc pp | reduction |\n"
+       << "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+    for (auto& s : c.strategies) {
+      md << "| " << s.strategy << " | " << s.n << " | " << accuracy_cell(s) << " | " << fmt("%.3f", s.total_ms)
+         << " | " << fmt("%.3f", s.comm_ms) << " | " << fmt("%.3f", s.device_ms) << " | " << fmt("%.3f", s.server_ms)
+         << " | " << fmt("%.0f", s.payload_bytes) << " | " << fmt("%g", s.split) << " | " << s.meets_threshold << "/"
+         << s.n << " | " << (ref ? fmt("%+.2f", 100 * (s.acc_mean - ref->acc_mean)) : "–") << " | "
+         << format_percent(latency_reduction(c, s.strategy)) << " |\n";
+    }
+    md << "\n";
+  }
+
+  md << "## Search cost\n\n"
+     << "Wall time to find a configuration (supernet training and scoring included; fixed networks need none), "
+        "mean over runs, against training one stand-alone network of the space for the search's epochs.\n\n"
+     << "| method | runs | seconds | × stand-alone training |\n|---|---|---|---|\n";
+  std::vector<std::string> order;
+  for (auto& r : rows)
+    if (std::find(order.begin(), order.end(), r.strategy) == order.end()) order.push_back(r.strategy);
+  for (auto& s : order) {
+    std::vector<double> t;
+    for (auto& r : rows)
+      if (r.strategy == s) t.push_back(r.search_s);
+    double m = mean(t);
+    md << "| " << s << " search | " << t.size() << " | " << fmt("%.1f", m) << " | "
+       << (cost && cost->seconds > 0 ? fmt("%.2f", m / cost->seconds) : "–") << " |\n";
+  }
+  if (cost)
+    md << "| stand-alone training (" << cost->epochs << " epochs, " << cost->train_images << " images) | 1 | "
+       << fmt("%.1f", cost->seconds) << " | 1.00 |\n";
+  return md.str();
+}
+
+}  // namespace nasc

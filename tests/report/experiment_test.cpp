@@ -1,0 +1,352 @@
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "../latency/latency_fixtures.h"
+#include "common/error.h"
+#include "report/experiment.h"
+#include "report/plots.h"
+#include "report/tables.h"
+
+using namespace nasc;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path temp_dir(const std::string& name) {
+  fs::path p = fs::temp_directory_path() / ("nasc_experiment_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p;
+}
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+// A slow device and a fast server with seeded per-key latencies: enough spread that thresholds between the floor
+// and the unconstrained baseline exclude part of the space.
+void write_profile(const Space& space, uint32_t seed, double lo, double hi, const std::string& cls,
+                   const fs::path& path) {
+  HardwareProfile p = test::random_profile(space, seed, lo, hi);
+  p.meta() = ProfileMeta::from_json(test::test_metadata(cls), "test metadata");
+  p.save(path.string());
+}
+
+// configs/mini.json copied into `dir` with the two profiles it names beside it.
+ExperimentConfig mini_config(const fs::path& dir) {
+  fs::copy_file(fs::path(NASC_SOURCE_DIR) / "configs" / "mini.json", dir / "mini.json",
+                fs::copy_options::overwrite_existing);
+  Space tiny(SpaceConfig::preset("tiny"));
+  write_profile(tiny, 11, 0.5, 2.0, "device", dir / "mini-device.json");
+  write_profile(tiny, 12, 0.05, 0.2, "server", dir / "mini-server.json");
+  return ExperimentConfig::load((dir / "mini.json").string());
+}
+
+std::map<std::string, fs::file_time_type> result_mtimes(const fs::path& out) {
+  std::map<std::string, fs::file_time_type> m;
+  for (auto& e : fs::recursive_directory_iterator(out))
+    if (e.path().filename() == "search.json" || e.path().filename() == "result.json")
+      m[e.path().string()] = fs::last_write_time(e.path());
+  return m;
+}
+
+std::string config_error(const json& j) {
+  try {
+    ExperimentConfig::from_json(j, "cfg.json");
+  } catch (const Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected an Error for " << j.dump();
+  return "";
+}
+
+std::string pct(double fraction) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f%%", 100 * fraction);
+  return buf;
+}
+
+// The summary row of results.md for threshold fraction f (the rows start with the scenario, so match on "| f |").
+std::string summary_row(const std::string& md, double f) {
+  char key[32];
+  std::snprintf(key, sizeof key, "| %g |", f);
+  size_t at = md.find(key, md.find("## NASC against accuracy-only"));
+  if (at == std::string::npos) return "";
+  size_t begin = md.rfind('\n', at) + 1;
+  return md.substr(begin, md.find('\n', at) - begin);
+}
+
+}  // namespace
+
+// The whole pipeline on the tiny space: 1 scenario x 1 privacy floor x 1 bandwidth x 2 thresholds (two cells),
+// 2 seeds, 1,024 search and retraining images, one epoch each.
+TEST(Experiment, MiniatureRunsEndToEndAndReusesFinishedRuns) {
+  fs::path dir = temp_dir("mini");
+  ExperimentConfig cfg = mini_config(dir);
+  fs::path out = dir / "out";
+
+  auto t0 = std::chrono::steady_clock::now();
+  ExperimentStats first = run_experiment(cfg, out.string(), torch::kCPU);
+  double first_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  // Per seed: accuracy-only once (it sets the thresholds), then nasc, fixed:k3_e6 and random:4 in each cell.
+  const int expected_rows = 2 * (1 + 2 * 3);
+  EXPECT_EQ(first.runs, expected_rows);
+  EXPECT_EQ(first.runs_reused, 0);
+  EXPECT_GT(first.searches_run, 0);
+  EXPECT_GT(first.retrains_run, 0);
+  EXPECT_GT(first.retrains_reused, 0) << "fixed:k3_e6 is the same network in both cells: trained once per seed";
+
+  // results.csv: the header, one row per (cell, strategy, seed), latencies that add up, thresholds placed between
+  // the floor and accuracy-only's mean latency.
+  EXPECT_EQ(first_line(read_text(out / "results.csv")),
+            "scenario,device_profile,server_profile,privacy_floor,bandwidth_mbps,threshold_fraction,threshold_ms,"
+            "floor_ms,strategy,seed,arch,split,payload_bytes,device_ms,uplink_ms,server_ms,downlink_ms,total_ms,"
+            "feasible,supernet_val_acc,test_acc,search_s,retrain_s,run_dir");
+  std::vector<ResultRow> rows = read_results_csv((out / "results.csv").string());
+  ASSERT_EQ(int(rows.size()), expected_rows);
+  std::map<std::string, int> per_strategy;
+  std::map<std::pair<std::string, double>, int> per_cell;
+  double acc_only_mean = 0;
+  for (auto& r : rows) {
+    ++per_strategy[r.strategy];
+    if (r.constrained()) ++per_cell[{r.strategy, r.threshold_fraction}];
+    EXPECT_EQ(r.scenario, "synthetic");
+    EXPECT_EQ(r.server_profile, "mini-server");
+    EXPECT_EQ(r.privacy_floor, 1);
+    EXPECT_EQ(r.bandwidth_mbps, 10);
+    EXPECT_TRUE(r.seed == 1 || r.seed == 2) << r.seed;
+    EXPECT_GE(r.split, 1) << "privacy floor";
+    EXPECT_NEAR(r.total_ms, r.device_ms + r.uplink_ms + r.server_ms + r.downlink_ms, 1e-6);
+    EXPECT_GE(r.total_ms, r.floor_ms - 1e-9);
+    EXPECT_GT(r.test_acc, 0.0) << r.strategy << ": one epoch on 1,024 images need not beat chance, but it scores";
+    EXPECT_LE(r.test_acc, 1.0);
+    EXPECT_GT(r.retrain_s, 0);
+    EXPECT_TRUE(fs::exists(out / r.run_dir / "search.json")) << r.run_dir;
+    EXPECT_TRUE(fs::exists(out / r.run_dir / "retrain.json")) << r.run_dir;
+    EXPECT_NE(r.arch.find(','), std::string::npos) << "architectures round-trip through CSV quoting";
+    if (r.strategy == "accuracy-only") {
+      EXPECT_TRUE(std::isnan(r.threshold_ms));
+      acc_only_mean += r.total_ms / 2;
+    }
+    if (r.strategy == "fixed:k3_e6") EXPECT_TRUE(std::isnan(r.supernet_val_acc));
+    if (r.strategy == "nasc") {
+      EXPECT_GT(r.search_s, 0);
+      EXPECT_FALSE(std::isnan(r.supernet_val_acc));
+    }
+  }
+  EXPECT_EQ(per_strategy["accuracy-only"], 2);
+  for (const char* s : {"nasc", "fixed:k3_e6", "random:4"})
+    for (double f : {0.6, 0.9}) EXPECT_EQ((per_cell[{s, f}]), 2) << s << " f=" << f;
+  for (auto& r : rows) {
+    if (!r.constrained()) continue;
+    EXPECT_NEAR(r.threshold_ms, r.floor_ms + r.threshold_fraction * (acc_only_mean - r.floor_ms), 1e-6);
+    if (r.strategy == "random:4") EXPECT_TRUE(r.feasible) << "random search keeps feasible samples only";
+  }
+
+  // results.md: NASC's reduction in each cell, recomputed from the CSV rows alone.
+  std::string md = read_text(out / "results.md");
+  for (double f : {0.6, 0.9}) {
+    double nasc_ms = 0, ref_ms = 0;
+    int n_nasc = 0, n_ref = 0;
+    for (auto& r : rows) {
+      if (r.strategy == "nasc" && r.threshold_fraction == f) nasc_ms += r.total_ms, ++n_nasc;
+      if (r.strategy == "accuracy-only") ref_ms += r.total_ms, ++n_ref;
+    }
+    ASSERT_EQ(n_nasc, 2);
+    std::string row = summary_row(md, f);
+    ASSERT_FALSE(row.empty()) << "no summary row for f=" << f << " in\n" << md;
+    std::string want = "| " + pct(1 - (nasc_ms / n_nasc) / (ref_ms / n_ref)) + " |";
+    EXPECT_NE(row.find(want), std::string::npos) << "expected " << want << " in: " << row;
+  }
+  EXPECT_NE(md.find("## Search cost"), std::string::npos);
+  EXPECT_NE(md.find("stand-alone training"), std::string::npos);
+  EXPECT_TRUE(fs::exists(out / "cost.csv"));
+
+  // Plots: accuracy against latency and the latency breakdown, each as PNG and SVG; the script kept beside them.
+  ASSERT_EQ(first.plots.size(), 4u);
+  int png = 0, svg = 0;
+  for (auto& p : first.plots) {
+    ASSERT_TRUE(fs::exists(p)) << p;
+    EXPECT_GT(fs::file_size(p), 1000u) << p;
+    std::string text = read_text(p);
+    if (fs::path(p).extension() == ".png") png += text.compare(1, 3, "PNG") == 0;
+    if (fs::path(p).extension() == ".svg") svg += text.find("<svg") != std::string::npos;
+  }
+  EXPECT_EQ(png, 2);
+  EXPECT_EQ(svg, 2);
+  EXPECT_TRUE(fs::exists(out / "plots" / "plots.gp"));
+  EXPECT_FALSE(fs::exists(out / "plots.tmp"));
+
+  // A re-run finds every run finished: nothing searched or trained, no result file rewritten, far faster.
+  auto before = result_mtimes(out);
+  t0 = std::chrono::steady_clock::now();
+  ExperimentStats second = run_experiment(cfg, out.string(), torch::kCPU);
+  double second_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(second.runs, expected_rows);
+  EXPECT_EQ(second.runs_reused, expected_rows);
+  EXPECT_EQ(second.searches_run, 0);
+  EXPECT_EQ(second.retrains_run, 0);
+  EXPECT_EQ(result_mtimes(out), before);
+  EXPECT_EQ(read_text(out / "results.md"), md);
+  EXPECT_LT(second_s, first_s / 2) << "first run " << first_s << " s, re-run " << second_s << " s";
+
+  // The command rewrites the report from the CSV alone.
+  fs::remove(out / "results.md");
+  std::string cmd = std::string(NASC_BINARY) + " experiment --report-only --out '" + out.string() + "' > /dev/null";
+  EXPECT_EQ(std::system(cmd.c_str()), 0);
+  EXPECT_EQ(read_text(out / "results.md"), md);
+
+  // Changing what results depend on makes the directory refuse the config rather than mix stale runs in.
+  ExperimentConfig changed = cfg;
+  changed.retrain.epochs = 2;
+  try {
+    run_experiment(changed, out.string(), torch::kCPU);
+    ADD_FAILURE() << "expected an Error for a changed retraining recipe";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'retrain'"), std::string::npos) << e.what();
+  }
+  fs::remove_all(dir);
+}
+
+TEST(Experiment, ConfigErrorsNameTheFieldAndWhatWasExpected) {
+  json good = read_json_file((fs::path(NASC_SOURCE_DIR) / "configs" / "mini.json").string());
+  EXPECT_NO_THROW(ExperimentConfig::from_json(good, "mini.json"));
+  auto expect = [&](json j, const std::string& fragment) {
+    std::string e = config_error(j);
+    EXPECT_NE(e.find(fragment), std::string::npos) << e;
+    EXPECT_EQ(e.find('\n'), std::string::npos) << "one line: " << e;
+  };
+  json j = good;
+  j["bandwidth"] = 3;
+  expect(j, "unknown field 'bandwidth'");
+  j = good;
+  j["strategies"] = {"nasc", "fixed:k3_e6"};
+  expect(j, "must include accuracy-only");
+  j = good;
+  j["threshold_fractions"] = {0.5, 1.5};
+  expect(j, "threshold fraction 1.5");
+  j = good;
+  j["threshold_fractions"] = {0};
+  expect(j, "expected 0 < f <= 1");
+  j = good;
+  j["strategies"] = {"accuracy-only", "greedy"};
+  expect(j, "strategy 'greedy'");
+  j = good;
+  j["search"]["epoch"] = 3;
+  expect(j, "unknown field 'epoch'");
+  j = good;
+  j["retrain"] = 5;
+  expect(j, "retrain: expected a JSON object");
+  j = good;
+  j["scenarios"][0]["name"] = "a/b";
+  expect(j, "name 'a/b'");
+  j = good;
+  j["bandwidths_mbps"] = {10, 0};
+  expect(j, "bandwidth 0");
+  j = good;
+  j["bandwidths_mbps"] = "10";
+  expect(j, "'bandwidths_mbps' has the wrong type");
+  j = good;
+  j.erase("scenarios");
+  expect(j, "'scenarios' must be a non-empty list");
+  // The bundled configs parse.
+  for (const char* name : {"quick.json", "paper.json"})
+    EXPECT_NO_THROW(ExperimentConfig::from_json(
+        read_json_file((fs::path(NASC_SOURCE_DIR) / "configs" / name).string()), name))
+        << name;
+}
+
+// The command fails in one line, before writing anything, on a config naming a profile that does not exist.
+TEST(Experiment, CommandRejectsAMissingProfileWithoutWritingOutputs) {
+  fs::path dir = temp_dir("bad");
+  json cfg = read_json_file((fs::path(NASC_SOURCE_DIR) / "configs" / "mini.json").string());
+  cfg["scenarios"][0]["device_profile"] = "no-such-profile.json";
+  write_json_atomic((dir / "bad.json").string(), cfg);
+  std::string cmd = std::string(NASC_BINARY) + " experiment --config '" + (dir / "bad.json").string() + "' --out '" +
+                    (dir / "out").string() + "' --device cpu 2> '" + (dir / "err.txt").string() + "'";
+  int status = std::system(cmd.c_str());
+  EXPECT_NE(status, 0);
+  std::string err = read_text(dir / "err.txt");
+  size_t at = err.find("nasc: error: scenario synthetic: ");
+  ASSERT_NE(at, std::string::npos) << err;
+  EXPECT_NE(err.find("no-such-profile.json", at), std::string::npos) << err;
+  EXPECT_EQ(err.find('\n', at), err.size() - 1) << "one line: " << err;
+  EXPECT_FALSE(fs::exists(dir / "out" / "results.csv"));
+  EXPECT_FALSE(fs::exists(dir / "out" / "experiment.json"));
+  fs::remove_all(dir);
+}
+
+// The reduction figures of results.md come from the CSV: a hand-written CSV with hand-computed figures.
+TEST(Report, LatencyReductionInResultsMdIsRecomputedFromTheCsv) {
+  fs::path dir = temp_dir("report");
+  auto row = [](const std::string& strategy, double f, uint64_t seed, double total_ms, double acc) {
+    ResultRow r;
+    r.scenario = "s";
+    r.device_profile = "dev";
+    r.server_profile = "srv";
+    r.bandwidth_mbps = 10;
+    r.floor_ms = 1;
+    r.threshold_fraction = f;
+    r.threshold_ms = std::isnan(f) ? kNaN : 1 + f * (8 - 1);
+    r.strategy = strategy;
+    r.seed = seed;
+    r.arch = "k3_e6,skip";
+    r.split = 2;
+    r.device_ms = total_ms;
+    r.total_ms = total_ms;
+    r.test_acc = acc;
+    return r;
+  };
+  // accuracy-only: mean 8 ms; nasc at f = 0.5: mean 3 ms -> reduction 1 - 3/8 = 62.5%; Δacc = 0.80 - 0.90.
+  std::vector<ResultRow> rows = {row("accuracy-only", kNaN, 1, 7, 0.91), row("accuracy-only", kNaN, 2, 9, 0.89),
+                                 row("nasc", 0.5, 1, 2, 0.81), row("nasc", 0.5, 2, 4, 0.79)};
+  write_results_csv((dir / "results.csv").string(), rows);
+  std::vector<ResultRow> back = read_results_csv((dir / "results.csv").string());
+  ASSERT_EQ(back.size(), rows.size());
+  std::string md = render_markdown(back, nullptr, "hand");
+  std::string summary = summary_row(md, 0.5);
+  EXPECT_NE(summary.find("| 62.5% |"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("| -10.00 |"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("| 80.00 ± 1.41 |"), std::string::npos) << summary;
+  std::vector<CellSummary> cells = summarize(back);
+  ASSERT_EQ(cells.size(), 1u);
+  EXPECT_DOUBLE_EQ(latency_reduction(cells[0], "nasc"), 1 - 3.0 / 8.0);
+  EXPECT_EQ(format_percent(latency_reduction(cells[0], "nasc")), "62.5%");
+  fs::remove_all(dir);
+}
+
+TEST(Report, ParetoFrontKeepsOnlyUndominatedPoints) {
+  auto front = pareto_front({{5, 80}, {3, 70}, {4, 65}, {8, 85}, {6, 79}, {3, 60}, {8, 84}});
+  std::vector<std::pair<double, double>> want = {{3, 70}, {5, 80}, {8, 85}};
+  EXPECT_EQ(front, want);
+}
+
+TEST(Report, ResultRowsRoundTripThroughCsv) {
+  ResultRow r;
+  r.scenario = "s";
+  r.strategy = "fixed:k3_e6";
+  r.arch = "k3_e6,skip,\"odd\"";
+  r.total_ms = 1.0 / 3;
+  r.seed = 7;
+  ResultRow back = ResultRow::from_csv(r.csv_row(), "test");
+  EXPECT_EQ(back.arch, r.arch);
+  EXPECT_EQ(back.strategy, r.strategy);
+  EXPECT_EQ(back.seed, 7u);
+  EXPECT_NEAR(back.total_ms, r.total_ms, 1e-9);
+  EXPECT_TRUE(std::isnan(back.threshold_ms));
+  EXPECT_TRUE(std::isnan(back.supernet_val_acc));
+  EXPECT_THROW(ResultRow::from_csv("a,b", "test"), Error);
+}

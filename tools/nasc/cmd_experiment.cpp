@@ -1,0 +1,68 @@
+// nasc experiment: the grid of scenarios, bandwidths, thresholds, strategies and seeds behind the result tables,
+// resumable run by run, ending in results.csv, results.md and plots.
+#include <cstdio>
+#include <filesystem>
+
+#include "command.h"
+#include "common/error.h"
+#include "nn/device.h"
+#include "report/experiment.h"
+
+namespace {
+
+struct ExperimentArgs {
+  std::string config;
+  std::string out;
+  std::string device = "auto";
+  int threads = 0;
+  bool report_only = false;
+};
+
+int run_experiment_command(const ExperimentArgs& a) {
+  using namespace nasc;
+  namespace fs = std::filesystem;
+  if (a.report_only) {
+    fs::path record = fs::path(a.out) / "experiment.json";
+    std::string title = fs::exists(record) ? read_json_file(record.string())["config"].value("name", "experiment")
+                                           : fs::path(a.out).filename().string();
+    auto images = write_reports(a.out, title);
+    std::printf("rewrote %s/results.md and %zu plot files in %s/plots\n", a.out.c_str(), images.size(), a.out.c_str());
+    return 0;
+  }
+  if (a.config.empty()) fail("--config is required: an experiment JSON file such as configs/quick.json");
+  // Bundled profiles resolve from the source tree too, so configs/*.json work from any directory.
+  ExperimentConfig cfg = ExperimentConfig::load(a.config, {NASC_SOURCE_DIR});
+  torch::Device device = select_device(a.device, a.threads);
+  std::fprintf(stderr, "experiment %s on %s: %zu scenarios x %zu privacy floors x %zu bandwidths, %zu thresholds, "
+               "%zu strategies, %zu seeds -> %s\n",
+               cfg.name.c_str(), device_description(device).c_str(), cfg.scenarios.size(),
+               cfg.min_device_blocks.size(), cfg.bandwidths_mbps.size(), cfg.threshold_fractions.size(),
+               cfg.strategies.size(), cfg.seeds.size(), a.out.c_str());
+  ExperimentStats s = run_experiment(cfg, a.out, device);
+  for (auto& name : s.skipped_scenarios) std::printf("skipped scenario %s (its profiles are absent)\n", name.c_str());
+  std::printf("%d runs (%d already finished), %d searches and %d trainings made now, %d retrainings shared\n", s.runs,
+              s.runs_reused, s.searches_run, s.retrains_run, s.retrains_reused);
+  std::printf("results in %s/results.csv and %s/results.md, %zu plot files in %s/plots\n", a.out.c_str(),
+              a.out.c_str(), s.plots.size(), a.out.c_str());
+  return 0;
+}
+
+nasc::cli::Action setup_experiment(CLI::App& app) {
+  auto a = std::make_shared<ExperimentArgs>();
+  app.add_option("--config", a->config, "Experiment JSON: scenarios, bandwidths, threshold fractions, strategies, "
+                                        "seeds, search budget and retraining recipe (e.g. configs/quick.json)");
+  app.add_option("--out", a->out, "Experiment directory: runs/, retrain/, results.csv, results.md, plots/")
+      ->required();
+  app.add_flag("--report-only", a->report_only,
+               "Only rewrite results.md and plots/ from the results.csv already in --out");
+  nasc::cli::add_device_option(app, a->device);
+  nasc::cli::add_threads_option(app, a->threads);
+  return [a] { return run_experiment_command(*a); };
+}
+
+}  // namespace
+
+NASC_COMMAND(experiment, "experiment",
+             "Run an experiment grid (scenarios x bandwidths x thresholds x strategies x seeds), resumably, and write "
+             "tables and plots",
+             setup_experiment);
