@@ -73,6 +73,52 @@ json theta_json(const CategoricalDistribution& d) { return d.theta(); }
 
 }  // namespace
 
+bool sample_feasible(const LatencyEstimator& latency, const std::vector<bool>& allowed, double max_ms,
+                     std::mt19937_64& rng, Config& out) {
+  const Space& space = latency.space();
+  const int B = space.num_blocks(), K = space.num_ops();
+  auto cheapest = [&](int b, bool on_device) {
+    double m = std::numeric_limits<double>::infinity();
+    for (int op = 0; op < K; ++op)
+      m = std::min(m, on_device ? latency.device_block_ms(b, op) : latency.server_block_ms(b, op));
+    return m;
+  };
+  auto cost = [&](int b, int op, int p) {
+    return b < p ? latency.device_block_ms(b, op) : latency.server_block_ms(b, op);
+  };
+  // The floor of split p: every block at its cheapest op on its side, plus the link at p.
+  auto floor_of = [&](int p) {
+    double t = latency.link_ms(p);
+    for (int b = 0; b < B; ++b) t += cheapest(b, b < p);
+    return t;
+  };
+  std::vector<int> splits;
+  for (int p = 0; p <= B && p < int(allowed.size()); ++p)
+    if (allowed[p] && floor_of(p) <= max_ms) splits.push_back(p);
+  if (splits.empty()) return false;
+  const int p = splits[std::uniform_int_distribution<size_t>(0, splits.size() - 1)(rng)];
+  // Stem and head have one cost whatever the op; layer l is block l + 1.
+  double spent = latency.link_ms(p) + cost(0, 0, p) + cost(B - 1, 0, p);
+  double rest = 0;  // cheapest cost of the layers not yet chosen
+  for (int b = 1; b < B - 1; ++b) rest += cheapest(b, b < p);
+  out.arch.assign(space.num_layers(), 0);
+  out.split = p;
+  for (int b = 1; b < B - 1; ++b) {
+    rest -= cheapest(b, b < p);
+    std::vector<int> ok;
+    for (int op = 0; op < K; ++op)
+      if (spent + cost(b, op, p) + rest <= max_ms) ok.push_back(op);
+    // The cheapest op always fits, as the split's floor did; rounding alone could empty the list.
+    if (ok.empty())
+      for (int op = 0; op < K; ++op)
+        if (cost(b, op, p) == cheapest(b, b < p)) ok.push_back(op);
+    const int op = ok[std::uniform_int_distribution<size_t>(0, ok.size() - 1)(rng)];
+    out.arch[b - 1] = op;
+    spent += cost(b, op, p);
+  }
+  return true;
+}
+
 json run_strategy(const SearchRequest& req, const Space& space, const LatencyEstimator& latency,
                   const ImageSet& train_set, torch::Device device, const std::string& out_dir, bool resume) {
   const int B = space.num_blocks();
@@ -126,14 +172,13 @@ json run_strategy(const SearchRequest& req, const Space& space, const LatencyEst
       double best_acc = -1;
       int found = 0;
       const int64_t score_images = std::min<int64_t>(req.options.eval_limit > 0 ? req.options.eval_limit : 1000, 1000);
-      for (int64_t tries = 0; found < req.strategy.samples && tries < 1000LL * req.strategy.samples; ++tries) {
-        Config c = search.to_config(search.asng().sample(rng));
-        if (!search.feasible(c)) continue;
-        ++found;
+      for (; found < req.strategy.samples; ++found) {
+        Config c;
+        if (!sample_feasible(latency, prob.allowed_splits, tmax, rng, c))
+          fail("random search: no allowed split can meet ", tmax, " ms");  // check_threshold rules this out
         double acc = search.validate(c, score_images).second;
         if (acc > best_acc) best_acc = acc, chosen = c;
       }
-      if (found == 0) fail("random search drew no feasible configuration in ", 1000LL * req.strategy.samples, " tries");
       out["random_feasible_scored"] = found;
     } else {
       chosen = search.mode();

@@ -3,7 +3,9 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <random>
 #include <string>
+#include <vector>
 
 #include "data/image_set.h"
 #include "latency/estimator.h"
@@ -31,6 +33,14 @@ struct SearchRequest {
 // out_dir as it goes. Fails before training when max_latency_ms is below the oracle's floor.
 json run_strategy(const SearchRequest& req, const Space& space, const LatencyEstimator& latency,
                   const ImageSet& train_set, torch::Device device, const std::string& out_dir, bool resume);
+
+// A random configuration that meets max_ms, for the random:N baseline: the split uniformly among the allowed
+// splits (allowed[p]) whose cheapest configuration meets max_ms, then layer by layer an op uniformly among those
+// that leave a feasible completion. Not uniform over the feasible set, but it never fails when the set is
+// non-empty, where rejection sampling from the uniform distribution rarely hits a tight threshold.
+// Returns false when no allowed split can meet max_ms.
+bool sample_feasible(const LatencyEstimator& latency, const std::vector<bool>& allowed, double max_ms,
+                     std::mt19937_64& rng, Config& out);
 
 // The error run_strategy throws for an impossible threshold, exposed for tests and the experiment runner.
 void check_threshold(const LatencyEstimator& latency, double max_latency_ms, int min_device_blocks);

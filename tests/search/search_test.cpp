@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <set>
 
+#include "../latency/latency_fixtures.h"
 #include "common/error.h"
 #include "data/data_spec.h"
 #include "search/strategy.h"
@@ -162,4 +164,35 @@ TEST(Search, ResumedSearchEqualsUninterruptedSearch) {
   for (size_t i = 0; i < pa.size(); ++i) ASSERT_TRUE(torch::equal(pa[i], pb[i])) << "parameter " << i;
   fs::remove_all(a);
   fs::remove_all(b);
+}
+
+// A threshold just above the privacy-floored oracle leaves a tiny feasible set that uniform rejection sampling
+// almost never hits; the sampler must still return only feasible, allowed configurations, and several of them.
+TEST(SampleFeasible, TightThresholdYieldsOnlyFeasibleAllowedConfigurations) {
+  Space space(SpaceConfig::preset("tiny"));
+  const int B = space.num_blocks();
+  LinkModel link;
+  link.uplink_mbps = link.downlink_mbps = 10;
+  link.delay_ms = 5;
+  LatencyEstimator est(space, test::random_profile(space, 1, 0.1, 2.0), test::random_profile(space, 2, 0.01, 0.2),
+                       link, Encoding::Int8);
+  std::vector<bool> allowed(B + 1, true);
+  allowed[0] = false;  // privacy floor
+  const double floor = est.oracle(1).latency.total_ms;
+  std::mt19937_64 rng(7);
+  for (double slack : {0.0, 0.5, 3.0}) {
+    const double tmax = floor + slack;
+    std::set<std::pair<std::vector<int>, int>> seen;
+    for (int i = 0; i < 200; ++i) {
+      Config c;
+      ASSERT_TRUE(sample_feasible(est, allowed, tmax, rng, c));
+      ASSERT_EQ(int(c.arch.size()), space.num_layers());
+      EXPECT_GE(c.split, 1);
+      EXPECT_LE(est.total_ms(c.arch, c.split), tmax + 1e-9) << space.format_arch(c.arch) << " @" << c.split;
+      seen.insert({c.arch, c.split});
+    }
+    if (slack >= 3.0) EXPECT_GT(seen.size(), 50u) << "a loose threshold must give varied samples";
+  }
+  Config c;
+  EXPECT_FALSE(sample_feasible(est, allowed, floor - 1e-3, rng, c));
 }
