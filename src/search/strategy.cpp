@@ -167,7 +167,7 @@ json run_strategy(const SearchRequest& req, const Space& space, const LatencyEst
     converged = st.converged;
     search_seconds = st.seconds;
     if (req.strategy.kind == Strategy::Random) {
-      // N feasible configurations drawn uniformly, each scored on the same validation images; bounded draws.
+      // N feasible configurations (sample_feasible), each scored on the same validation images.
       std::mt19937_64 rng(req.options.seed + 0x7A11DULL);
       double best_acc = -1;
       int found = 0;
