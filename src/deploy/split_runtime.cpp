@@ -65,14 +65,7 @@ std::vector<int64_t> with_batch(const std::vector<int64_t>& shape) {
 }  // namespace
 
 HeadRuntime::HeadRuntime(const std::string& dir, torch::Device device)
-    : manifest_(SplitManifest::load(dir)), head_(load_half(manifest_, dir, "head", device)) {
-  const json& space = manifest_.raw.at("space");
-  const std::string path = dir + "/manifest.json";
-  const SpaceConfig cfg = SpaceConfig::from_json(space, path);
-  Space s(cfg);
-  const Shape in = s.input_shape();
-  image_shape_ = {in.c, in.h, in.w};
-}
+    : manifest_(SplitManifest::load(dir)), head_(load_half(manifest_, dir, "head", device)) {}
 
 WireEncoding HeadRuntime::default_encoding() const {
   if (manifest_.device_only()) return WireEncoding::Fp32;
@@ -81,14 +74,16 @@ WireEncoding HeadRuntime::default_encoding() const {
 
 HeadRuntime::Output HeadRuntime::run(const uint8_t* pixels, WireEncoding enc) const {
   Output out;
-  const int64_t n = image_shape_[0] * image_shape_[1] * image_shape_[2];
+  // The head always starts at block 0, so its input is the image [C, H, W].
+  const std::vector<int64_t>& image = head_.input_shape();
+  const int64_t n = image[0] * image[1] * image[2];
   if (manifest_.split == 0) {
-    out.payload = encode_raw(std::vector<uint8_t>(pixels, pixels + n), image_shape_);
+    out.payload = encode_raw(std::vector<uint8_t>(pixels, pixels + n), image);
     return out;
   }
   if (enc == WireEncoding::Raw) fail("raw payloads exist only at split 0: expected fp32, fp16 or int8");
   // from_blob does not copy; normalize() makes the float copy before the pixels go out of scope.
-  torch::Tensor img = torch::from_blob(const_cast<uint8_t*>(pixels), with_batch(image_shape_), torch::kUInt8);
+  torch::Tensor img = torch::from_blob(const_cast<uint8_t*>(pixels), with_batch(image), torch::kUInt8);
   torch::Tensor y = head_.forward(head_.normalize(img));
   std::vector<float> v = to_floats(y);
   if (manifest_.device_only())
@@ -103,20 +98,15 @@ TailRuntime::TailRuntime(const std::string& dir, torch::Device device)
   if (manifest_.device_only())
     fail(dir, " is split at the last block (", manifest_.split,
          "): the whole network runs on the device and there is no tail to serve");
-}
-
-InputSpec TailRuntime::input_spec() const {
-  InputSpec spec;
-  spec.shape = manifest_.payload_shape;
+  spec_.shape = manifest_.payload_shape;
   if (manifest_.split == 0)
-    spec.encodings = {WireEncoding::Raw};
+    spec_.encodings = {WireEncoding::Raw};
   else
-    spec.encodings = {WireEncoding::Fp32, WireEncoding::Fp16, WireEncoding::Int8};
-  return spec;
+    spec_.encodings = {WireEncoding::Fp32, WireEncoding::Fp16, WireEncoding::Int8};
 }
 
 std::vector<float> TailRuntime::run(const WireTensor& payload) const {
-  const std::string why = input_spec().check(payload);
+  const std::string why = spec_.check(payload);
   if (!why.empty()) fail("tail of split ", manifest_.split, ": ", why);
   torch::Tensor x;
   if (manifest_.split == 0) {

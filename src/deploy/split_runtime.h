@@ -49,7 +49,6 @@ class HeadRuntime {
  private:
   SplitManifest manifest_;
   SplitModel head_;
-  std::vector<int64_t> image_shape_;
 };
 
 // The server side: checks a payload against what the tail takes and returns its class scores.
@@ -58,7 +57,7 @@ class TailRuntime {
   TailRuntime(const std::string& dir, torch::Device device);
 
   // Split 0 takes raw pixels only (manifest encoding raw-uint8); other splits take the payload shape in fp32, fp16 or int8.
-  InputSpec input_spec() const;
+  const InputSpec& input_spec() const { return spec_; }
   // Throws Error when the payload is not what input_spec() accepts. Safe to call from several threads.
   std::vector<float> run(const WireTensor& payload) const;
   Handler handler() const;  // run() as the FrameServer's handler
@@ -69,6 +68,7 @@ class TailRuntime {
  private:
   SplitManifest manifest_;
   SplitModel tail_;
+  InputSpec spec_;
 };
 
 // Median, 95th percentile and mean of one latency component over the requests of a client run, in ms.

@@ -110,7 +110,7 @@ int run_client(const ClientArgs& a) {
   progress.finish(cat("client: ", r.images, " requests in ", r.wall_s, " s"));
 
   std::string why_not;
-  const json pred = predicted(m, link, from_wire(enc == WireEncoding::Raw ? WireEncoding::Int8 : enc), why_not);
+  const json pred = predicted(m, link, from_wire(enc), why_not);
   json out = {{"model", a.model},
               {"server", a.server},
               {"split", m.split},
