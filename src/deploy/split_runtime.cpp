@@ -68,7 +68,8 @@ HeadRuntime::HeadRuntime(const std::string& dir, torch::Device device)
     : manifest_(SplitManifest::load(dir)), head_(load_half(manifest_, dir, "head", device)) {}
 
 WireEncoding HeadRuntime::default_encoding() const {
-  if (manifest_.device_only()) return WireEncoding::Fp32;
+  if (manifest_.device_only()) return WireEncoding::Fp32;  // nothing is sent
+  if (manifest_.split == 0) return WireEncoding::Raw;
   return to_wire(parse_encoding(manifest_.encoding));
 }
 

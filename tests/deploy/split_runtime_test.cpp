@@ -75,6 +75,7 @@ TEST(SplitRuntime, ClientThroughServerEqualsWholeNetwork) {
   for (int p : {0, 3, B}) {
     const std::string dir = export_at(*net, norm, p, Encoding::Fp32, "p" + std::to_string(p));
     HeadRuntime head(dir, torch::kCPU);
+    if (p == 0) EXPECT_EQ(head.default_encoding(), WireEncoding::Raw);  // what `nasc client` sends by default
     for (int i = 0; i < 3; ++i) {
       HeadRuntime::Output out = head.run(images.image(i), WireEncoding::Fp32);
       std::vector<float> scores = out.scores;
