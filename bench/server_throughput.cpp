@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/stats.h"
 #include "deploy/client.h"
 #include "deploy/protocol.h"
 #include "deploy/server.h"
@@ -96,9 +97,8 @@ void bench_server(int clients, double seconds, const std::vector<int64_t>& shape
   std::vector<double> all;
   for (auto& l : lat) all.insert(all.end(), l.begin(), l.end());
   std::sort(all.begin(), all.end());
-  auto pct = [&](double q) { return all.empty() ? 0.0 : all[size_t(q * double(all.size() - 1))]; };
   std::printf("  %3d clients: %9.0f req/s   latency p50 %.3f ms  p99 %.3f ms   (%zu requests, %d failures)\n",
-              clients, double(all.size()) / elapsed, pct(0.5), pct(0.99), all.size(), failures.load());
+              clients, double(all.size()) / elapsed, quantile_sorted(all, 0.5), quantile_sorted(all, 0.99), all.size(), failures.load());
 }
 
 }  // namespace

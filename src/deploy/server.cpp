@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "common/error.h"
+#include "common/stats.h"
 
 namespace nasc {
 namespace {
@@ -222,10 +223,9 @@ ServerStats FrameServer::stats() const {
   s.active = uint64_t(std::max(0, active_.load()));
   if (!recent.empty()) {
     std::sort(recent.begin(), recent.end());
-    auto at = [&](double q) { return recent[size_t(std::lround(q * double(recent.size() - 1)))]; };
-    s.p50_ms = at(0.50);
-    s.p95_ms = at(0.95);
-    s.p99_ms = at(0.99);
+    s.p50_ms = quantile_sorted(recent, 0.50);
+    s.p95_ms = quantile_sorted(recent, 0.95);
+    s.p99_ms = quantile_sorted(recent, 0.99);
   }
   return s;
 }

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "common/error.h"
+#include "common/stats.h"
 #include "deploy/export.h"
 
 namespace nasc {
@@ -135,14 +136,8 @@ LatencyStats LatencyStats::of(std::vector<double> ms) {
   for (double v : ms) sum += v;
   s.mean = sum / double(ms.size());
   std::sort(ms.begin(), ms.end());
-  auto at = [&](double q) {  // linear interpolation between closest ranks
-    const double pos = q * double(ms.size() - 1);
-    const size_t lo = size_t(pos);
-    const size_t hi = std::min(lo + 1, ms.size() - 1);
-    return ms[lo] + (ms[hi] - ms[lo]) * (pos - double(lo));
-  };
-  s.median = at(0.5);
-  s.p95 = at(0.95);
+  s.median = quantile_sorted(ms, 0.5);
+  s.p95 = quantile_sorted(ms, 0.95);
   return s;
 }
 

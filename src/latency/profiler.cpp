@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "common/error.h"
+#include "common/stats.h"
 #include "nn/blocks.h"
 
 namespace nasc {
@@ -98,14 +99,9 @@ TimingStats timing_stats(std::vector<double> v) {
   s.n = int(v.size());
   if (v.empty()) return s;
   std::sort(v.begin(), v.end());
-  auto at = [&](double q) {  // linear interpolation between order statistics
-    double pos = q * (v.size() - 1);
-    size_t lo = size_t(std::floor(pos)), hi = std::min(lo + 1, v.size() - 1);
-    return v[lo] + (pos - lo) * (v[hi] - v[lo]);
-  };
-  s.median = at(0.5);
-  s.q1 = at(0.25);
-  s.q3 = at(0.75);
+  s.median = quantile_sorted(v, 0.5);
+  s.q1 = quantile_sorted(v, 0.25);
+  s.q3 = quantile_sorted(v, 0.75);
   double half = 1.96 * std::sqrt(double(s.n)) / 2;
   int lo = std::max(0, int(std::floor(s.n / 2.0 - half)) - 1);
   int hi = std::min(s.n - 1, int(std::ceil(s.n / 2.0 + half)));

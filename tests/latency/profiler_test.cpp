@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "common/stats.h"
 #include "latency_fixtures.h"
 
 namespace nasc {
@@ -23,6 +24,17 @@ TEST(TimingStats, OrderStatistics) {
   EXPECT_EQ(s.ci_high, 61);
   EXPECT_NEAR(s.rel_ci_half_width(), 21.0 / 2 / 50.5, 1e-12);
   EXPECT_EQ(timing_stats(std::vector<double>(30, 2.0)).rel_ci_half_width(), 0.0);
+}
+
+// The one quantile used by the profiler, the server's stats and the client's report (src/common/stats.h).
+TEST(TimingStats, QuantileInterpolatesBetweenClosestRanks) {
+  EXPECT_EQ(quantile_sorted({}, 0.5), 0.0);
+  EXPECT_EQ(quantile_sorted({7}, 0.99), 7.0);
+  EXPECT_DOUBLE_EQ(quantile_sorted({1, 2, 3, 4}, 0.5), 2.5);
+  EXPECT_DOUBLE_EQ(quantile_sorted({1, 2, 3, 4}, 0.0), 1.0);
+  EXPECT_DOUBLE_EQ(quantile_sorted({1, 2, 3, 4}, 1.0), 4.0);
+  EXPECT_DOUBLE_EQ(quantile_sorted({0, 10}, 0.95), 9.5);
+  EXPECT_DOUBLE_EQ(quantile_sorted({1, 2, 3}, 1.5), 3.0) << "q is clamped to [0, 1]";
 }
 
 TEST(Profiler, MeasuresEveryKeyOfTheSpace) {
