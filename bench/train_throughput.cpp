@@ -77,8 +77,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "CPU threads (0 = all)")->capture_default_str();
   app.add_option("--spaces", spaces, "Spaces to measure")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
-  if (threads > 0) torch::set_num_threads(threads);
-  std::vector<torch::Device> devices = {torch::kCPU};
+  std::vector<torch::Device> devices = {select_device("cpu", threads)};
   if (torch::cuda::is_available()) devices.push_back(select_device("cuda"));
   for (auto& d : devices)
     for (auto& s : spaces) bench_space(s, d, batch, d.is_cuda() ? steps * 10 : steps, lambda);
