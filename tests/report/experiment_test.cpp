@@ -92,7 +92,7 @@ std::string summary_row(const std::string& md, double f) {
 }  // namespace
 
 // The whole pipeline on the tiny space: 1 scenario x 1 privacy floor x 1 bandwidth x 2 thresholds (two cells),
-// 2 seeds, 1,024 search and retraining images, one epoch each.
+// 2 seeds, 512 search and retraining images, one epoch each.
 TEST(Experiment, MiniatureRunsEndToEndAndReusesFinishedRuns) {
   fs::path dir = temp_dir("mini");
   ExperimentConfig cfg = mini_config(dir);
@@ -131,7 +131,7 @@ TEST(Experiment, MiniatureRunsEndToEndAndReusesFinishedRuns) {
     EXPECT_GE(r.split, 1) << "privacy floor";
     EXPECT_NEAR(r.total_ms, r.device_ms + r.uplink_ms + r.server_ms + r.downlink_ms, 1e-6);
     EXPECT_GE(r.total_ms, r.floor_ms - 1e-9);
-    EXPECT_GT(r.test_acc, 0.0) << r.strategy << ": one epoch on 1,024 images need not beat chance, but it scores";
+    EXPECT_GT(r.test_acc, 0.0) << r.strategy << ": one epoch on 512 images need not beat chance, but it scores";
     EXPECT_LE(r.test_acc, 1.0);
     EXPECT_GT(r.retrain_s, 0);
     EXPECT_TRUE(fs::exists(out / r.run_dir / "search.json")) << r.run_dir;
