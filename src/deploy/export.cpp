@@ -33,8 +33,10 @@ TrainedRun TrainedRun::load(const std::string& dir) {
     if (!r.search.contains("retrained") || !r.search["retrained"].contains("result"))
       fail(sp, " records no retrained network: run `nasc train --from ", sp, "` first");
     const auto recorded = json_get<std::string>(r.search["retrained"], "result", sp);
-    // nasc train records the path as seen from its working directory; the default location is the fallback.
-    r.result_path = fs::exists(recorded) ? recorded : (d / "retrain" / "result.json").string();
+    // nasc train records the path relative to the search's folder (absolute paths are taken as they are); runs
+    // made before that recorded it from their working directory, so the default location is the fallback.
+    const fs::path resolved = fs::path(recorded).is_relative() ? d / recorded : fs::path(recorded);
+    r.result_path = fs::exists(resolved) ? resolved.string() : (d / "retrain" / "result.json").string();
     if (!fs::exists(r.result_path)) fail(sp, ": its retrained result ", recorded, " does not exist");
   } else if (fs::exists(d / "result.json")) {
     r.result_path = (d / "result.json").string();

@@ -228,7 +228,7 @@ TEST(ExportCommand, ExportsTrainRunAndRetrainedSearch) {
                  {"min_device_blocks", 1},
                  {"device_profile", root + "/dev.json"},
                  {"server_profile", root + "/srv.json"},
-                 {"retrained", {{"result", root + "/train/result.json"}}}};
+                 {"retrained", {{"result", "../train/result.json"}}}};  // relative to the search's folder
   fs::create_directories(root + "/search");
   write_json_atomic(root + "/search/search.json", search);
   ASSERT_EQ(run_nasc("export --from " + root + "/search --out " + root + "/e2", root + "/log4"), 0);

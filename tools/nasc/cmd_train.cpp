@@ -78,10 +78,16 @@ int run_train(TrainArgs args) {
     result["split"] = found.value("split", -1);
     result["strategy"] = found.value("strategy", "");
     // The search result gains its retrained accuracy, so one file tells the whole story.
-    found["retrained"] = {{"test_accuracy", r.test_accuracy}, {"epochs", args.opt.epochs}, {"result", args.out + "/result.json"}};
-    write_json_atomic(args.from, found);
+    // Recorded relative to the search's folder, so that the pair still resolves after a move or from another cwd.
+    const fs::path search_dir = fs::absolute(fs::path(args.from)).lexically_normal().parent_path();
+    const fs::path result_path = fs::absolute(fs::path(args.out) / "result.json").lexically_normal();
+    const fs::path relative = result_path.lexically_relative(search_dir);
+    found["retrained"] = {{"test_accuracy", r.test_accuracy},
+                          {"epochs", args.opt.epochs},
+                          {"result", (relative.empty() ? result_path : relative).string()}};
   }
   write_json_atomic(args.out + "/result.json", result);
+  if (!args.from.empty()) write_json_atomic(args.from, found);  // after the result it points to exists
   std::printf("test accuracy %.2f%% after %d epochs (%s), results in %s/result.json\n", 100 * r.test_accuracy,
               args.opt.epochs, space.format_arch(arch).c_str(), args.out.c_str());
   return 0;
