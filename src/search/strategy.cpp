@@ -1,8 +1,10 @@
 #include "search/strategy.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 
 #include "common/error.h"
 
@@ -119,6 +121,55 @@ bool sample_feasible(const LatencyEstimator& latency, const std::vector<bool>& a
   return true;
 }
 
+bool most_likely_feasible(const LatencyEstimator& latency, const Matrix& theta,
+                          const std::vector<bool>& allowed, double max_ms, Config& out) {
+  const Space& space = latency.space();
+  const int B = space.num_blocks(), L = space.num_layers(), K = space.num_ops();
+  if (int(theta.size()) != L + 1) fail("theta has ", theta.size(), " rows, expected ", L + 1, " (layers and split)");
+  if (!(max_ms > 0) || !std::isfinite(max_ms)) return false;
+  const double grid = max_ms / kLatencyGrid;
+  auto log_p = [](double p) { return p > 0 ? std::log(p) : -std::numeric_limits<double>::infinity(); };
+  const double none = -std::numeric_limits<double>::infinity();
+  double best_score = none;
+  std::vector<std::vector<double>> value(size_t(L + 1));  // value[l][j]: best log-probability of layers < l in j steps
+  std::vector<std::vector<int>> pick(static_cast<size_t>(L));
+  for (int p = 0; p <= B && p < int(allowed.size()); ++p) {
+    if (!allowed[p] || !(theta[size_t(L)][size_t(p)] > 0)) continue;
+    auto cost = [&](int b, int op) { return b < p ? latency.device_block_ms(b, op) : latency.server_block_ms(b, op); };
+    // Stem and head (blocks 0 and B-1) cost the same whatever the ops; layer l is block l + 1.
+    const double budget = max_ms - latency.link_ms(p) - cost(0, 0) - cost(B - 1, 0);
+    if (budget < 0) continue;
+    const int steps = int(std::min<double>(std::floor(budget / grid), kLatencyGrid));
+    value[0].assign(size_t(steps + 1), 0.0);
+    for (int l = 0; l < L; ++l) {
+      value[size_t(l + 1)].assign(size_t(steps + 1), none);
+      pick[size_t(l)].assign(size_t(steps + 1), -1);
+      for (int op = 0; op < K; ++op) {
+        const double lp = log_p(theta[size_t(l)][size_t(op)]);
+        const double c = std::ceil(cost(l + 1, op) / grid);
+        if (lp == none || c > steps) continue;
+        for (int j = int(c); j <= steps; ++j) {
+          const double v = value[size_t(l)][size_t(j - int(c))] + lp;
+          if (v > value[size_t(l + 1)][size_t(j)]) value[size_t(l + 1)][size_t(j)] = v, pick[size_t(l)][size_t(j)] = op;
+        }
+      }
+    }
+    const double score = value[size_t(L)][size_t(steps)] + log_p(theta[size_t(L)][size_t(p)]);
+    if (!(score > best_score)) continue;
+    Config c;
+    c.split = p;
+    c.arch.assign(size_t(L), 0);
+    for (int l = L - 1, j = steps; l >= 0; --l) {
+      c.arch[size_t(l)] = pick[size_t(l)][size_t(j)];
+      j -= int(std::ceil(cost(l + 1, c.arch[size_t(l)]) / grid));
+    }
+    if (latency.total_ms(c.arch, c.split) > max_ms) continue;  // rounding up makes this unreachable; kept as a guard
+    best_score = score;
+    out = c;
+  }
+  return best_score > none;
+}
+
 json run_strategy(const SearchRequest& req, const Space& space, const LatencyEstimator& latency,
                   const ImageSet& train_set, torch::Device device, const std::string& out_dir, bool resume) {
   const int B = space.num_blocks();
@@ -184,13 +235,20 @@ json run_strategy(const SearchRequest& req, const Space& space, const LatencyEst
       chosen = search.mode();
       theta = theta_json(search.asng().distribution());
     }
-    if (req.strategy.kind == Strategy::AccuracyOnly)
+    if (req.strategy.kind == Strategy::AccuracyOnly) {
       chosen.split = latency.best_split(chosen.arch, req.min_device_blocks).split;
-    else if (constrained && !search.feasible(chosen)) {
-      // theta's mode can sit just over the threshold; the best split of its ops may still be feasible.
-      LatencyBreakdown best = latency.best_split(chosen.arch, req.min_device_blocks);
-      if (best.total_ms <= tmax && (req.strategy.kind == Strategy::Nasc || req.strategy.kind == Strategy::Random))
-        chosen.split = best.split;
+    } else if (req.strategy.kind != Strategy::Random) {
+      // A search stopped before theta converged can have an infeasible mode; what it returns is then the most
+      // probable configuration that meets the threshold, and search.json says so.
+      out["mode_feasible"] = search.feasible(chosen);
+      out["selection"] = "mode of theta";
+      Config repaired;
+      if (constrained && !search.feasible(chosen) &&
+          most_likely_feasible(latency, search.asng().distribution().theta(), prob.allowed_splits, tmax, repaired)) {
+        out["mode"] = {{"arch", space.format_arch(chosen.arch)}, {"split", chosen.split}};
+        out["selection"] = "most probable feasible configuration (the mode of theta misses the threshold)";
+        chosen = repaired;
+      }
     }
     auto [loss, acc] = search.validate(chosen, req.options.eval_limit);
     supernet_acc = acc;

@@ -42,6 +42,16 @@ json run_strategy(const SearchRequest& req, const Space& space, const LatencyEst
 bool sample_feasible(const LatencyEstimator& latency, const std::vector<bool>& allowed, double max_ms,
                      std::mt19937_64& rng, Config& out);
 
+// The most probable configuration under theta (rows 0..L-1 the layers' ops, row L the split) that meets max_ms
+// among the allowed splits: per split a dynamic programme over layers maximising the sum of log-probabilities,
+// on latencies rounded up to a grid of max_ms / kLatencyGrid, so that what it returns truly meets max_ms (it may
+// miss a configuration within L grid steps of the threshold). This is what a constrained search returns when
+// theta's mode is infeasible, as it is when the search stops before theta has converged. Returns false when no
+// allowed configuration meets max_ms at that resolution.
+constexpr int kLatencyGrid = 4096;
+bool most_likely_feasible(const LatencyEstimator& latency, const Matrix& theta,
+                          const std::vector<bool>& allowed, double max_ms, Config& out);
+
 // The error run_strategy throws for an impossible threshold, exposed for tests and the experiment runner.
 void check_threshold(const LatencyEstimator& latency, double max_latency_ms, int min_device_blocks);
 

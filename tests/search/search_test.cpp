@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
+#include <functional>
 #include <set>
 
 #include "../latency/latency_fixtures.h"
@@ -195,4 +198,72 @@ TEST(SampleFeasible, TightThresholdYieldsOnlyFeasibleAllowedConfigurations) {
   }
   Config c;
   EXPECT_FALSE(sample_feasible(est, allowed, floor - 1e-3, rng, c));
+}
+
+// When theta's mode misses the threshold, the search returns the most probable feasible configuration. The DP must
+// return a feasible one whose log-probability lies between the brute-force optimum at the threshold and the optimum
+// at the threshold tightened by the DP's rounding (L grid steps): exact up to its stated resolution.
+TEST(MostLikelyFeasible, MatchesBruteForceUpToTheGrid) {
+  Space space(SpaceConfig::preset("tiny"));
+  const int B = space.num_blocks(), L = space.num_layers(), K = space.num_ops();
+  LinkModel link;
+  link.uplink_mbps = link.downlink_mbps = 10;
+  link.delay_ms = 2;
+  LatencyEstimator est(space, test::random_profile(space, 3, 0.1, 2.0), test::random_profile(space, 4, 0.01, 0.5),
+                       link, Encoding::Int8);
+  std::vector<bool> allowed(B + 1, true);
+  allowed[0] = false;  // privacy floor
+  for (uint32_t seed : {1u, 2u, 3u}) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<double> u(0.05, 1.0);
+    Matrix theta(size_t(L + 1));
+    for (int l = 0; l <= L; ++l) {
+      const int k = l < L ? K : B + 1;
+      theta[size_t(l)].resize(size_t(k));
+      double sum = 0;
+      for (int c = 0; c < k; ++c) sum += theta[size_t(l)][size_t(c)] = (l == L && !allowed[c]) ? 0.0 : u(rng);
+      for (auto& v : theta[size_t(l)]) v /= sum;
+    }
+    Config mode;
+    for (int l = 0; l < L; ++l)
+      mode.arch.push_back(int(std::max_element(theta[size_t(l)].begin(), theta[size_t(l)].end()) - theta[size_t(l)].begin()));
+    mode.split = int(std::max_element(theta[size_t(L)].begin(), theta[size_t(L)].end()) - theta[size_t(L)].begin());
+    const double floor = est.oracle(1).latency.total_ms;
+    const double tmax = floor + 0.4 * (est.total_ms(mode.arch, mode.split) - floor);
+    ASSERT_GT(est.total_ms(mode.arch, mode.split), tmax) << "the test needs an infeasible mode";
+
+    // Brute force over every allowed (ops, split): the best log-probability within a latency limit.
+    auto best_within = [&](double limit) {
+      double best = -std::numeric_limits<double>::infinity();
+      for (int p = 1; p <= B; ++p) {
+        auto cost = [&](int b, int op) { return b < p ? est.device_block_ms(b, op) : est.server_block_ms(b, op); };
+        const double fixed = est.link_ms(p) + cost(0, 0) + cost(B - 1, 0);
+        std::function<void(int, double, double)> go = [&](int l, double ms, double lp) {
+          if (ms > limit) return;
+          if (l == L) {
+            best = std::max(best, lp + std::log(theta[size_t(L)][size_t(p)]));
+            return;
+          }
+          for (int op = 0; op < K; ++op) go(l + 1, ms + cost(l + 1, op), lp + std::log(theta[size_t(l)][size_t(op)]));
+        };
+        go(0, fixed, 0.0);
+      }
+      return best;
+    };
+    Config c;
+    ASSERT_TRUE(most_likely_feasible(est, theta, allowed, tmax, c));
+    ASSERT_EQ(int(c.arch.size()), L);
+    EXPECT_TRUE(allowed[size_t(c.split)]);
+    EXPECT_LE(est.total_ms(c.arch, c.split), tmax);
+    double lp = std::log(theta[size_t(L)][size_t(c.split)]);
+    for (int l = 0; l < L; ++l) lp += std::log(theta[size_t(l)][size_t(c.arch[size_t(l)])]);
+    EXPECT_LE(lp, best_within(tmax) + 1e-9);
+    EXPECT_GE(lp, best_within(tmax - L * tmax / kLatencyGrid) - 1e-9) << "seed " << seed;
+  }
+  Config c;
+  std::vector<std::vector<double>> uniform;
+  for (int l = 0; l < L; ++l) uniform.emplace_back(size_t(K), 1.0 / K);
+  uniform.emplace_back(size_t(B + 1), 1.0 / (B + 1));
+  EXPECT_FALSE(most_likely_feasible(est, uniform, allowed, est.oracle(1).latency.total_ms * 0.99, c))
+      << "below the floor nothing is feasible";
 }

@@ -64,6 +64,9 @@ void print_search_summary(const json& r, const Space& space) {
   if (!r["max_latency_ms"].is_null())
     std::printf("threshold     %.3f ms (%s); floor of the space %.3f ms\n", r["max_latency_ms"].get<double>(),
                 r["feasible"].get<bool>() ? "met" : "NOT met", r["oracle"]["total_ms"].get<double>());
+  if (r.contains("mode"))
+    std::printf("selection     %s; the mode was %s at split %d\n", r["selection"].get<std::string>().c_str(),
+                r["mode"]["arch"].get<std::string>().c_str(), r["mode"]["split"].get<int>());
   if (!r["supernet_val_acc"].is_null())
     std::printf("supernet validation accuracy %.2f%% (before retraining)\n", 100 * r["supernet_val_acc"].get<double>());
 }
