@@ -37,8 +37,8 @@ namespace nasc::cli {
 SearchOptions budget_options(const std::string& budget) {
   SearchOptions o;
   if (budget == "quick") {
-    o.epochs = 4;
-    o.train_limit = 20000;
+    o.epochs = 8;
+    o.train_limit = 0;  // all 60,000: 30,000 train the weights, 30,000 score configurations
     o.eval_limit = 2000;
   } else if (budget == "paper") {
     o.epochs = 50;
