@@ -131,7 +131,8 @@ bool most_likely_feasible(const LatencyEstimator& latency, const Matrix& theta,
   auto log_p = [](double p) { return p > 0 ? std::log(p) : -std::numeric_limits<double>::infinity(); };
   const double none = -std::numeric_limits<double>::infinity();
   double best_score = none;
-  std::vector<std::vector<double>> value(size_t(L + 1));  // value[l][j]: best log-probability of layers < l in j steps
+  // value[l][j]: the best log-probability of ops for layers < l costing at most j grid steps; pick: the op it took.
+  std::vector<std::vector<double>> value(size_t(L + 1));
   std::vector<std::vector<int>> pick(static_cast<size_t>(L));
   for (int p = 0; p <= B && p < int(allowed.size()); ++p) {
     if (!allowed[p] || !(theta[size_t(L)][size_t(p)] > 0)) continue;
