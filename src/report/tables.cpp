@@ -325,7 +325,8 @@ std::string render_markdown(const std::vector<ResultRow>& rows, const CostRecord
      << "scratch, mean ± sample standard deviation over seeds. Latencies: the model's estimate in ms (device + "
      << "uplink + server + downlink), means over seeds; comm = uplink + downlink. Thresholds: T = floor + f × "
      << "(accuracy-only − floor), where floor is the latency-minimal (architecture, split) of the space. "
-     << "Reduction = 1 − T_strategy / T_accuracy-only; Δacc = accuracy − accuracy-only's, in percentage points.\n\n";
+     << "Reduction = 1 − latency of the strategy / latency of accuracy-only (means); Δacc = accuracy − "
+     << "accuracy-only's, in percentage points.\n\n";
 
   md << "## NASC against accuracy-only\n\n"
      << "| scenario | server | floor | Mbit/s | f | T ms | NASC acc % | acc-only acc % | Δacc pp | NASC ms | "

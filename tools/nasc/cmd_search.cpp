@@ -33,7 +33,8 @@ struct SearchArgs {
 
 namespace nasc::cli {
 
-// Budgets: `quick` fits a 2-core CPU in about ten minutes on fmnist; `paper` is the full budget for a GPU.
+// Budgets: `quick` fits a 2-core CPU (about 6 minutes for nasc on fmnist, 10 for accuracy-only); `paper` is the full
+// budget for a GPU.
 SearchOptions budget_options(const std::string& budget) {
   SearchOptions o;
   if (budget == "quick") {
@@ -146,7 +147,8 @@ nasc::cli::Action setup_search(CLI::App& app) {
                  "Threshold relative to the space: T_max = floor + F x (latency of the all-k5_e6 network at its best "
                  "split - floor); 0 = the oracle floor, 1 = no constraint on that network")
       ->check(CLI::Range(0.0, 10.0));
-  app.add_option("--budget", a->budget, "quick (2-core CPU, ~10 min on fmnist) or paper (full, for a GPU)")
+  app.add_option("--budget", a->budget,
+                 "quick (8 epochs on all images: 6-10 min on fmnist on a 2-core CPU) or paper (50 epochs, for a GPU)")
       ->check(CLI::IsMember({"quick", "paper"}))
       ->capture_default_str();
   app.add_option("--epochs", a->epochs, "Override the budget's supernet epochs");
