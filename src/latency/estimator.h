@@ -42,6 +42,8 @@ class LatencyEstimator {
   double device_block_ms(int b, int op) const { return device_.at(index(b, op)); }
   double server_block_ms(int b, int op) const { return server_.at(index(b, op)); }
   double link_ms(int p) const { return uplink_ms_.at(p) + downlink_ms_.at(p); }
+  // Block b with op `op` where split p places it: on the device when b < p, else on the server.
+  double block_ms(int b, int op, int p) const { return b < p ? device_block_ms(b, op) : server_block_ms(b, op); }
 
   const Space& space() const { return space_; }
   const LinkModel& link() const { return link_; }

@@ -79,19 +79,15 @@ bool sample_feasible(const LatencyEstimator& latency, const std::vector<bool>& a
                      std::mt19937_64& rng, Config& out) {
   const Space& space = latency.space();
   const int B = space.num_blocks(), K = space.num_ops();
-  auto cheapest = [&](int b, bool on_device) {
+  auto cheapest = [&](int b, int p) {
     double m = std::numeric_limits<double>::infinity();
-    for (int op = 0; op < K; ++op)
-      m = std::min(m, on_device ? latency.device_block_ms(b, op) : latency.server_block_ms(b, op));
+    for (int op = 0; op < K; ++op) m = std::min(m, latency.block_ms(b, op, p));
     return m;
-  };
-  auto cost = [&](int b, int op, int p) {
-    return b < p ? latency.device_block_ms(b, op) : latency.server_block_ms(b, op);
   };
   // The floor of split p: every block at its cheapest op on its side, plus the link at p.
   auto floor_of = [&](int p) {
     double t = latency.link_ms(p);
-    for (int b = 0; b < B; ++b) t += cheapest(b, b < p);
+    for (int b = 0; b < B; ++b) t += cheapest(b, p);
     return t;
   };
   std::vector<int> splits;
@@ -100,23 +96,23 @@ bool sample_feasible(const LatencyEstimator& latency, const std::vector<bool>& a
   if (splits.empty()) return false;
   const int p = splits[std::uniform_int_distribution<size_t>(0, splits.size() - 1)(rng)];
   // Stem and head have one cost whatever the op; layer l is block l + 1.
-  double spent = latency.link_ms(p) + cost(0, 0, p) + cost(B - 1, 0, p);
+  double spent = latency.link_ms(p) + latency.block_ms(0, 0, p) + latency.block_ms(B - 1, 0, p);
   double rest = 0;  // cheapest cost of the layers not yet chosen
-  for (int b = 1; b < B - 1; ++b) rest += cheapest(b, b < p);
+  for (int b = 1; b < B - 1; ++b) rest += cheapest(b, p);
   out.arch.assign(space.num_layers(), 0);
   out.split = p;
   for (int b = 1; b < B - 1; ++b) {
-    rest -= cheapest(b, b < p);
+    rest -= cheapest(b, p);
     std::vector<int> ok;
     for (int op = 0; op < K; ++op)
-      if (spent + cost(b, op, p) + rest <= max_ms) ok.push_back(op);
+      if (spent + latency.block_ms(b, op, p) + rest <= max_ms) ok.push_back(op);
     // The cheapest op always fits, as the split's floor did; rounding alone could empty the list.
     if (ok.empty())
       for (int op = 0; op < K; ++op)
-        if (cost(b, op, p) == cheapest(b, b < p)) ok.push_back(op);
+        if (latency.block_ms(b, op, p) == cheapest(b, p)) ok.push_back(op);
     const int op = ok[std::uniform_int_distribution<size_t>(0, ok.size() - 1)(rng)];
     out.arch[b - 1] = op;
-    spent += cost(b, op, p);
+    spent += latency.block_ms(b, op, p);
   }
   return true;
 }
@@ -136,9 +132,8 @@ bool most_likely_feasible(const LatencyEstimator& latency, const Matrix& theta,
   std::vector<std::vector<int>> pick(static_cast<size_t>(L));
   for (int p = 0; p <= B && p < int(allowed.size()); ++p) {
     if (!allowed[p] || !(theta[size_t(L)][size_t(p)] > 0)) continue;
-    auto cost = [&](int b, int op) { return b < p ? latency.device_block_ms(b, op) : latency.server_block_ms(b, op); };
     // Stem and head (blocks 0 and B-1) cost the same whatever the ops; layer l is block l + 1.
-    const double budget = max_ms - latency.link_ms(p) - cost(0, 0) - cost(B - 1, 0);
+    const double budget = max_ms - latency.link_ms(p) - latency.block_ms(0, 0, p) - latency.block_ms(B - 1, 0, p);
     if (budget < 0) continue;
     const int steps = int(std::min<double>(std::floor(budget / grid), kLatencyGrid));
     value[0].assign(size_t(steps + 1), 0.0);
@@ -147,7 +142,7 @@ bool most_likely_feasible(const LatencyEstimator& latency, const Matrix& theta,
       pick[size_t(l)].assign(size_t(steps + 1), -1);
       for (int op = 0; op < K; ++op) {
         const double lp = log_p(theta[size_t(l)][size_t(op)]);
-        const double c = std::ceil(cost(l + 1, op) / grid);
+        const double c = std::ceil(latency.block_ms(l + 1, op, p) / grid);
         if (lp == none || c > steps) continue;
         for (int j = int(c); j <= steps; ++j) {
           const double v = value[size_t(l)][size_t(j - int(c))] + lp;
@@ -162,7 +157,7 @@ bool most_likely_feasible(const LatencyEstimator& latency, const Matrix& theta,
     c.arch.assign(size_t(L), 0);
     for (int l = L - 1, j = steps; l >= 0; --l) {
       c.arch[size_t(l)] = pick[size_t(l)][size_t(j)];
-      j -= int(std::ceil(cost(l + 1, c.arch[size_t(l)]) / grid));
+      j -= int(std::ceil(latency.block_ms(l + 1, c.arch[size_t(l)], p) / grid));
     }
     if (latency.total_ms(c.arch, c.split) > max_ms) continue;  // rounding up makes this unreachable; kept as a guard
     best_score = score;

@@ -169,18 +169,34 @@ TEST(Search, ResumedSearchEqualsUninterruptedSearch) {
   fs::remove_all(b);
 }
 
+namespace {
+
+// Random device (0.1-2 ms per block) and server (0.01-server_hi ms) profiles of `space` over a 10 Mbit/s link.
+LatencyEstimator tiny_estimator(const Space& space, double delay_ms, uint32_t device_seed, uint32_t server_seed,
+                                double server_hi) {
+  LinkModel link;
+  link.uplink_mbps = link.downlink_mbps = 10;
+  link.delay_ms = delay_ms;
+  return LatencyEstimator(space, test::random_profile(space, device_seed, 0.1, 2.0),
+                          test::random_profile(space, server_seed, 0.01, server_hi), link, Encoding::Int8);
+}
+
+// Every split of B blocks but 0: the privacy floor.
+std::vector<bool> all_but_raw_input(int B) {
+  std::vector<bool> allowed(size_t(B + 1), true);
+  allowed[0] = false;
+  return allowed;
+}
+
+}  // namespace
+
 // A threshold just above the privacy-floored oracle leaves a tiny feasible set that uniform rejection sampling
 // almost never hits; the sampler must still return only feasible, allowed configurations, and several of them.
 TEST(SampleFeasible, TightThresholdYieldsOnlyFeasibleAllowedConfigurations) {
   Space space(SpaceConfig::preset("tiny"));
   const int B = space.num_blocks();
-  LinkModel link;
-  link.uplink_mbps = link.downlink_mbps = 10;
-  link.delay_ms = 5;
-  LatencyEstimator est(space, test::random_profile(space, 1, 0.1, 2.0), test::random_profile(space, 2, 0.01, 0.2),
-                       link, Encoding::Int8);
-  std::vector<bool> allowed(B + 1, true);
-  allowed[0] = false;  // privacy floor
+  LatencyEstimator est = tiny_estimator(space, 5, 1, 2, 0.2);
+  const std::vector<bool> allowed = all_but_raw_input(B);
   const double floor = est.oracle(1).latency.total_ms;
   std::mt19937_64 rng(7);
   for (double slack : {0.0, 0.5, 3.0}) {
@@ -206,13 +222,8 @@ TEST(SampleFeasible, TightThresholdYieldsOnlyFeasibleAllowedConfigurations) {
 TEST(MostLikelyFeasible, MatchesBruteForceUpToTheGrid) {
   Space space(SpaceConfig::preset("tiny"));
   const int B = space.num_blocks(), L = space.num_layers(), K = space.num_ops();
-  LinkModel link;
-  link.uplink_mbps = link.downlink_mbps = 10;
-  link.delay_ms = 2;
-  LatencyEstimator est(space, test::random_profile(space, 3, 0.1, 2.0), test::random_profile(space, 4, 0.01, 0.5),
-                       link, Encoding::Int8);
-  std::vector<bool> allowed(B + 1, true);
-  allowed[0] = false;  // privacy floor
+  LatencyEstimator est = tiny_estimator(space, 2, 3, 4, 0.5);
+  const std::vector<bool> allowed = all_but_raw_input(B);
   for (uint32_t seed : {1u, 2u, 3u}) {
     std::mt19937 rng(seed);
     std::uniform_real_distribution<double> u(0.05, 1.0);
@@ -236,15 +247,14 @@ TEST(MostLikelyFeasible, MatchesBruteForceUpToTheGrid) {
     auto best_within = [&](double limit) {
       double best = -std::numeric_limits<double>::infinity();
       for (int p = 1; p <= B; ++p) {
-        auto cost = [&](int b, int op) { return b < p ? est.device_block_ms(b, op) : est.server_block_ms(b, op); };
-        const double fixed = est.link_ms(p) + cost(0, 0) + cost(B - 1, 0);
+        const double fixed = est.link_ms(p) + est.block_ms(0, 0, p) + est.block_ms(B - 1, 0, p);
         std::function<void(int, double, double)> go = [&](int l, double ms, double lp) {
           if (ms > limit) return;
           if (l == L) {
             best = std::max(best, lp + std::log(theta[size_t(L)][size_t(p)]));
             return;
           }
-          for (int op = 0; op < K; ++op) go(l + 1, ms + cost(l + 1, op), lp + std::log(theta[size_t(l)][size_t(op)]));
+          for (int op = 0; op < K; ++op) go(l + 1, ms + est.block_ms(l + 1, op, p), lp + std::log(theta[size_t(l)][size_t(op)]));
         };
         go(0, fixed, 0.0);
       }
