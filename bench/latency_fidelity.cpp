@@ -12,6 +12,7 @@
 #include <numeric>
 #include <random>
 
+#include "common/stats.h"
 #include "latency/estimator.h"
 #include "latency/profiler.h"
 #include "nn/network.h"
@@ -19,40 +20,6 @@
 using namespace nasc;
 
 namespace {
-
-std::vector<double> ranks(const std::vector<double>& v) {
-  std::vector<size_t> idx(v.size());
-  std::iota(idx.begin(), idx.end(), 0);
-  std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return v[a] < v[b]; });
-  std::vector<double> r(v.size());
-  for (size_t i = 0; i < idx.size();) {  // ties share the mean rank
-    size_t j = i;
-    while (j + 1 < idx.size() && v[idx[j + 1]] == v[idx[i]]) ++j;
-    for (size_t k = i; k <= j; ++k) r[idx[k]] = (i + j) / 2.0;
-    i = j + 1;
-  }
-  return r;
-}
-
-double pearson(const std::vector<double>& a, const std::vector<double>& b) {
-  double ma = std::accumulate(a.begin(), a.end(), 0.0) / a.size();
-  double mb = std::accumulate(b.begin(), b.end(), 0.0) / b.size();
-  double sab = 0, saa = 0, sbb = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    sab += (a[i] - ma) * (b[i] - mb);
-    saa += (a[i] - ma) * (a[i] - ma);
-    sbb += (b[i] - mb) * (b[i] - mb);
-  }
-  return sab / std::sqrt(saa * sbb);
-}
-
-double spearman(const std::vector<double>& a, const std::vector<double>& b) { return pearson(ranks(a), ranks(b)); }
-
-double mape(const std::vector<double>& predicted, const std::vector<double>& measured) {
-  double s = 0;
-  for (size_t i = 0; i < measured.size(); ++i) s += std::abs(predicted[i] - measured[i]) / measured[i];
-  return 100 * s / measured.size();
-}
 
 // Least-squares fit of residual = a * blocks + b.
 std::pair<double, double> fit_line(const std::vector<double>& x, const std::vector<double>& y) {
@@ -73,7 +40,7 @@ struct Series {
     double mean_res = std::accumulate(residual.begin(), residual.end(), 0.0) / residual.size();
     std::printf("%-14s n=%3zu  Spearman %.3f  MAPE %5.1f%%  mean(measured - predicted) %+.4f ms  "
                 "fit: %+.4f ms/block %+.4f ms\n",
-                name, measured.size(), spearman(predicted, measured), mape(predicted, measured), mean_res, per_block,
+                name, measured.size(), spearman(predicted, measured), mape_percent(predicted, measured), mean_res, per_block,
                 offset);
   }
 };

@@ -10,11 +10,18 @@ namespace nasc {
 // Where Debian's dataset-fashion-mnist package installs the files.
 constexpr const char* kDebianFashionMnistDir = "/usr/share/datasets/fashion-mnist";
 
+// The forms DataSpec::parse accepts, for help texts and messages.
+constexpr const char* kDataSpecForms =
+    "fmnist, fmnist32 (padded to 3x32x32), fmnist:DIR, fmnist32:DIR, mnist:DIR, mnist32:DIR, cifar10:DIR or "
+    "cifar100:DIR";
+
 struct DataSpec {
-  std::string kind;  // fmnist | mnist | cifar10 | cifar100
+  // fmnist | mnist | cifar10 | cifar100, or fmnist32 | mnist32: the grey 28x28 images centred on a 32x32 canvas
+  // and repeated to 3 channels, for spaces of the CIFAR geometry (hwnas-cifar10).
+  std::string kind;
   std::string dir;
 
-  // Accepts fmnist, fmnist:DIR, mnist:DIR, cifar10:DIR, cifar100:DIR; throws Error naming the spec otherwise.
+  // Accepts fmnist, fmnist32, KIND:DIR for every kind; throws Error naming the spec otherwise.
   static DataSpec parse(const std::string& text);
   std::string to_string() const;  // kind:dir, which parse() reads back
 };

@@ -30,6 +30,32 @@ ImageSet subset(const ImageSet& set, const std::vector<int64_t>& idx) {
   return out;
 }
 
+ImageSet pad_and_repeat(const ImageSet& set, int channels, int h, int w) {
+  if (h < set.h || w < set.w)
+    fail(set.name, ": cannot pad ", set.h, "x", set.w, " images to ", h, "x", w, " (expected a canvas at least as large)");
+  if (set.c != channels && set.c != 1)
+    fail(set.name, ": cannot turn ", set.c, "-channel images into ", channels, " channels (expected 1 or ", channels, ")");
+  ImageSet out;
+  out.name = set.name;
+  out.c = channels;
+  out.h = h;
+  out.w = w;
+  out.num_classes = set.num_classes;
+  out.labels = set.labels;
+  out.pixels.assign(size_t(set.size()) * size_t(out.image_bytes()), 0);
+  const int top = (h - set.h) / 2, left = (w - set.w) / 2;
+  for (int64_t i = 0; i < set.size(); ++i) {
+    const uint8_t* src = set.image(i);
+    uint8_t* dst = out.pixels.data() + i * out.image_bytes();
+    for (int c = 0; c < channels; ++c) {
+      const uint8_t* plane = src + (set.c == 1 ? 0 : c) * set.h * set.w;
+      for (int y = 0; y < set.h; ++y)
+        std::memcpy(dst + (int64_t(c) * h + top + y) * w + left, plane + y * set.w, size_t(set.w));
+    }
+  }
+  return out;
+}
+
 Split split_indices(int64_t n, double val_fraction, uint64_t seed) {
   if (n < 0) fail("split_indices: negative size ", n);
   if (!(val_fraction >= 0.0 && val_fraction <= 1.0))

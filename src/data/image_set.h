@@ -22,6 +22,11 @@ struct ImageSet {
 // The images at `idx` (in that order); throws Error on an index outside [0, set.size()).
 ImageSet subset(const ImageSet& set, const std::vector<int64_t>& idx);
 
+// Every image centred on a zero canvas of h x w and, for a one-channel set, repeated to `channels` channels:
+// grey 28x28 Fashion-MNIST as 3x32x32 images for spaces of the CIFAR geometry. Throws when the canvas is
+// smaller than the images or the channel counts cannot be matched (expected 1 -> N or N -> N).
+ImageSet pad_and_repeat(const ImageSet& set, int channels, int h, int w);
+
 struct Split {
   std::vector<int64_t> train, val;  // each sorted ascending
 };

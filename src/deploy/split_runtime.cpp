@@ -1,8 +1,10 @@
 #include "deploy/split_runtime.h"
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "common/error.h"
 #include "common/stats.h"
@@ -147,12 +149,14 @@ json SplitRunReport::to_json() const {
   return {{"images", images},     {"correct", correct},          {"accuracy", accuracy()},
           {"encoding", encoding}, {"payload_bytes", payload_bytes}, {"device", device.to_json()},
           {"transfer", transfer.to_json()}, {"server", server.to_json()}, {"total", total.to_json()},
-          {"wall_s", wall_s}};
+          {"wall_s", wall_s}, {"device_hold_ms", device_hold_ms}, {"device_overruns", device_overruns}};
 }
 
 SplitRunReport run_split_client(const HeadRuntime& head, FrameClient& client, const ImageSet& images, int64_t limit,
-                                WireEncoding encoding,
+                                WireEncoding encoding, double device_hold_ms,
                                 const std::function<void(int64_t, int64_t, const SplitRunReport&)>& progress) {
+  if (!(device_hold_ms >= 0) || !std::isfinite(device_hold_ms))
+    fail("device hold of ", device_hold_ms, " ms: expected a finite value >= 0");
   const SplitManifest& m = head.manifest();
   const std::vector<int64_t> want{head.model().input_shape()};
   if (int64_t(images.c) != want[0] || (want.size() == 3 && (images.h != want[1] || images.w != want[2])))
@@ -162,6 +166,7 @@ SplitRunReport run_split_client(const HeadRuntime& head, FrameClient& client, co
     fail("images ", images.name, " have ", images.num_classes, " classes, the network ", m.classes);
   const int64_t n = std::min<int64_t>(limit < 0 ? images.size() : limit, images.size());
   SplitRunReport r;
+  r.device_hold_ms = device_hold_ms;
   r.encoding = m.device_only() ? "none" : m.split == 0 ? "raw" : wire_encoding_name(encoding);
   std::vector<double> device, transfer, server, total;
   const auto t0 = Clock::now();
@@ -169,6 +174,11 @@ SplitRunReport run_split_client(const HeadRuntime& head, FrameClient& client, co
   for (int64_t i = 0; i < n; ++i) {
     const auto start = Clock::now();
     HeadRuntime::Output out = head.run(images.image(i), encoding);
+    if (device_hold_ms > 0) {
+      if (ms_since(start) > device_hold_ms) ++r.device_overruns;
+      std::this_thread::sleep_until(start + std::chrono::duration_cast<Clock::duration>(
+                                                std::chrono::duration<double, std::milli>(device_hold_ms)));
+    }
     const double dev = ms_since(start);
     std::vector<float> scores;
     if (m.device_only()) {

@@ -86,6 +86,8 @@ struct SplitRunReport {
   std::string encoding;
   LatencyStats device, transfer, server, total;
   double wall_s = 0;
+  double device_hold_ms = 0;    // each head held to this long (device emulation), 0 when not emulated
+  int64_t device_overruns = 0;  // heads that took longer than device_hold_ms on this machine
   double accuracy() const { return images ? double(correct) / double(images) : 0; }
   json to_json() const;
 };
@@ -93,8 +95,10 @@ struct SplitRunReport {
 // Runs images [0, limit) of `images` through head -> wire -> server tail, one request at a time, as a device
 // would. A device-only split never contacts the server. Throws Error on the first request that fails.
 // `progress` (may be null) is called after each image with (done, total, report so far).
+// With device_hold_ms > 0 the device is emulated: each head computation is held until that many ms have passed
+// since it began, so that this machine stands in for a slower device; one that takes longer is counted.
 SplitRunReport run_split_client(const HeadRuntime& head, FrameClient& client, const ImageSet& images, int64_t limit,
-                                WireEncoding encoding,
+                                WireEncoding encoding, double device_hold_ms = 0,
                                 const std::function<void(int64_t, int64_t, const SplitRunReport&)>& progress = {});
 
 }  // namespace nasc

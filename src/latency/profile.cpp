@@ -1,6 +1,7 @@
 #include "latency/profile.h"
 
 #include <cmath>
+#include <ctime>
 #include <set>
 
 #include "common/error.h"
@@ -32,8 +33,23 @@ double checked_ms(const json& v, const std::string& key, const char* table, cons
 
 }  // namespace
 
+std::string utc_timestamp() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+std::string nasc_tool_version() {
+#ifdef NASC_VERSION
+  return std::string("nasc ") + NASC_VERSION;
+#else
+  return "nasc";
+#endif
+}
+
 json ProfileMeta::to_json() const {
-  return {{"device_class", device_class},
+  json j = {{"device_class", device_class},
           {"description", description},
           {"processor", processor},
           {"libtorch_version", libtorch_version},
@@ -43,6 +59,8 @@ json ProfileMeta::to_json() const {
           {"date", date},
           {"tool_version", tool_version},
           {"notes", notes}};
+  if (!fit.is_null()) j["fit"] = fit;
+  return j;
 }
 
 ProfileMeta ProfileMeta::from_json(const json& j, const std::string& ctx) {
@@ -58,6 +76,10 @@ ProfileMeta ProfileMeta::from_json(const json& j, const std::string& ctx) {
   m.date = json_get<std::string>(j, "date", ctx);
   m.tool_version = json_get<std::string>(j, "tool_version", ctx);
   m.notes = json_get<std::string>(j, "notes", ctx);
+  if (j.contains("fit")) {
+    if (!j["fit"].is_object()) fail(ctx, ": field 'fit' must be an object (how the table was fitted)");
+    m.fit = j["fit"];
+  }
   // The latency model adds per-sample block latencies; a table taken at another batch size means something else.
   if (m.batch_size != 1) fail(ctx, ": batch_size = ", m.batch_size, ", expected 1 (latencies per single input)");
   if (m.threads && *m.threads < 1) fail(ctx, ": threads = ", *m.threads, ", expected >= 1 or null");

@@ -24,6 +24,9 @@ struct ProfileMeta {
   std::string date;                // ISO 8601
   std::string tool_version;
   std::string notes;
+  // Only for a table fitted from whole-network timings (fit-profile): the source, the rule that apportions
+  // what the timings cannot divide, and the fit's quality. Null otherwise, and then absent from the file.
+  json fit;
 
   json to_json() const;
   static ProfileMeta from_json(const json& j, const std::string& context);
@@ -65,6 +68,10 @@ class HardwareProfile {
   std::map<std::string, ProfileEntry> table_;
   std::string source_ = "(in-memory profile)";
 };
+
+// Stamps for ProfileMeta: the current UTC time in ISO 8601, and "nasc <version>".
+std::string utc_timestamp();
+std::string nasc_tool_version();
 
 // Every distinct key that the blocks of `space` need (stem, every op at every layer, head parts), first
 // occurrence order. A profile for the space must contain all of them.

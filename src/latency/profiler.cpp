@@ -72,13 +72,6 @@ std::vector<Probe> make_probes(const Space& space, const torch::Device& device) 
   return probes;
 }
 
-std::string today_iso() {
-  std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
-
 std::string load_average() {
   std::ifstream in("/proc/loadavg");
   double one = -1;
@@ -163,12 +156,8 @@ HardwareProfile profile_space(const Space& space, const ProfilerOptions& o, std:
   m.libtorch_version = TORCH_VERSION;
   m.threads = torch::get_num_threads();
   m.batch_size = 1;
-  m.date = today_iso();
-#ifdef NASC_VERSION
-  m.tool_version = std::string("nasc ") + NASC_VERSION;
-#else
-  m.tool_version = "nasc";
-#endif
+  m.date = utc_timestamp();
+  m.tool_version = nasc_tool_version();
   m.description = !o.description.empty() ? o.description
                                          : cat(cuda ? "CUDA " : "CPU ", m.processor, ", ", *m.threads, " thread(s)");
 

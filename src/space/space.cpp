@@ -50,14 +50,17 @@ static SpaceConfig make_space(std::string name, Shape in, int classes, int stem_
   return c;
 }
 
-std::vector<std::string> SpaceConfig::preset_names() { return {"hwnas-cifar", "hwnas-imagenet", "fmnist", "tiny"}; }
+std::vector<std::string> SpaceConfig::preset_names() {
+  return {"hwnas-cifar", "hwnas-cifar10", "hwnas-imagenet", "fmnist", "tiny"};
+}
 
 SpaceConfig SpaceConfig::preset(const std::string& name) {
   const std::vector<int> fbnet_layers = {1, 4, 4, 4, 4, 4, 1};
   const std::vector<int> fbnet_channels = {16, 24, 32, 64, 112, 184, 352};
-  if (name == "hwnas-cifar")
-    return make_space(name, {3, 32, 32}, 100, 16, 1, fbnet_layers, fbnet_channels, {1, 1, 2, 2, 1, 2, 1}, 1504,
-                      "k3_e6");
+  // hwnas-cifar10: the same geometry with a 10-class head (CIFAR-10, or Fashion-MNIST as --data fmnist32).
+  if (name == "hwnas-cifar" || name == "hwnas-cifar10")
+    return make_space(name, {3, 32, 32}, name == "hwnas-cifar" ? 100 : 10, 16, 1, fbnet_layers, fbnet_channels,
+                      {1, 1, 2, 2, 1, 2, 1}, 1504, "k3_e6");
   if (name == "hwnas-imagenet")
     return make_space(name, {3, 224, 224}, 1000, 16, 2, fbnet_layers, fbnet_channels, {1, 2, 2, 2, 1, 2, 1}, 1984,
                       "k3_e6");
@@ -215,6 +218,11 @@ std::string Space::layer_key(int l, int op_i) const {
   if (o.skip) return cat("Skip_H", g.in.h, "_W", g.in.w, "_Cin", g.in.c, "_Cout", g.out.c, "_stride", g.stride);
   return cat("ConvBlock_H", g.in.h, "_W", g.in.w, "_Cin", g.in.c, "_Cout", g.out.c, "_exp", o.expansion, "_kernel",
              o.kernel, "_stride", g.stride, "_group", o.groups);
+}
+
+bool Space::skip_is_identity(int l) const {
+  const BlockGeom& g = layer(l);
+  return g.in == g.out && g.stride == 1;
 }
 
 std::vector<std::string> Space::block_keys(int b, int op_i) const {

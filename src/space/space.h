@@ -92,6 +92,8 @@ class Space {
   // HW-NAS-Bench-style keys whose latencies sum to block b's latency (op ignored for stem/head).
   std::vector<std::string> block_keys(int b, int op) const;
   std::string layer_key(int l, int op) const;
+  // Whether `skip` at layer l is the identity (shapes match), which costs nothing; else it is a 1x1 convolution.
+  bool skip_is_identity(int l) const;
 
   // Bytes sent up at split p: raw input at 0, activation in `enc` for 0<p<B, nothing at B.
   int64_t payload_bytes(int p, Encoding enc) const;

@@ -17,7 +17,8 @@ TEST(DataSpec, ParsesAcceptedForms) {
   DataSpec d = DataSpec::parse("fmnist");
   EXPECT_EQ(d.kind, "fmnist");
   EXPECT_EQ(d.dir, "/usr/share/datasets/fashion-mnist");
-  for (const std::string kind : {"fmnist", "mnist", "cifar10", "cifar100"}) {
+  EXPECT_EQ(DataSpec::parse("fmnist32").dir, "/usr/share/datasets/fashion-mnist");
+  for (const std::string kind : {"fmnist", "mnist", "cifar10", "cifar100", "fmnist32", "mnist32"}) {
     DataSpec s = DataSpec::parse(kind + ":/data/x:y");
     EXPECT_EQ(s.kind, kind);
     EXPECT_EQ(s.dir, "/data/x:y");
@@ -26,7 +27,7 @@ TEST(DataSpec, ParsesAcceptedForms) {
 }
 
 TEST(DataSpec, RejectsBadSpecsNamingThem) {
-  for (const std::string bad : {"imagenet:/x", "", "FMNIST", "cifar10", "mnist", "fmnist:"}) {
+  for (const std::string bad : {"imagenet:/x", "", "FMNIST", "cifar10", "mnist", "fmnist:", "mnist32", "fmnist64"}) {
     const std::string msg = error_of([&] { DataSpec::parse(bad); });
     EXPECT_NE(msg.find("'" + bad + "'"), std::string::npos) << msg;
     EXPECT_NE(msg.find("cifar100:DIR"), std::string::npos) << msg;
@@ -74,6 +75,47 @@ TEST(Subset, CopiesSelectedImagesAndLabels) {
   EXPECT_EQ(s.labels, (std::vector<int16_t>{2, 0, 2}));
   EXPECT_EQ(s.num_classes, 5);
   EXPECT_NE(error_of([&] { subset(set, {3}); }).find("index 3 out of range"), std::string::npos);
+}
+
+TEST(PadAndRepeat, CentresGreyImagesOnAZeroCanvasInEveryChannel) {
+  ImageSet grey;
+  grey.name = "g";
+  grey.c = 1;
+  grey.h = grey.w = 2;
+  grey.num_classes = 3;
+  grey.pixels = {1, 2, 3, 4, 5, 6, 7, 8};
+  grey.labels = {2, 0};
+  const ImageSet rgb = pad_and_repeat(grey, 3, 4, 4);
+  ASSERT_EQ(rgb.c, 3);
+  ASSERT_EQ(rgb.h, 4);
+  ASSERT_EQ(rgb.size(), 2);
+  EXPECT_EQ(rgb.labels, grey.labels);
+  EXPECT_EQ(rgb.num_classes, 3);
+  const std::vector<uint8_t> plane0 = {0, 0, 0, 0, 0, 1, 2, 0, 0, 3, 4, 0, 0, 0, 0, 0};
+  for (int c = 0; c < 3; ++c)
+    EXPECT_TRUE(std::equal(plane0.begin(), plane0.end(), rgb.image(0) + c * 16)) << c;
+  EXPECT_EQ(rgb.image(1)[5], 5);
+  EXPECT_EQ(rgb.image(1)[2 * 16 + 10], 8);
+  EXPECT_NE(error_of([&] { pad_and_repeat(grey, 3, 1, 4); }).find("cannot pad 2x2 images to 1x4"), std::string::npos);
+  ImageSet two = rgb;
+  two.c = 2;
+  EXPECT_NE(error_of([&] { pad_and_repeat(two, 3, 4, 4); }).find("cannot turn 2-channel images into 3"),
+            std::string::npos);
+}
+
+TEST(PadAndRepeat, Fmnist32IsFashionMnistInTheCifarGeometry) {
+  const TrainTest grey = load_train_test(DataSpec::parse("fmnist"));
+  const TrainTest rgb = load_train_test(DataSpec::parse("fmnist32"));
+  EXPECT_EQ(rgb.train.name, "fmnist32");
+  EXPECT_EQ(rgb.train.size(), grey.train.size());
+  EXPECT_EQ(rgb.test.size(), grey.test.size());
+  EXPECT_EQ(rgb.train.c, 3);
+  EXPECT_EQ(rgb.train.h, 32);
+  EXPECT_EQ(rgb.test.w, 32);
+  EXPECT_EQ(rgb.test.num_classes, 10);
+  const int64_t i = 1234;
+  EXPECT_EQ(rgb.train.labels[i], grey.train.labels[i]);
+  EXPECT_EQ(rgb.train.image(i)[2 * 1024 + (2 + 14) * 32 + 2 + 13], grey.train.image(i)[14 * 28 + 13]);
 }
 
 }  // namespace

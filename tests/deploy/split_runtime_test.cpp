@@ -94,6 +94,14 @@ TEST(SplitRuntime, ClientThroughServerEqualsWholeNetwork) {
       SplitRunReport r = run_split_client(head, unused, images, -1, WireEncoding::Fp32);
       EXPECT_EQ(r.correct, r.images);
       EXPECT_EQ(r.payload_bytes, 0);
+      // Device emulation: every head held to 15 ms; a hold shorter than any real head counts every one.
+      SplitRunReport held = run_split_client(head, unused, images, 3, WireEncoding::Fp32, 15.0);
+      EXPECT_GE(held.device.median, 15.0);
+      EXPECT_LT(held.device.median, 100.0);
+      EXPECT_EQ(held.device_hold_ms, 15.0);
+      EXPECT_EQ(held.correct, 3);
+      EXPECT_EQ(run_split_client(head, unused, images, 3, WireEncoding::Fp32, 1e-6).device_overruns, 3);
+      EXPECT_THROW(run_split_client(head, unused, images, 3, WireEncoding::Fp32, -1.0), Error);
       continue;
     }
     TailRuntime tail(dir, torch::kCPU);
@@ -105,7 +113,7 @@ TEST(SplitRuntime, ClientThroughServerEqualsWholeNetwork) {
     co.port = server.port();
     FrameClient client(co);
     int64_t calls = 0;
-    SplitRunReport r = run_split_client(head, client, images, 10, WireEncoding::Fp32,
+    SplitRunReport r = run_split_client(head, client, images, 10, WireEncoding::Fp32, 0,
                                         [&](int64_t done, int64_t total, const SplitRunReport&) {
                                           EXPECT_EQ(total, 10);
                                           calls = done;

@@ -23,6 +23,7 @@ struct ClientArgs {
   std::string encoding;  // default: the manifest's
   double bandwidth_mbps = -1, downlink_mbps = -1, delay_ms = -1;
   bool no_link = false;
+  std::string emulate_device;  // device profile whose head time each request is held to
   std::string device = "cpu";
   int threads = 1;
   int timeout_ms = 10000;
@@ -52,9 +53,25 @@ std::optional<nasc::LinkModel> chosen_link(const ClientArgs& a, const nasc::Spli
   return link;
 }
 
-// The estimator's breakdown for this split and link, when the export recorded profiles that still exist.
+nasc::LatencyEstimator estimator(const nasc::SplitManifest& m, const nasc::HardwareProfile& device,
+                                 const nasc::HardwareProfile& server, const nasc::LinkModel& link, nasc::Encoding enc) {
+  using namespace nasc;
+  // The estimator prices interior payloads only; at 0 and B the encoding does not matter.
+  const Encoding priced = m.split == 0 || m.device_only() ? Encoding::Int8 : enc;
+  return LatencyEstimator(Space(SpaceConfig::from_json(m.raw["space"], "manifest")), device, server, link, priced);
+}
+
+// Milliseconds the emulated device takes for the head of this split, by its profile.
+double head_ms(const nasc::SplitManifest& m, const nasc::HardwareProfile& device) {
+  using namespace nasc;
+  const LatencyEstimator est = estimator(m, device, device, LinkModel{}, Encoding::Int8);
+  return est.breakdown(est.space().parse_arch(m.raw["arch"].get<std::string>()), m.split).device_ms;
+}
+
+// The estimator's breakdown for this split and link, when the export recorded profiles that still exist; the
+// device profile is the emulated one when there is one.
 nasc::json predicted(const nasc::SplitManifest& m, const std::optional<nasc::LinkModel>& link, nasc::Encoding enc,
-                     std::string& why_not) {
+                     const std::string& emulated_device, std::string& why_not) {
   using namespace nasc;
   namespace fs = std::filesystem;
   const json& lat = m.raw.contains("latency") ? m.raw["latency"] : json(nullptr);
@@ -62,7 +79,8 @@ nasc::json predicted(const nasc::SplitManifest& m, const std::optional<nasc::Lin
     why_not = "the export recorded no hardware profiles";
     return nullptr;
   }
-  const std::string dev = lat["device_profile"].get<std::string>(), srv = lat["server_profile"].get<std::string>();
+  const std::string dev = emulated_device.empty() ? lat["device_profile"].get<std::string>() : emulated_device;
+  const std::string srv = lat["server_profile"].get<std::string>();
   if (!fs::exists(dev) || !fs::exists(srv)) {
     why_not = cat("profile ", fs::exists(dev) ? srv : dev, " not found from this directory");
     return nullptr;
@@ -71,12 +89,8 @@ nasc::json predicted(const nasc::SplitManifest& m, const std::optional<nasc::Lin
     why_not = "no link is emulated";
     return nullptr;
   }
-  Space space(SpaceConfig::from_json(m.raw["space"], "manifest"));
-  const Arch arch = space.parse_arch(m.raw["arch"].get<std::string>());
-  // The estimator prices interior payloads only; at 0 and B the encoding does not matter.
-  const Encoding priced = m.split == 0 || m.device_only() ? Encoding::Int8 : enc;
-  LatencyEstimator est(space, HardwareProfile::load(dev), HardwareProfile::load(srv), *link, priced);
-  return est.breakdown(arch, m.split).to_json();
+  const LatencyEstimator est = estimator(m, HardwareProfile::load(dev), HardwareProfile::load(srv), *link, enc);
+  return est.breakdown(est.space().parse_arch(m.raw["arch"].get<std::string>()), m.split).to_json();
 }
 
 int run_client(const ClientArgs& a) {
@@ -99,9 +113,15 @@ int run_client(const ClientArgs& a) {
   }
   FrameClient client(copt);
   const ImageSet test = load_train_test(DataSpec::parse(a.data)).test;
+  std::optional<HardwareProfile> emulated;
+  double hold_ms = 0;
+  if (!a.emulate_device.empty()) {
+    emulated = HardwareProfile::load(a.emulate_device);
+    hold_ms = head_ms(m, *emulated);
+  }
 
   Progress progress("client");
-  SplitRunReport r = run_split_client(head, client, test, a.limit, enc,
+  SplitRunReport r = run_split_client(head, client, test, a.limit, enc, hold_ms,
                                       [&](int64_t done, int64_t total, const SplitRunReport& so_far) {
                                         if (progress.due() || done == total)
                                           progress.update(done, total,
@@ -110,7 +130,7 @@ int run_client(const ClientArgs& a) {
   progress.finish(cat("client: ", r.images, " requests in ", r.wall_s, " s"));
 
   std::string why_not;
-  const json pred = predicted(m, link, from_wire(enc), why_not);
+  const json pred = predicted(m, link, from_wire(enc), a.emulate_device, why_not);
   json out = {{"model", a.model},
               {"server", a.server},
               {"split", m.split},
@@ -119,7 +139,11 @@ int run_client(const ClientArgs& a) {
               {"link", link ? link->to_json() : json(nullptr)},
               {"measured", r.to_json()},
               {"predicted", pred},
-              {"device", device_description(device)}};
+              {"device", device_description(device)},
+              {"emulated_device", emulated ? json{{"profile", a.emulate_device},
+                                                  {"description", emulated->meta().description},
+                                                  {"head_ms", hold_ms}}
+                                           : json(nullptr)}};
   if (pred.is_null()) out["predicted_missing"] = why_not;
   if (a.json_out) {
     std::printf("%s\n", out.dump(2).c_str());
@@ -132,6 +156,11 @@ int run_client(const ClientArgs& a) {
                 link->downlink_mbps, link->delay_ms);
   else
     std::printf("no link emulated (plain loopback)\n");
+  if (emulated)
+    std::printf("emulated device: %s (%s), each head held to its %.3f ms; %lld of %lld heads took longer here\n"
+                "server: measured on the machine running nasc serve, not emulated\n",
+                emulated->meta().description.c_str(), a.emulate_device.c_str(), hold_ms,
+                (long long)r.device_overruns, (long long)r.images);
   std::printf("%-12s %10s %10s %10s\n", "ms", "median", "p95", "predicted");
   auto row = [&](const char* name, const LatencyStats& s, double p) {
     if (pred.is_null())
@@ -152,7 +181,7 @@ nasc::cli::Action setup_client(CLI::App& app) {
   auto a = std::make_shared<ClientArgs>();
   app.add_option("--model", a->model, "Export directory (manifest.json, head/) written by nasc export")->required();
   app.add_option("--server", a->server, "HOST:PORT of nasc serve")->capture_default_str();
-  app.add_option("--data", a->data, "Test images: fmnist, fmnist:DIR, mnist:DIR, cifar10:DIR, cifar100:DIR")
+  app.add_option("--data", a->data, std::string("Test images: ") + nasc::kDataSpecForms)
       ->capture_default_str();
   app.add_option("--limit", a->limit, "Test images to send (-1 = all)")->check(CLI::Range(-1L, 1L << 40))
       ->capture_default_str();
@@ -166,6 +195,10 @@ nasc::cli::Action setup_client(CLI::App& app) {
   app.add_option("--delay", a->delay_ms, "Emulated one-way delay, ms (default: the export's)")
       ->check(CLI::NonNegativeNumber);
   app.add_flag("--no-link", a->no_link, "Send over plain loopback, no emulated link (and no prediction)");
+  app.add_option("--emulate-device", a->emulate_device,
+                 "Device profile to emulate: each head is held to that profile's time for it (a slower device "
+                 "than this machine), and the prediction uses it; heads that take longer here are counted")
+      ->check(CLI::ExistingFile);
   nasc::cli::add_device_option(app, a->device);
   nasc::cli::add_threads_option(app, a->threads);
   app.add_option("--timeout-ms", a->timeout_ms, "Deadline per request, reconnects with back-off included")

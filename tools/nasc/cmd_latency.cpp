@@ -113,7 +113,7 @@ int run_latency(const LatencyArgs& a) {
 
 nasc::cli::Action setup_latency(CLI::App& app) {
   auto a = std::make_shared<LatencyArgs>();
-  app.add_option("--space", a->space, "Preset (hwnas-cifar, hwnas-imagenet, fmnist, tiny) or a space JSON file")
+  app.add_option("--space", a->space, "Preset (hwnas-cifar, hwnas-cifar10, hwnas-imagenet, fmnist, tiny) or a space JSON file")
       ->capture_default_str();
   CLI::Option* arch = app.add_option("--arch", a->arch, "Architecture: comma-separated op per layer (default: the space's default)");
   app.add_option("--device-profile", a->device_profile, "Hardware profile (JSON) of the device")

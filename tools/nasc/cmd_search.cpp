@@ -136,7 +136,7 @@ int run_search(const SearchArgs& a) {
 nasc::cli::Action setup_search(CLI::App& app) {
   auto a = std::make_shared<SearchArgs>();
   a->scenario.add_to(app);
-  app.add_option("--data", a->data, "Data: fmnist, fmnist:DIR, mnist:DIR, cifar10:DIR, cifar100:DIR")
+  app.add_option("--data", a->data, std::string("Data: ") + nasc::kDataSpecForms)
       ->capture_default_str();
   app.add_option("--strategy", a->strategy,
                  "nasc | accuracy-only | fixed:OP | device-only | server-only | random:N")

@@ -46,7 +46,7 @@ int run_space(const SpaceArgs& args) {
 
 nasc::cli::Action setup_space(CLI::App& app) {
   auto args = std::make_shared<SpaceArgs>();
-  app.add_option("--space", args->space, "Preset (hwnas-cifar, hwnas-imagenet, fmnist, tiny) or a space JSON file")
+  app.add_option("--space", args->space, "Preset (hwnas-cifar, hwnas-cifar10, hwnas-imagenet, fmnist, tiny) or a space JSON file")
       ->capture_default_str();
   app.add_flag("--json", args->json, "Print the full description as JSON instead of tables");
   return [args] { return run_space(*args); };

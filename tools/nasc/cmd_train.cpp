@@ -97,7 +97,7 @@ nasc::cli::Action setup_train(CLI::App& app) {
   auto a = std::make_shared<TrainArgs>();
   app.add_option("--space", a->space, "Search space: preset name or JSON file")->capture_default_str();
   app.add_option("--arch", a->arch, "Architecture as comma-separated op names (default: the space's default)");
-  app.add_option("--data", a->data, "Data: fmnist, fmnist:DIR, mnist:DIR, cifar10:DIR, cifar100:DIR")
+  app.add_option("--data", a->data, std::string("Data: ") + nasc::kDataSpecForms)
       ->capture_default_str();
   app.add_option("--out", a->out,
                  "Run directory for result.json, epochs.csv, checkpoint/, model.pt (default runs/train, or "
