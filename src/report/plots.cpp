@@ -16,16 +16,6 @@ namespace nasc {
 
 namespace fs = std::filesystem;
 
-std::vector<std::pair<double, double>> pareto_front(std::vector<std::pair<double, double>> points) {
-  std::sort(points.begin(), points.end(), [](auto& a, auto& b) {
-    return a.first < b.first || (a.first == b.first && a.second > b.second);
-  });
-  std::vector<std::pair<double, double>> front;
-  for (auto& p : points)
-    if (front.empty() || p.second > front.back().second) front.push_back(p);
-  return front;
-}
-
 namespace {
 
 std::string file_safe(const std::string& s) {

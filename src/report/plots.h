@@ -13,10 +13,6 @@ struct PlotFiles {
   std::vector<std::string> images;  // paths of the PNG and SVG files
 };
 
-// Points (latency, accuracy) not dominated by another: none has lower-or-equal latency and higher-or-equal
-// accuracy with one of the two strict. Returned in order of latency.
-std::vector<std::pair<double, double>> pareto_front(std::vector<std::pair<double, double>> points);
-
 // Writes the data files and script into `dir` (replaced as a whole) and runs gnuplot there. Throws an Error naming
 // the script and gnuplot's log when gnuplot is missing or fails.
 PlotFiles write_plots(const std::vector<ResultRow>& rows, const std::string& dir);

@@ -285,6 +285,16 @@ std::vector<CellSummary> summarize(const std::vector<ResultRow>& rows) {
   return cells;
 }
 
+std::vector<std::pair<double, double>> pareto_front(std::vector<std::pair<double, double>> points) {
+  std::sort(points.begin(), points.end(), [](auto& a, auto& b) {
+    return a.first < b.first || (a.first == b.first && a.second > b.second);
+  });
+  std::vector<std::pair<double, double>> front;
+  for (auto& p : points)
+    if (front.empty() || p.second > front.back().second) front.push_back(p);
+  return front;
+}
+
 double latency_reduction(const CellSummary& cell, const std::string& strategy) {
   const StrategySummary* s = cell.find(strategy);
   const StrategySummary* ref = cell.find("accuracy-only");
@@ -310,6 +320,54 @@ std::string cell_heading(const CellSummary& c) {
   h += cat("; floor ", fmt("%.3f", c.floor_ms), " ms");
   if (ref) h += cat(", accuracy-only ", fmt("%.3f", ref->total_ms), " ms");
   return h + "\n\n";
+}
+
+// Per scenario, privacy floor and bandwidth: every (strategy, threshold) point, fastest first, marking the Pareto
+// front, so that strategies are compared at equal latency and not only at the T they were given.
+std::string pareto_tables(const std::vector<CellSummary>& cells) {
+  struct Point {
+    double ms, acc, std;
+    std::string strategy, f;
+    int meets, n;  // meets: runs within the cell's threshold; none for a threshold-free strategy ("–")
+    double split;
+  };
+  std::vector<std::pair<std::string, std::vector<Point>>> groups;
+  for (auto& c : cells) {
+    const std::string key = cat(c.scenario, ", privacy floor ", c.privacy_floor, ", ", fmt("%g", c.bandwidth_mbps),
+                                " Mbit/s");
+    if (groups.empty() || groups.back().first != key) groups.push_back({key, {}});
+    for (auto& s : c.strategies) {
+      // accuracy-only and fixed networks ignore T: the same answer in every threshold cell, listed once
+      const bool any_threshold = s.strategy == "accuracy-only" || s.strategy.rfind("fixed:", 0) == 0;
+      auto& pts = groups.back().second;
+      if (any_threshold &&
+          std::any_of(pts.begin(), pts.end(), [&](const Point& p) { return p.strategy == s.strategy; }))
+        continue;
+      pts.push_back({s.total_ms, 100 * s.acc_mean, 100 * s.acc_std, s.strategy,
+                     any_threshold ? "–" : fmt("%g", c.threshold_fraction), s.meets_threshold, s.n, s.split});
+    }
+  }
+  std::ostringstream md;
+  md << "## Accuracy against latency\n\n"
+     << "Every (strategy, threshold fraction f) of a scenario, privacy floor and bandwidth, fastest first; "
+        "front = on the Pareto front (no other point is at least as fast and at least as accurate). "
+        "accuracy-only and fixed networks do not depend on T (f –). Split: mean split index over seeds.\n\n";
+  for (auto& [key, pts] : groups) {
+    std::vector<std::pair<double, double>> all;
+    for (auto& p : pts) all.push_back({p.ms, p.acc});
+    const auto front = pareto_front(all);
+    std::stable_sort(pts.begin(), pts.end(), [](const Point& a, const Point& b) { return a.ms < b.ms; });
+    md << "### " << key << "\n\n| total ms | test acc % | strategy | f | split | meets T | front |\n"
+       << "|---|---|---|---|---|---|---|\n";
+    for (auto& p : pts) {
+      const bool on = std::find(front.begin(), front.end(), std::make_pair(p.ms, p.acc)) != front.end();
+      md << "| " << fmt("%.3f", p.ms) << " | " << fmt("%.2f", p.acc) << (p.n > 1 ? fmt(" ± %.2f", p.std) : "")
+         << " | " << p.strategy << " | " << p.f << " | " << fmt("%g", p.split) << " | "
+         << (p.f == "–" ? "–" : cat(p.meets, "/", p.n)) << " | " << (on ? "yes" : "") << " |\n";
+    }
+    md << "\n";
+  }
+  return md.str();
 }
 
 }  // namespace
@@ -363,6 +421,8 @@ std::string render_markdown(const std::vector<ResultRow>& rows, const CostRecord
     }
     md << "\n";
   }
+
+  md << pareto_tables(cells);
 
   md << "## Search cost\n\n"
      << "Wall time to find a configuration (supernet training and scoring included; fixed networks need none), "

@@ -77,6 +77,10 @@ struct CellSummary {
 
 std::vector<CellSummary> summarize(const std::vector<ResultRow>& rows);
 
+// Points (latency, accuracy) not dominated by another: none has lower-or-equal latency and higher-or-equal
+// accuracy with one of the two strict. Returned in order of latency.
+std::vector<std::pair<double, double>> pareto_front(std::vector<std::pair<double, double>> points);
+
 // 1 - T_strategy / T_accuracy-only on mean total latencies (NaN without an accuracy-only reference).
 double latency_reduction(const CellSummary& cell, const std::string& strategy);
 std::string format_percent(double fraction);  // 0.3721 -> "37.2%", as results.md prints reductions

@@ -1,6 +1,10 @@
 // Shared inputs of the latency tests: a two-layer, two-op space small enough to write its profiles by hand,
 // and seeded synthetic profiles covering every key of a preset space.
 #pragma once
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
 #include <random>
 #include <string>
 
@@ -9,6 +13,24 @@
 #include "space/space.h"
 
 namespace nasc::test {
+
+// A file of the test's temporary directory holding `text`; returns its path.
+inline std::string write_temp_file(const std::string& name, const std::string& text) {
+  const std::string path = (std::filesystem::path(testing::TempDir()) / ("nasc_latency_test_" + name)).string();
+  std::ofstream(path) << text;
+  return path;
+}
+
+// The message of the nasc::Error thrown by f, or "" when none is thrown.
+template <typename F>
+std::string error_of(F f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
 
 // 1x4x4 input, stem 4 ch, layer0 4->4 (stride 1), layer1 4->8 (stride 2), head 16 ch, 2 classes; ops k3_e1, skip.
 inline Space micro_space() {

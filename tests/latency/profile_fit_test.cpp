@@ -13,21 +13,9 @@
 namespace nasc {
 namespace {
 
-std::string write_csv(const std::string& name, const std::string& text) {
-  const std::string path = (std::filesystem::path(testing::TempDir()) / ("nasc_fit_test_" + name)).string();
-  std::ofstream(path) << text;
-  return path;
-}
+using test::error_of;
 
-template <typename F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+std::string write_csv(const std::string& name, const std::string& text) { return test::write_temp_file(name, text); }
 
 double network_ms(const Space& s, const HardwareProfile& p, const Arch& a) {
   double ms = 0;

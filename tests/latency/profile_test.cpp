@@ -12,25 +12,12 @@
 namespace nasc {
 namespace {
 
+using test::error_of;
+
+std::string write_file(const std::string& name, const std::string& text) { return test::write_temp_file(name, text); }
+
 std::string temp_path(const std::string& name) {
   return (std::filesystem::path(testing::TempDir()) / ("nasc_profile_test_" + name)).string();
-}
-
-std::string write_file(const std::string& name, const std::string& text) {
-  std::string path = temp_path(name);
-  std::ofstream(path) << text;
-  return path;
-}
-
-// The message of the nasc::Error thrown by f, or "" when none is thrown.
-template <typename F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 TEST(HardwareProfile, LoadsLooksUpAndRoundTrips) {

@@ -328,6 +328,44 @@ TEST(Report, LatencyReductionInResultsMdIsRecomputedFromTheCsv) {
   fs::remove_all(dir);
 }
 
+// Strategies compared at equal latency: every (strategy, f) point of a bandwidth, fastest first, front marked.
+TEST(Report, AccuracyAgainstLatencyTableMarksTheParetoFront) {
+  auto row = [](const std::string& strategy, double f, double total_ms, double acc) {
+    ResultRow r;
+    r.scenario = "s";
+    r.bandwidth_mbps = 10;
+    r.threshold_fraction = f;
+    r.threshold_ms = std::isnan(f) ? kNaN : 1 + f * 7;
+    r.strategy = strategy;
+    r.seed = 1;
+    r.split = 3;
+    r.total_ms = total_ms;
+    r.test_acc = acc;
+    return r;
+  };
+  const std::string md =
+      render_markdown({row("accuracy-only", kNaN, 8, 0.90), row("nasc", 0.5, 3, 0.80), row("random:8", 0.5, 3.5, 0.75),
+                       row("fixed:k3_e6", 0.5, 9, 0.91), row("nasc", 0.3, 2, 0.70), row("random:8", 0.3, 2.5, 0.71),
+                       row("fixed:k3_e6", 0.3, 9, 0.91)},
+                      nullptr, "pareto");
+  const size_t at = md.find("### s, privacy floor 1, 10 Mbit/s\n\n| total ms |");
+  ASSERT_NE(at, std::string::npos) << md;
+  const std::string table = md.substr(at, md.find("\n\n", md.find("|---", at)) - at);
+  const std::vector<std::string> want = {
+      "| 2.000 | 70.00 | nasc | 0.3 | 3 | 1/1 | yes |", "| 2.500 | 71.00 | random:8 | 0.3 | 3 | 1/1 | yes |",
+      "| 3.000 | 80.00 | nasc | 0.5 | 3 | 1/1 | yes |", "| 3.500 | 75.00 | random:8 | 0.5 | 3 | 1/1 |  |",
+      "| 8.000 | 90.00 | accuracy-only | – | 3 | – | yes |", "| 9.000 | 91.00 | fixed:k3_e6 | – | 3 | – | yes |"};
+  size_t pos = 0;
+  for (const auto& line : want) {
+    const size_t found = table.find(line, pos);
+    EXPECT_NE(found, std::string::npos) << line << "\n" << table;
+    if (found != std::string::npos) pos = found;
+  }
+  size_t lines = 0;  // the header and the six points, nothing else
+  for (size_t i = table.find("\n| "); i != std::string::npos; i = table.find("\n| ", i + 1)) ++lines;
+  EXPECT_EQ(lines, 7u) << table;
+}
+
 TEST(Report, ParetoFrontKeepsOnlyUndominatedPoints) {
   auto front = pareto_front({{5, 80}, {3, 70}, {4, 65}, {8, 85}, {6, 79}, {3, 60}, {8, 84}});
   std::vector<std::pair<double, double>> want = {{3, 70}, {5, 80}, {8, 85}};
