@@ -367,23 +367,9 @@ json Runner::retrain(const std::string& arch_text, uint64_t seed) {
   fs::create_directories(rdir);
   Trainer trainer(space_, arch, o, device_);
   TrainResult tr = trainer.run(data_, rdir.string(), true);
-  std::string csv = EpochRecord::csv_header() + "\n";
-  json hist = json::array();
-  for (auto& h : tr.history) {
-    csv += h.csv_row() + "\n";
-    hist.push_back(h.to_json());
-  }
-  write_text_atomic((rdir / "epochs.csv").string(), csv);
-  json r = {{"key", key},
-            {"arch", arch_text},
-            {"seed", seed},
-            {"options", o.to_json()},
-            {"test_accuracy", tr.test_accuracy},
-            {"seconds", tr.seconds},
-            {"history", hist},
-            {"parameters", count_parameters(*trainer.network())},
-            {"device", device_description(device_)},
-            {"weights", "model.pt"}};
+  json r = training_record(trainer, tr, DataSpec::parse(cfg_.data), device_, rdir.string());
+  r["key"] = key;
+  r["seconds"] = tr.seconds;
   write_json_atomic((rdir / "result.json").string(), r);
   fs::remove_all(rdir / "checkpoint");
   ++stats.retrains_run;

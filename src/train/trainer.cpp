@@ -6,6 +6,8 @@
 #include <numeric>
 
 #include "common/error.h"
+#include "common/json_io.h"
+#include "nn/device.h"
 #include "report/progress.h"
 
 namespace nasc {
@@ -210,6 +212,30 @@ TrainResult Trainer::run(const TrainTest& data, const std::string& out_dir, bool
     fs::rename(tmp, out_dir + "/model.pt");
   }
   return result;
+}
+
+json training_record(const Trainer& trainer, const TrainResult& r, const DataSpec& data, const torch::Device& device,
+                     const std::string& out_dir) {
+  std::string csv = EpochRecord::csv_header() + "\n";
+  json history = json::array();
+  for (const auto& h : r.history) {
+    csv += h.csv_row() + "\n";
+    history.push_back(h.to_json());
+  }
+  write_text_atomic((std::filesystem::path(out_dir) / "epochs.csv").string(), csv);
+  return {{"space", trainer.space().config().to_json()},
+          {"arch", trainer.space().format_arch(trainer.arch())},
+          {"data", data.to_string()},
+          {"options", trainer.options().to_json()},
+          {"seed", trainer.options().seed},
+          {"device", device_description(device)},
+          {"parameters", count_parameters(*trainer.network())},
+          {"test_accuracy", r.test_accuracy},
+          {"history", history},
+          {"timings", {{"train_seconds", r.seconds}}},
+          {"normalizer", trainer.normalizer().to_json()},
+          {"weights", "model.pt"},
+          {"versions", library_versions()}};
 }
 
 }  // namespace nasc

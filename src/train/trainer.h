@@ -53,6 +53,9 @@ class Trainer {
 
   Network network() const { return net_; }
   const Normalizer& normalizer() const { return norm_; }
+  const Space& space() const { return space_; }
+  const Arch& arch() const { return arch_; }
+  const TrainOptions& options() const { return opt_; }
 
  private:
   void save_checkpoint(const std::string& dir, const std::vector<EpochRecord>& history, double seconds);
@@ -72,5 +75,12 @@ torch::Tensor classification_loss(const torch::Tensor& logits, const torch::Tens
 
 // The first `limit` indices of a set of `n` images (all when limit is 0).
 std::vector<int64_t> first_indices(int64_t n, int64_t limit);
+
+// What a finished run leaves beside model.pt, the same for `nasc train` and `nasc experiment` so that `nasc export`
+// reads either: writes out_dir/epochs.csv and returns the body of result.json (space, architecture, data, recipe,
+// seed, device, parameters, test accuracy, history, normaliser, weights, library versions); callers add their own
+// fields and write it.
+json training_record(const Trainer& trainer, const TrainResult& r, const DataSpec& data, const torch::Device& device,
+                     const std::string& out_dir);
 
 }  // namespace nasc

@@ -11,6 +11,7 @@
 
 #include "../latency/latency_fixtures.h"
 #include "common/error.h"
+#include "deploy/export.h"
 #include "report/experiment.h"
 #include "report/plots.h"
 #include "report/tables.h"
@@ -136,6 +137,12 @@ TEST(Experiment, MiniatureRunsEndToEndAndReusesFinishedRuns) {
     EXPECT_GT(r.retrain_s, 0);
     EXPECT_TRUE(fs::exists(out / r.run_dir / "search.json")) << r.run_dir;
     EXPECT_TRUE(fs::exists(out / r.run_dir / "retrain.json")) << r.run_dir;
+    {  // every retrained network is a train run that nasc export can cut
+      const json rt = read_json_file((out / r.run_dir / "retrain.json").string());
+      const TrainedRun trained = TrainedRun::load((out / rt.at("retrain_dir").get<std::string>()).string());
+      EXPECT_EQ(trained.result.at("arch"), r.arch);
+      EXPECT_DOUBLE_EQ(trained.result.at("test_accuracy").get<double>(), r.test_acc);
+    }
     EXPECT_NE(r.arch.find(','), std::string::npos) << "architectures round-trip through CSV quoting";
     if (r.strategy == "accuracy-only") {
       EXPECT_TRUE(std::isnan(r.threshold_ms));

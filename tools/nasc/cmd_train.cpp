@@ -52,27 +52,8 @@ int run_train(TrainArgs args) {
   Trainer trainer(space, arch, args.opt, device);
   TrainResult r = trainer.run(data, args.out, args.resume);
 
-  std::string csv = EpochRecord::csv_header() + "\n";
-  json hist = json::array();
-  for (auto& h : r.history) {
-    csv += h.csv_row() + "\n";
-    hist.push_back(h.to_json());
-  }
-  write_text_atomic(args.out + "/epochs.csv", csv);
-  json result = {{"command", "train"},
-                 {"space", space.config().to_json()},
-                 {"arch", space.format_arch(arch)},
-                 {"data", spec.to_string()},
-                 {"options", args.opt.to_json()},
-                 {"seed", args.opt.seed},
-                 {"device", device_description(device)},
-                 {"parameters", count_parameters(*trainer.network())},
-                 {"test_accuracy", r.test_accuracy},
-                 {"history", hist},
-                 {"timings", {{"train_seconds", r.seconds}}},
-                 {"normalizer", trainer.normalizer().to_json()},
-                 {"weights", "model.pt"},
-                 {"versions", library_versions()}};
+  json result = training_record(trainer, r, spec, device, args.out);
+  result["command"] = "train";
   if (!args.from.empty()) {
     result["from"] = args.from;
     result["split"] = found.value("split", -1);
