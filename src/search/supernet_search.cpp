@@ -1,5 +1,6 @@
 #include "search/supernet_search.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -59,7 +60,8 @@ json SearchEpoch::to_json() const {
           {"val_acc", val_acc},     {"feasible_fraction", feasible_fraction},
           {"convergence", convergence}, {"mode_latency_ms", mode_latency_ms},
           {"mode_feasible", mode_feasible}, {"Delta", Delta},
-          {"seconds", seconds}};
+          {"seconds", seconds},     {"skipped_weight_steps", skipped_weight_steps},
+          {"skipped_theta_steps", skipped_theta_steps}};
 }
 
 SearchEpoch SearchEpoch::from_json(const json& j) {
@@ -75,17 +77,21 @@ SearchEpoch SearchEpoch::from_json(const json& j) {
   e.mode_feasible = j.at("mode_feasible");
   e.Delta = j.at("Delta");
   e.seconds = j.at("seconds");
+  e.skipped_weight_steps = j.value("skipped_weight_steps", int64_t(0));  // absent in checkpoints of older runs
+  e.skipped_theta_steps = j.value("skipped_theta_steps", int64_t(0));
   return e;
 }
 
 std::string SearchEpoch::csv_header() {
-  return "epoch,lr,train_loss,val_loss,val_acc,feasible_fraction,convergence,mode_latency_ms,mode_feasible,Delta,seconds";
+  return "epoch,lr,train_loss,val_loss,val_acc,feasible_fraction,convergence,mode_latency_ms,mode_feasible,Delta,"
+         "seconds,skipped_weight_steps,skipped_theta_steps";
 }
 
 std::string SearchEpoch::csv_row() const {
   char buf[320];
-  std::snprintf(buf, sizeof buf, "%d,%.6g,%.6f,%.6f,%.6f,%.4f,%.6f,%.4f,%d,%.6g,%.3f", epoch, lr, train_loss, val_loss,
-                val_acc, feasible_fraction, convergence, mode_latency_ms, int(mode_feasible), Delta, seconds);
+  std::snprintf(buf, sizeof buf, "%d,%.6g,%.6f,%.6f,%.6f,%.4f,%.6f,%.4f,%d,%.6g,%.3f,%lld,%lld", epoch, lr, train_loss,
+                val_loss, val_acc, feasible_fraction, convergence, mode_latency_ms, int(mode_feasible), Delta, seconds,
+                (long long)skipped_weight_steps, (long long)skipped_theta_steps);
   return buf;
 }
 
@@ -219,6 +225,7 @@ SearchState SupernetSearch::run(const ImageSet& train_set, const std::string& ou
     Progress progress(cat("search epoch ", epoch + 1, "/", opt_.epochs));
     auto train_loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device_));
     double val_loss_sum = 0, val_correct = 0, val_seen = 0, feasible_count = 0, scored = 0;
+    int64_t skipped_weights = 0, skipped_theta = 0;
     double lr = opt_.lr;
     int64_t step = 0;
     Batch b, v;
@@ -231,13 +238,20 @@ SearchState SupernetSearch::run(const ImageSet& train_set, const std::string& ou
       // weight decay, no momentum drift), which also makes the step independent of earlier steps' sampling, so
       // a resumed run continues exactly.
       for (auto& p : net_->parameters()) p.mutable_grad() = torch::Tensor();
+      auto step_loss = torch::zeros_like(train_loss_sum);
       for (int i = 0; i < lambda; ++i) {
         Config c = to_config(asng_.sample(rng));
         auto loss = classification_loss(forward(c, x), y, 0.0) / double(lambda);
         loss.backward();
-        train_loss_sum += loss.detach();
+        step_loss += loss.detach();
       }
-      sgd_->step();
+      // A non-finite loss would poison every shared weight for good: that update is skipped and counted.
+      if (std::isfinite(step_loss.item<double>())) {
+        sgd_->step();
+        train_loss_sum += step_loss;
+      } else {
+        ++skipped_weights;
+      }
       // 2-4. Theta: lambda fresh configurations scored on a validation batch, ranked feasible-first, ASNG step.
       if (!val_loader.next(v)) {
         val_loader.set_epoch((int64_t(epoch) << 16) + (++val_round));
@@ -262,24 +276,34 @@ SearchState SupernetSearch::run(const ImageSet& train_set, const std::string& ou
       auto losses_cpu = torch::stack(losses_t).to(torch::kCPU, torch::kDouble);
       auto correct_cpu = torch::stack(correct_t).to(torch::kCPU);
       std::vector<double> losses(losses_cpu.data_ptr<double>(), losses_cpu.data_ptr<double>() + lambda);
-      for (int i = 0; i < lambda; ++i) {
-        val_loss_sum += losses[i];
-        val_correct += double(correct_cpu[i].item<int64_t>());
-        val_seen += double(xv.size(0));
-        feasible_count += violations[i] == 0 ? 1 : 0;
-        scored += 1;
+      // A non-finite validation loss cannot be ranked: this theta step is skipped and counted.
+      const bool finite = std::all_of(losses.begin(), losses.end(), [](double l) { return std::isfinite(l); });
+      if (finite) {
+        for (int i = 0; i < lambda; ++i) {
+          val_loss_sum += losses[i];
+          val_correct += double(correct_cpu[i].item<int64_t>());
+          val_seen += double(xv.size(0));
+          feasible_count += violations[i] == 0 ? 1 : 0;
+          scored += 1;
+        }
+        if (problem_.adapt) asng_.step(samples, rank_utility(losses, violations));
+      } else {
+        ++skipped_theta;
       }
-      if (problem_.adapt) asng_.step(samples, rank_utility(losses, violations));
       ++step;
       if (progress.due())
         progress.update(step, steps,
-                        cat("steps | loss ", train_loss_sum.item<double>() / step, " val acc ", val_correct / val_seen,
-                            " feasible ", feasible_count / scored, " conv ", asng_.distribution().convergence()));
+                        cat("steps | loss ", train_loss_sum.item<double>() / std::max<int64_t>(step - skipped_weights, 1),
+                            " val acc ", val_correct / std::max(val_seen, 1.0),
+                            " feasible ", feasible_count / std::max(scored, 1.0), " conv ",
+                            asng_.distribution().convergence()));
     }
     SearchEpoch e;
     e.epoch = epoch + 1;
     e.lr = lr;
-    e.train_loss = train_loss_sum.item<double>() / double(std::max<int64_t>(step, 1));
+    e.train_loss = train_loss_sum.item<double>() / double(std::max<int64_t>(step - skipped_weights, 1));
+    e.skipped_weight_steps = skipped_weights;
+    e.skipped_theta_steps = skipped_theta;
     e.val_loss = val_loss_sum / std::max(scored, 1.0);
     e.val_acc = val_correct / std::max(val_seen, 1.0);
     e.feasible_fraction = feasible_count / std::max(scored, 1.0);
@@ -294,7 +318,12 @@ SearchState SupernetSearch::run(const ImageSet& train_set, const std::string& ou
     st.converged = problem_.adapt && asng_.converged(opt_.convergence);
     progress.finish(cat("search epoch ", e.epoch, "/", opt_.epochs, ": loss ", e.train_loss, " val acc ", e.val_acc,
                         " feasible ", e.feasible_fraction, " convergence ", e.convergence, " mode ",
-                        e.mode_latency_ms, " ms", e.mode_feasible ? "" : " (infeasible)", " | ",
+                        e.mode_latency_ms, " ms", e.mode_feasible ? "" : " (infeasible)",
+                        skipped_weights + skipped_theta
+                            ? cat(" | skipped for non-finite loss: ", skipped_weights, " weight, ", skipped_theta,
+                                  " theta steps")
+                            : std::string(),
+                        " | ",
                         Progress::format_seconds(e.seconds), st.converged ? " | converged" : ""));
     if (!out_dir.empty()) save_checkpoint(out_dir, st);
     if (after_epoch && !after_epoch(e)) break;

@@ -52,6 +52,9 @@ struct SearchEpoch {
   double mode_latency_ms = 0;    // latency of theta's mode
   bool mode_feasible = false;
   double Delta = 0, seconds = 0;
+  // Steps whose loss was not finite and whose update was skipped: the weight step (a training loss) and the
+  // theta step (a validation loss among the lambda scored). Means over the epoch leave them out.
+  int64_t skipped_weight_steps = 0, skipped_theta_steps = 0;
   json to_json() const;
   static SearchEpoch from_json(const json& j);
   static std::string csv_header();

@@ -111,6 +111,25 @@ TEST(Search, NascFindsAFeasibleArchitectureUnderABindingThreshold) {
   EXPECT_DOUBLE_EQ(s.latency.total_ms(a, r["split"]), r["latency"]["total_ms"].get<double>());
 }
 
+// A learning rate that makes the weights overflow: the search skips and counts the non-finite steps and finishes
+// with finite means, where one NaN used to end the whole search.
+TEST(Search, NonFiniteLossesAreSkippedAndCountedNotFatal) {
+  torch::set_num_threads(2);
+  TinyScenario s;
+  SearchRequest req;
+  req.max_latency_ms = 1e9;
+  req.options = small_budget();
+  req.options.epochs = 1;
+  req.options.lr = 1e30;
+  json r = run_strategy(req, s.space, s.latency, fmnist().train, torch::kCPU, "", false);
+  ASSERT_EQ(r["history"].size(), 1u);
+  const json& e = r["history"][0];
+  EXPECT_GT(e["skipped_weight_steps"].get<int64_t>(), 0) << e.dump();
+  EXPECT_GT(e["skipped_theta_steps"].get<int64_t>(), 0) << e.dump();
+  EXPECT_LT(e["skipped_weight_steps"].get<int64_t>(), 12) << "the first steps still had finite losses";
+  EXPECT_TRUE(std::isfinite(e["train_loss"].get<double>())) << e.dump();
+}
+
 TEST(Search, BaselinesHonourTheirDefinitions) {
   torch::set_num_threads(2);
   TinyScenario s;
