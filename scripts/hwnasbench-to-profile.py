@@ -4,7 +4,7 @@
 Input: HW-NAS-Bench's published pickle (HW-NAS-Bench-v1_0.pickle, github.com/GATECH-EIC/HW-NAS-Bench). Its
 structure, as its API (hw_nas_bench_api.py) reads it: a dict whose 'fbnet' entry maps metric names such as
 'edgegpu_latency' or 'raspi4_latency' to a dict from block key (ConvNorm_..., ConvBlock_..., Skip_..., AvgP_...,
-FC_...) to the latency of that block. Those keys are the ones NASC's spaces use (DESIGN §3), so the tables are
+FC_...) to the latency of that block. Those keys are the ones NASC's spaces use (docs/ARCHITECTURE.md §3), so the tables are
 copied unchanged, in milliseconds as HW-NAS-Bench reports latency.
 
 Output: <out-dir>/hwnas-<device>.json for each device, in the format of src/latency/profile.h.

@@ -24,7 +24,7 @@ struct ClientOptions {
   LinkOptions link;
 };
 
-// One answered request with what it cost, measured on the device (DESIGN §5: device/transfer/server/total).
+// One answered request with what it cost, measured on the device (ARCHITECTURE.md §5: device/transfer/server/total).
 struct Reply {
   uint64_t request_id = 0;
   std::vector<float> scores;

@@ -1,5 +1,5 @@
-// Cuts a trained network at split p into two deployable halves (DESIGN §5): out/head (blocks [0,p), the device)
-// and out/tail (blocks [p,B), the server), each a self-describing folded model, plus out/manifest.json.
+// Cuts a trained network at split p into two deployable halves (ARCHITECTURE.md §5): out/head (blocks [0,p), the
+// device) and out/tail (blocks [p,B), the server), each a self-describing folded model, plus out/manifest.json.
 #pragma once
 #include <string>
 

@@ -1,5 +1,5 @@
 // Emulated IoT link on the client: a token bucket at the link's bandwidth plus its one-way delay, so that a
-// transfer over loopback takes what DESIGN §3 models, T_link(bytes) = delay + 8 * bytes / bandwidth.
+// transfer over loopback takes what ARCHITECTURE.md §3 models, T_link(bytes) = delay + 8 * bytes / bandwidth.
 #pragma once
 #include <cstddef>
 

@@ -29,7 +29,7 @@ namespace nasc {
 //   56   4   body_crc     zlib crc32 of the body
 //   60   4   header_crc   zlib crc32 of bytes [0, 60)
 //   64   body_len bytes of body
-// Bodies: Request = the tensor at the split (DESIGN §2); Response = class scores, fp32, shape [classes];
+// Bodies: Request = the tensor at the split (ARCHITECTURE.md §2); Response = class scores, fp32, shape [classes];
 // Error = a one-line UTF-8 message (raw, shape [len]); Health and Stats carry no body and their replies JSON text.
 // A receiver checks, in order: magic, version, header_crc, type, encoding, reserved/unused fields, shape,
 // quantisation, body_len against its bound, body_len against the shape; only then reads the body and checks body_crc.
@@ -180,7 +180,7 @@ Frame make_response(uint64_t id, const std::vector<float>& scores, uint32_t comp
 Frame make_error(uint64_t id, ErrorCode code, const std::string& message);  // message cut to kMaxErrorText
 Frame make_control(MsgType type, uint64_t id, const std::string& json_text = "");
 
-// Payload encodings (DESIGN §2). Floats to fp32/fp16/int8; int8 picks scale/zero point from min/max (with 0 in
+// Payload encodings (ARCHITECTURE.md §2). Floats to fp32/fp16/int8; int8 picks scale/zero point from min/max (with 0 in
 // range, so zeros stay exact), rounds to nearest and clamps; non-finite values are refused for int8.
 WireTensor encode_floats(const float* values, size_t count, const std::vector<int64_t>& shape, WireEncoding enc);
 WireTensor encode_floats(const std::vector<float>& values, const std::vector<int64_t>& shape, WireEncoding enc);

@@ -1,4 +1,4 @@
-// The two ends of an exported split at run time (DESIGN §5): the device runs the head on one image and encodes
+// The two ends of an exported split at run time (ARCHITECTURE.md §5): the device runs the head on one image and encodes
 // the payload; the server decodes a payload and runs the tail. Shared by `nasc serve`, `nasc client` and benches.
 #pragma once
 #include <torch/torch.h>
@@ -56,7 +56,8 @@ class TailRuntime {
  public:
   TailRuntime(const std::string& dir, torch::Device device);
 
-  // Split 0 takes raw pixels only (manifest encoding raw-uint8); other splits take the payload shape in fp32, fp16 or int8.
+  // Split 0 takes raw pixels only (manifest encoding raw-uint8); other splits take the payload shape in fp32, fp16 or
+  // int8.
   const InputSpec& input_spec() const { return spec_; }
   // Throws Error when the payload is not what input_spec() accepts. Safe to call from several threads.
   std::vector<float> run(const WireTensor& payload) const;
@@ -78,8 +79,8 @@ struct LatencyStats {
   json to_json() const;
 };
 
-// Measured on the device for each image (DESIGN §5): head compute + encoding, transfer (the round trip less the
-// server's compute, so framing and the emulated link count as transfer), server compute, and the whole request.
+// Measured on the device for each image (ARCHITECTURE.md §5): head compute + encoding, transfer (the round trip less
+// the server's compute, so framing and the emulated link count as transfer), server compute, and the whole request.
 struct SplitRunReport {
   int64_t images = 0, correct = 0;
   int64_t payload_bytes = 0;  // per request, on the wire, header excluded

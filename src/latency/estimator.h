@@ -1,5 +1,6 @@
-// The end-to-end latency model of DESIGN §3: device blocks + link + server blocks for an (architecture, split),
-// its best split, and the oracle (the latency floor of the whole space). Tables are built once, queries are O(B).
+// The end-to-end latency model of ARCHITECTURE.md §3: device blocks + link + server blocks for an (architecture,
+// split), its best split, and the oracle (the latency floor of the whole space). Tables are built once, queries
+// are O(B).
 #pragma once
 #include <cstdint>
 #include <vector>

@@ -1,4 +1,4 @@
-// The network link between device and server (DESIGN §3): bandwidth each way and a one-way delay, so that
+// The network link between device and server (ARCHITECTURE.md §3): bandwidth each way and a one-way delay, so that
 // T_link(bytes) = delay + 8 * bytes / bandwidth, and nothing at all when nothing is sent.
 #pragma once
 #include <cstdint>

@@ -1,5 +1,5 @@
-// A hardware profile (DESIGN §3): block key -> milliseconds at batch size 1 on one machine, with the provenance
-// of the measurement. Keys follow HW-NAS-Bench naming so that its published tables load unchanged.
+// A hardware profile (ARCHITECTURE.md §3): block key -> milliseconds at batch size 1 on one machine, with the
+// provenance of the measurement. Keys follow HW-NAS-Bench naming so that its published tables load unchanged.
 #pragma once
 #include <map>
 #include <optional>

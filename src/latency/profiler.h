@@ -1,4 +1,4 @@
-// The profiler (DESIGN §3): builds every distinct block a space needs and times it at batch size 1 on this
+// The profiler (ARCHITECTURE.md §3): builds every distinct block a space needs and times it at batch size 1 on this
 // machine (CPU threads or a CUDA device), writing the medians and spreads as a hardware profile.
 #pragma once
 #include <ostream>

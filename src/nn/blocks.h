@@ -1,4 +1,4 @@
-// The building blocks of DESIGN §1 as LibTorch modules: stem, the candidate ops (inverted residual, skip) and
+// The building blocks of ARCHITECTURE.md §1 as LibTorch modules: stem, the candidate ops (inverted residual, skip) and
 // the head. Every block maps one tensor to one tensor, so a network is a list of blocks that can be cut anywhere.
 #pragma once
 #include <torch/torch.h>

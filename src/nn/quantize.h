@@ -1,4 +1,4 @@
-// Fake quantisation of the tensor at a split (DESIGN §4): the search sees the rounding error its payload
+// Fake quantisation of the tensor at a split (ARCHITECTURE.md §4): the search sees the rounding error its payload
 // encoding will cause in deployment, with a straight-through gradient. Same affine rule as deploy/protocol.
 #pragma once
 #include <torch/torch.h>

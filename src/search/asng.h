@@ -1,4 +1,4 @@
-// Adaptive stochastic natural gradient (ASNG) on a categorical distribution (DESIGN §4 step 4).
+// Adaptive stochastic natural gradient (ASNG) on a categorical distribution (ARCHITECTURE.md §4 step 4).
 // Akimoto, Shirakawa, Yoshinari, Uchida, Saito, Nishida: "Adaptive Stochastic Natural Gradient Method for
 // One-Shot Neural Architecture Search", ICML 2019; follows the reference AdaptiveSNG.update.
 #pragma once

@@ -1,4 +1,4 @@
-// Independent categorical distributions over D decision variables (DESIGN §4): the search distribution that
+// Independent categorical distributions over D decision variables (ARCHITECTURE.md §4): the search distribution that
 // ASNG moves. Torch-free; knows nothing of networks, only category indices.
 #pragma once
 #include <cstdint>

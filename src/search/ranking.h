@@ -1,4 +1,4 @@
-// Ranking-based utilities for ASNG under a latency constraint (DESIGN §4 step 3): turns the losses and
+// Ranking-based utilities for ASNG under a latency constraint (ARCHITECTURE.md §4 step 3): turns the losses and
 // constraint violations of lambda sampled configurations into the weights of the natural-gradient step.
 #pragma once
 #include <vector>

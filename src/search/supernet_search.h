@@ -1,5 +1,5 @@
-// The one-shot search of DESIGN §4: a weight-sharing supernet trained on sampled (ops, split) configurations while
-// ASNG moves their distribution towards low validation loss under the latency constraint. Every strategy that
+// The one-shot search of ARCHITECTURE.md §4: a weight-sharing supernet trained on sampled (ops, split) configurations
+// while ASNG moves their distribution towards low validation loss under the latency constraint. Every strategy that
 // trains a supernet (nasc, accuracy-only, device-only, server-only, random) is this loop with another problem.
 #pragma once
 #include <torch/torch.h>

@@ -1,4 +1,4 @@
-// The search space (DESIGN §1): a JSON-described FBNet-style network of stem, L searchable layers and head,
+// The search space (ARCHITECTURE.md §1): a JSON-described FBNet-style network of stem, L searchable layers and head,
 // with shape inference, HW-NAS-Bench block keys, architectures (one op per layer) and split payloads (§2).
 #pragma once
 #include <cstdint>
@@ -61,7 +61,7 @@ struct BlockGeom {
   int stride = 1;
 };
 
-// Payload encodings of the tensor at a split (DESIGN §2). Raw is the stored uint8 input (p = 0 only).
+// Payload encodings of the tensor at a split (ARCHITECTURE.md §2). Raw is the stored uint8 input (p = 0 only).
 enum class Encoding { Raw, Fp32, Fp16, Int8 };
 Encoding parse_encoding(const std::string& s);  // fp32|fp16|int8
 std::string encoding_name(Encoding e);

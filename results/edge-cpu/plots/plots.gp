@@ -219,3 +219,219 @@ plot newhistogram 'f = 0.3, T = 9.99731 ms', 'data/pi4-titanrtx_floor1_bw100_bar
 
 unset output
 
+set terminal pngcairo size 1000,640 noenhanced font 'Sans,11'
+set output 'pixel3-2080ti_floor1_bw1_accuracy_latency.png'
+reset
+set title 'Test accuracy vs end-to-end latency: pixel3-2080ti, privacy floor 1, 1 Mbit/s'
+set xlabel 'End-to-end latency, model estimate (ms)'
+set ylabel 'Test accuracy after retraining (%)'
+set key outside right top
+set grid
+set arrow from 6.29472, graph 0 to 6.29472, graph 1 nohead dashtype 3 lc rgb '#999999'
+set arrow from 8.59878, graph 0 to 8.59878, graph 1 nohead dashtype 3 lc rgb '#999999'
+set arrow from 10.9028, graph 0 to 10.9028, graph 1 nohead dashtype 3 lc rgb '#999999'
+plot 'data/pixel3-2080ti_floor1_bw1_points.dat' index 0 using 1:2:3 with yerrorbars pt 5 ps 1.3 lc rgb '#0072b2' title 'accuracy-only', \
+     'data/pixel3-2080ti_floor1_bw1_points.dat' index 1 using 1:2:3 with yerrorbars pt 6 ps 1.3 lc rgb '#d55e00' title 'nasc', \
+     'data/pixel3-2080ti_floor1_bw1_points.dat' index 2 using 1:2:3 with yerrorbars pt 7 ps 1.3 lc rgb '#009e73' title 'fixed:k3_e6', \
+     'data/pixel3-2080ti_floor1_bw1_points.dat' index 3 using 1:2:3 with yerrorbars pt 8 ps 1.3 lc rgb '#cc79a7' title 'random:8', \
+     'data/pixel3-2080ti_floor1_bw1_points.dat' index 4 using 1:2 with lines dashtype 2 lw 1.5 lc rgb '#444444' title 'Pareto front'
+
+set terminal svg size 1000,640 dynamic noenhanced font 'Sans,11'
+set output 'pixel3-2080ti_floor1_bw1_accuracy_latency.svg'
+reset
+set title 'Test accuracy vs end-to-end latency: pixel3-2080ti, privacy floor 1, 1 Mbit/s'
+set xlabel 'End-to-end latency, model estimate (ms)'
+set ylabel 'Test accuracy after retraining (%)'
+set key outside right top
+set grid
+set arrow from 6.29472, graph 0 to 6.29472, graph 1 nohead dashtype 3 lc rgb '#999999'
+set arrow from 8.59878, graph 0 to 8.59878, graph 1 nohead dashtype 3 lc rgb '#999999'
+set arrow from 10.9028, graph 0 to 10.9028, graph 1 nohead dashtype 3 lc rgb '#999999'
+plot 'data/pixel3-2080ti_floor1_bw1_points.dat' index 0 using 1:2:3 with yerrorbars pt 5 ps 1.3 lc rgb '#0072b2' title 'accuracy-only', \
+     'data/pixel3-2080ti_floor1_bw1_points.dat' index 1 using 1:2:3 with yerrorbars pt 6 ps 1.3 lc rgb '#d55e00' title 'nasc', \
+     'data/pixel3-2080ti_floor1_bw1_points.dat' index 2 using 1:2:3 with yerrorbars pt 7 ps 1.3 lc rgb '#009e73' title 'fixed:k3_e6', \
+     'data/pixel3-2080ti_floor1_bw1_points.dat' index 3 using 1:2:3 with yerrorbars pt 8 ps 1.3 lc rgb '#cc79a7' title 'random:8', \
+     'data/pixel3-2080ti_floor1_bw1_points.dat' index 4 using 1:2 with lines dashtype 2 lw 1.5 lc rgb '#444444' title 'Pareto front'
+
+unset output
+
+set terminal pngcairo size 1000,640 noenhanced font 'Sans,11'
+set output 'pixel3-2080ti_floor1_bw1_breakdown.png'
+reset
+set title 'Latency breakdown per strategy (means over seeds): pixel3-2080ti, privacy floor 1, 1 Mbit/s'
+set ylabel 'Latency, model estimate (ms)'
+set style data histograms
+set style histogram rowstacked title offset 0,-2
+set style fill solid 0.85 border -1
+set boxwidth 0.8
+set bmargin 9
+set xtics rotate by -40 nomirror
+set key outside right top
+set grid ytics
+plot newhistogram 'f = 0.3, T = 6.29472 ms', 'data/pixel3-2080ti_floor1_bw1_bars.dat' index 0 using 2:xtic(1) lc rgb '#4477aa' title 'device', 'data/pixel3-2080ti_floor1_bw1_bars.dat' index 0 using 3 lc rgb '#ee6677' title 'transfer (up + down)', 'data/pixel3-2080ti_floor1_bw1_bars.dat' index 0 using 4 lc rgb '#228833' title 'server', \
+     newhistogram 'f = 0.5, T = 8.59878 ms', 'data/pixel3-2080ti_floor1_bw1_bars.dat' index 1 using 2:xtic(1) lc rgb '#4477aa' notitle, 'data/pixel3-2080ti_floor1_bw1_bars.dat' index 1 using 3 lc rgb '#ee6677' notitle, 'data/pixel3-2080ti_floor1_bw1_bars.dat' index 1 using 4 lc rgb '#228833' notitle, \
+     newhistogram 'f = 0.7, T = 10.9028 ms', 'data/pixel3-2080ti_floor1_bw1_bars.dat' index 2 using 2:xtic(1) lc rgb '#4477aa' notitle, 'data/pixel3-2080ti_floor1_bw1_bars.dat' index 2 using 3 lc rgb '#ee6677' notitle, 'data/pixel3-2080ti_floor1_bw1_bars.dat' index 2 using 4 lc rgb '#228833' notitle
+
+set terminal svg size 1000,640 dynamic noenhanced font 'Sans,11'
+set output 'pixel3-2080ti_floor1_bw1_breakdown.svg'
+reset
+set title 'Latency breakdown per strategy (means over seeds): pixel3-2080ti, privacy floor 1, 1 Mbit/s'
+set ylabel 'Latency, model estimate (ms)'
+set style data histograms
+set style histogram rowstacked title offset 0,-2
+set style fill solid 0.85 border -1
+set boxwidth 0.8
+set bmargin 9
+set xtics rotate by -40 nomirror
+set key outside right top
+set grid ytics
+plot newhistogram 'f = 0.3, T = 6.29472 ms', 'data/pixel3-2080ti_floor1_bw1_bars.dat' index 0 using 2:xtic(1) lc rgb '#4477aa' title 'device', 'data/pixel3-2080ti_floor1_bw1_bars.dat' index 0 using 3 lc rgb '#ee6677' title 'transfer (up + down)', 'data/pixel3-2080ti_floor1_bw1_bars.dat' index 0 using 4 lc rgb '#228833' title 'server', \
+     newhistogram 'f = 0.5, T = 8.59878 ms', 'data/pixel3-2080ti_floor1_bw1_bars.dat' index 1 using 2:xtic(1) lc rgb '#4477aa' notitle, 'data/pixel3-2080ti_floor1_bw1_bars.dat' index 1 using 3 lc rgb '#ee6677' notitle, 'data/pixel3-2080ti_floor1_bw1_bars.dat' index 1 using 4 lc rgb '#228833' notitle, \
+     newhistogram 'f = 0.7, T = 10.9028 ms', 'data/pixel3-2080ti_floor1_bw1_bars.dat' index 2 using 2:xtic(1) lc rgb '#4477aa' notitle, 'data/pixel3-2080ti_floor1_bw1_bars.dat' index 2 using 3 lc rgb '#ee6677' notitle, 'data/pixel3-2080ti_floor1_bw1_bars.dat' index 2 using 4 lc rgb '#228833' notitle
+
+unset output
+
+set terminal pngcairo size 1000,640 noenhanced font 'Sans,11'
+set output 'pixel3-2080ti_floor1_bw10_accuracy_latency.png'
+reset
+set title 'Test accuracy vs end-to-end latency: pixel3-2080ti, privacy floor 1, 10 Mbit/s'
+set xlabel 'End-to-end latency, model estimate (ms)'
+set ylabel 'Test accuracy after retraining (%)'
+set key outside right top
+set grid
+set arrow from 6.29472, graph 0 to 6.29472, graph 1 nohead dashtype 3 lc rgb '#999999'
+set arrow from 8.59878, graph 0 to 8.59878, graph 1 nohead dashtype 3 lc rgb '#999999'
+set arrow from 10.9028, graph 0 to 10.9028, graph 1 nohead dashtype 3 lc rgb '#999999'
+plot 'data/pixel3-2080ti_floor1_bw10_points.dat' index 0 using 1:2:3 with yerrorbars pt 5 ps 1.3 lc rgb '#0072b2' title 'accuracy-only', \
+     'data/pixel3-2080ti_floor1_bw10_points.dat' index 1 using 1:2:3 with yerrorbars pt 6 ps 1.3 lc rgb '#d55e00' title 'nasc', \
+     'data/pixel3-2080ti_floor1_bw10_points.dat' index 2 using 1:2:3 with yerrorbars pt 7 ps 1.3 lc rgb '#009e73' title 'fixed:k3_e6', \
+     'data/pixel3-2080ti_floor1_bw10_points.dat' index 3 using 1:2:3 with yerrorbars pt 8 ps 1.3 lc rgb '#cc79a7' title 'random:8', \
+     'data/pixel3-2080ti_floor1_bw10_points.dat' index 4 using 1:2 with lines dashtype 2 lw 1.5 lc rgb '#444444' title 'Pareto front'
+
+set terminal svg size 1000,640 dynamic noenhanced font 'Sans,11'
+set output 'pixel3-2080ti_floor1_bw10_accuracy_latency.svg'
+reset
+set title 'Test accuracy vs end-to-end latency: pixel3-2080ti, privacy floor 1, 10 Mbit/s'
+set xlabel 'End-to-end latency, model estimate (ms)'
+set ylabel 'Test accuracy after retraining (%)'
+set key outside right top
+set grid
+set arrow from 6.29472, graph 0 to 6.29472, graph 1 nohead dashtype 3 lc rgb '#999999'
+set arrow from 8.59878, graph 0 to 8.59878, graph 1 nohead dashtype 3 lc rgb '#999999'
+set arrow from 10.9028, graph 0 to 10.9028, graph 1 nohead dashtype 3 lc rgb '#999999'
+plot 'data/pixel3-2080ti_floor1_bw10_points.dat' index 0 using 1:2:3 with yerrorbars pt 5 ps 1.3 lc rgb '#0072b2' title 'accuracy-only', \
+     'data/pixel3-2080ti_floor1_bw10_points.dat' index 1 using 1:2:3 with yerrorbars pt 6 ps 1.3 lc rgb '#d55e00' title 'nasc', \
+     'data/pixel3-2080ti_floor1_bw10_points.dat' index 2 using 1:2:3 with yerrorbars pt 7 ps 1.3 lc rgb '#009e73' title 'fixed:k3_e6', \
+     'data/pixel3-2080ti_floor1_bw10_points.dat' index 3 using 1:2:3 with yerrorbars pt 8 ps 1.3 lc rgb '#cc79a7' title 'random:8', \
+     'data/pixel3-2080ti_floor1_bw10_points.dat' index 4 using 1:2 with lines dashtype 2 lw 1.5 lc rgb '#444444' title 'Pareto front'
+
+unset output
+
+set terminal pngcairo size 1000,640 noenhanced font 'Sans,11'
+set output 'pixel3-2080ti_floor1_bw10_breakdown.png'
+reset
+set title 'Latency breakdown per strategy (means over seeds): pixel3-2080ti, privacy floor 1, 10 Mbit/s'
+set ylabel 'Latency, model estimate (ms)'
+set style data histograms
+set style histogram rowstacked title offset 0,-2
+set style fill solid 0.85 border -1
+set boxwidth 0.8
+set bmargin 9
+set xtics rotate by -40 nomirror
+set key outside right top
+set grid ytics
+plot newhistogram 'f = 0.3, T = 6.29472 ms', 'data/pixel3-2080ti_floor1_bw10_bars.dat' index 0 using 2:xtic(1) lc rgb '#4477aa' title 'device', 'data/pixel3-2080ti_floor1_bw10_bars.dat' index 0 using 3 lc rgb '#ee6677' title 'transfer (up + down)', 'data/pixel3-2080ti_floor1_bw10_bars.dat' index 0 using 4 lc rgb '#228833' title 'server', \
+     newhistogram 'f = 0.5, T = 8.59878 ms', 'data/pixel3-2080ti_floor1_bw10_bars.dat' index 1 using 2:xtic(1) lc rgb '#4477aa' notitle, 'data/pixel3-2080ti_floor1_bw10_bars.dat' index 1 using 3 lc rgb '#ee6677' notitle, 'data/pixel3-2080ti_floor1_bw10_bars.dat' index 1 using 4 lc rgb '#228833' notitle, \
+     newhistogram 'f = 0.7, T = 10.9028 ms', 'data/pixel3-2080ti_floor1_bw10_bars.dat' index 2 using 2:xtic(1) lc rgb '#4477aa' notitle, 'data/pixel3-2080ti_floor1_bw10_bars.dat' index 2 using 3 lc rgb '#ee6677' notitle, 'data/pixel3-2080ti_floor1_bw10_bars.dat' index 2 using 4 lc rgb '#228833' notitle
+
+set terminal svg size 1000,640 dynamic noenhanced font 'Sans,11'
+set output 'pixel3-2080ti_floor1_bw10_breakdown.svg'
+reset
+set title 'Latency breakdown per strategy (means over seeds): pixel3-2080ti, privacy floor 1, 10 Mbit/s'
+set ylabel 'Latency, model estimate (ms)'
+set style data histograms
+set style histogram rowstacked title offset 0,-2
+set style fill solid 0.85 border -1
+set boxwidth 0.8
+set bmargin 9
+set xtics rotate by -40 nomirror
+set key outside right top
+set grid ytics
+plot newhistogram 'f = 0.3, T = 6.29472 ms', 'data/pixel3-2080ti_floor1_bw10_bars.dat' index 0 using 2:xtic(1) lc rgb '#4477aa' title 'device', 'data/pixel3-2080ti_floor1_bw10_bars.dat' index 0 using 3 lc rgb '#ee6677' title 'transfer (up + down)', 'data/pixel3-2080ti_floor1_bw10_bars.dat' index 0 using 4 lc rgb '#228833' title 'server', \
+     newhistogram 'f = 0.5, T = 8.59878 ms', 'data/pixel3-2080ti_floor1_bw10_bars.dat' index 1 using 2:xtic(1) lc rgb '#4477aa' notitle, 'data/pixel3-2080ti_floor1_bw10_bars.dat' index 1 using 3 lc rgb '#ee6677' notitle, 'data/pixel3-2080ti_floor1_bw10_bars.dat' index 1 using 4 lc rgb '#228833' notitle, \
+     newhistogram 'f = 0.7, T = 10.9028 ms', 'data/pixel3-2080ti_floor1_bw10_bars.dat' index 2 using 2:xtic(1) lc rgb '#4477aa' notitle, 'data/pixel3-2080ti_floor1_bw10_bars.dat' index 2 using 3 lc rgb '#ee6677' notitle, 'data/pixel3-2080ti_floor1_bw10_bars.dat' index 2 using 4 lc rgb '#228833' notitle
+
+unset output
+
+set terminal pngcairo size 1000,640 noenhanced font 'Sans,11'
+set output 'pixel3-2080ti_floor1_bw100_accuracy_latency.png'
+reset
+set title 'Test accuracy vs end-to-end latency: pixel3-2080ti, privacy floor 1, 100 Mbit/s'
+set xlabel 'End-to-end latency, model estimate (ms)'
+set ylabel 'Test accuracy after retraining (%)'
+set key outside right top
+set grid
+set arrow from 5.95175, graph 0 to 5.95175, graph 1 nohead dashtype 3 lc rgb '#999999'
+set arrow from 8.02717, graph 0 to 8.02717, graph 1 nohead dashtype 3 lc rgb '#999999'
+set arrow from 10.1026, graph 0 to 10.1026, graph 1 nohead dashtype 3 lc rgb '#999999'
+plot 'data/pixel3-2080ti_floor1_bw100_points.dat' index 0 using 1:2:3 with yerrorbars pt 5 ps 1.3 lc rgb '#0072b2' title 'accuracy-only', \
+     'data/pixel3-2080ti_floor1_bw100_points.dat' index 1 using 1:2:3 with yerrorbars pt 6 ps 1.3 lc rgb '#d55e00' title 'nasc', \
+     'data/pixel3-2080ti_floor1_bw100_points.dat' index 2 using 1:2:3 with yerrorbars pt 7 ps 1.3 lc rgb '#009e73' title 'fixed:k3_e6', \
+     'data/pixel3-2080ti_floor1_bw100_points.dat' index 3 using 1:2:3 with yerrorbars pt 8 ps 1.3 lc rgb '#cc79a7' title 'random:8', \
+     'data/pixel3-2080ti_floor1_bw100_points.dat' index 4 using 1:2 with lines dashtype 2 lw 1.5 lc rgb '#444444' title 'Pareto front'
+
+set terminal svg size 1000,640 dynamic noenhanced font 'Sans,11'
+set output 'pixel3-2080ti_floor1_bw100_accuracy_latency.svg'
+reset
+set title 'Test accuracy vs end-to-end latency: pixel3-2080ti, privacy floor 1, 100 Mbit/s'
+set xlabel 'End-to-end latency, model estimate (ms)'
+set ylabel 'Test accuracy after retraining (%)'
+set key outside right top
+set grid
+set arrow from 5.95175, graph 0 to 5.95175, graph 1 nohead dashtype 3 lc rgb '#999999'
+set arrow from 8.02717, graph 0 to 8.02717, graph 1 nohead dashtype 3 lc rgb '#999999'
+set arrow from 10.1026, graph 0 to 10.1026, graph 1 nohead dashtype 3 lc rgb '#999999'
+plot 'data/pixel3-2080ti_floor1_bw100_points.dat' index 0 using 1:2:3 with yerrorbars pt 5 ps 1.3 lc rgb '#0072b2' title 'accuracy-only', \
+     'data/pixel3-2080ti_floor1_bw100_points.dat' index 1 using 1:2:3 with yerrorbars pt 6 ps 1.3 lc rgb '#d55e00' title 'nasc', \
+     'data/pixel3-2080ti_floor1_bw100_points.dat' index 2 using 1:2:3 with yerrorbars pt 7 ps 1.3 lc rgb '#009e73' title 'fixed:k3_e6', \
+     'data/pixel3-2080ti_floor1_bw100_points.dat' index 3 using 1:2:3 with yerrorbars pt 8 ps 1.3 lc rgb '#cc79a7' title 'random:8', \
+     'data/pixel3-2080ti_floor1_bw100_points.dat' index 4 using 1:2 with lines dashtype 2 lw 1.5 lc rgb '#444444' title 'Pareto front'
+
+unset output
+
+set terminal pngcairo size 1000,640 noenhanced font 'Sans,11'
+set output 'pixel3-2080ti_floor1_bw100_breakdown.png'
+reset
+set title 'Latency breakdown per strategy (means over seeds): pixel3-2080ti, privacy floor 1, 100 Mbit/s'
+set ylabel 'Latency, model estimate (ms)'
+set style data histograms
+set style histogram rowstacked title offset 0,-2
+set style fill solid 0.85 border -1
+set boxwidth 0.8
+set bmargin 9
+set xtics rotate by -40 nomirror
+set key outside right top
+set grid ytics
+plot newhistogram 'f = 0.3, T = 5.95175 ms', 'data/pixel3-2080ti_floor1_bw100_bars.dat' index 0 using 2:xtic(1) lc rgb '#4477aa' title 'device', 'data/pixel3-2080ti_floor1_bw100_bars.dat' index 0 using 3 lc rgb '#ee6677' title 'transfer (up + down)', 'data/pixel3-2080ti_floor1_bw100_bars.dat' index 0 using 4 lc rgb '#228833' title 'server', \
+     newhistogram 'f = 0.5, T = 8.02717 ms', 'data/pixel3-2080ti_floor1_bw100_bars.dat' index 1 using 2:xtic(1) lc rgb '#4477aa' notitle, 'data/pixel3-2080ti_floor1_bw100_bars.dat' index 1 using 3 lc rgb '#ee6677' notitle, 'data/pixel3-2080ti_floor1_bw100_bars.dat' index 1 using 4 lc rgb '#228833' notitle, \
+     newhistogram 'f = 0.7, T = 10.1026 ms', 'data/pixel3-2080ti_floor1_bw100_bars.dat' index 2 using 2:xtic(1) lc rgb '#4477aa' notitle, 'data/pixel3-2080ti_floor1_bw100_bars.dat' index 2 using 3 lc rgb '#ee6677' notitle, 'data/pixel3-2080ti_floor1_bw100_bars.dat' index 2 using 4 lc rgb '#228833' notitle
+
+set terminal svg size 1000,640 dynamic noenhanced font 'Sans,11'
+set output 'pixel3-2080ti_floor1_bw100_breakdown.svg'
+reset
+set title 'Latency breakdown per strategy (means over seeds): pixel3-2080ti, privacy floor 1, 100 Mbit/s'
+set ylabel 'Latency, model estimate (ms)'
+set style data histograms
+set style histogram rowstacked title offset 0,-2
+set style fill solid 0.85 border -1
+set boxwidth 0.8
+set bmargin 9
+set xtics rotate by -40 nomirror
+set key outside right top
+set grid ytics
+plot newhistogram 'f = 0.3, T = 5.95175 ms', 'data/pixel3-2080ti_floor1_bw100_bars.dat' index 0 using 2:xtic(1) lc rgb '#4477aa' title 'device', 'data/pixel3-2080ti_floor1_bw100_bars.dat' index 0 using 3 lc rgb '#ee6677' title 'transfer (up + down)', 'data/pixel3-2080ti_floor1_bw100_bars.dat' index 0 using 4 lc rgb '#228833' title 'server', \
+     newhistogram 'f = 0.5, T = 8.02717 ms', 'data/pixel3-2080ti_floor1_bw100_bars.dat' index 1 using 2:xtic(1) lc rgb '#4477aa' notitle, 'data/pixel3-2080ti_floor1_bw100_bars.dat' index 1 using 3 lc rgb '#ee6677' notitle, 'data/pixel3-2080ti_floor1_bw100_bars.dat' index 1 using 4 lc rgb '#228833' notitle, \
+     newhistogram 'f = 0.7, T = 10.1026 ms', 'data/pixel3-2080ti_floor1_bw100_bars.dat' index 2 using 2:xtic(1) lc rgb '#4477aa' notitle, 'data/pixel3-2080ti_floor1_bw100_bars.dat' index 2 using 3 lc rgb '#ee6677' notitle, 'data/pixel3-2080ti_floor1_bw100_bars.dat' index 2 using 4 lc rgb '#228833' notitle
+
+unset output
+
