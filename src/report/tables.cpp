@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/csv.h"
 #include "common/error.h"
 #include "common/json_io.h"
 
@@ -21,27 +22,6 @@ std::string csv_field(const std::string& s) {
   std::string q = "\"";
   for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
   return q + "\"";
-}
-
-std::vector<std::string> split_csv(const std::string& line, const std::string& ctx) {
-  std::vector<std::string> out(1);
-  bool quoted = false;
-  for (size_t i = 0; i < line.size(); ++i) {
-    char c = line[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') out.back() += '"', ++i;
-      else if (c == '"') quoted = false;
-      else out.back() += c;
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      out.emplace_back();
-    } else if (c != '\r') {
-      out.back() += c;
-    }
-  }
-  if (quoted) fail(ctx, ": unterminated quoted field");
-  return out;
 }
 
 // %.10g keeps enough digits that tables recomputed from the CSV agree with results.md to the printed digit.
@@ -135,7 +115,10 @@ std::string ResultRow::csv_row() const {
 }
 
 ResultRow ResultRow::from_csv(const std::string& line, const std::string& ctx) {
-  auto f = split_csv(line, ctx);
+  return from_fields(parse_csv(csv_header() + "\n" + line, ctx).rows.at(0), ctx);
+}
+
+ResultRow ResultRow::from_fields(const std::vector<std::string>& f, const std::string& ctx) {
   if (f.size() != kNumColumns) fail(ctx, ": ", f.size(), " fields, expected ", kNumColumns);
   ResultRow r;
   size_t i = 0;
@@ -173,13 +156,11 @@ void write_results_csv(const std::string& path, const std::vector<ResultRow>& ro
 }
 
 std::vector<ResultRow> read_results_csv(const std::string& path) {
-  std::istringstream in(read_text(path));
-  std::string line;
-  if (!std::getline(in, line) || line != ResultRow::csv_header())
+  const CsvTable t = parse_csv(read_text(path), path);
+  if (t.header != parse_csv(ResultRow::csv_header(), "results.csv columns").header)
     fail(path, ": header does not match; expected the results.csv columns ", ResultRow::csv_header());
   std::vector<ResultRow> rows;
-  for (int n = 2; std::getline(in, line); ++n)
-    if (!line.empty()) rows.push_back(ResultRow::from_csv(line, cat(path, " line ", n)));
+  for (size_t i = 0; i < t.rows.size(); ++i) rows.push_back(ResultRow::from_fields(t.rows[i], cat(path, ":", t.lines[i])));
   return rows;
 }
 
@@ -189,13 +170,11 @@ void write_cost_csv(const std::string& path, const CostRecord& c) {
 }
 
 CostRecord read_cost_csv(const std::string& path) {
-  std::istringstream in(read_text(path));
-  std::string header, line;
-  std::getline(in, header);
-  if (header != "space,arch,epochs,train_images,seconds" || !std::getline(in, line))
+  const CsvTable t = parse_csv(read_text(path), path);
+  const std::vector<std::string> columns = {"space", "arch", "epochs", "train_images", "seconds"};
+  if (t.header != columns || t.rows.size() != 1)
     fail(path, ": expected the header space,arch,epochs,train_images,seconds and one row");
-  auto f = split_csv(line, path);
-  if (f.size() != 5) fail(path, ": ", f.size(), " fields, expected 5");
+  const std::vector<std::string>& f = t.rows[0];
   CostRecord c;
   c.space = f[0];
   c.arch = f[1];

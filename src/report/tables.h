@@ -37,6 +37,7 @@ struct ResultRow {
   static std::string csv_header();
   std::string csv_row() const;
   static ResultRow from_csv(const std::string& line, const std::string& context);
+  static ResultRow from_fields(const std::vector<std::string>& fields, const std::string& context);
 };
 
 void write_results_csv(const std::string& path, const std::vector<ResultRow>& rows);
