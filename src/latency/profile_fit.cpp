@@ -11,6 +11,7 @@
 #include "common/csv.h"
 #include "common/error.h"
 #include "common/stats.h"
+#include "latency/estimator.h"
 
 namespace nasc {
 
@@ -57,22 +58,15 @@ Design make_design(const Space& space) {
   return d;
 }
 
-double network_ms(const Space& space, const HardwareProfile& prof, const Arch& arch) {
-  double ms = 0;
-  for (int b = 0; b < space.num_blocks(); ++b) {
-    const int op = space.block(b).kind == BlockKind::Layer ? arch[space.block(b).layer] : 0;
-    for (const auto& k : space.block_keys(b, op)) ms += prof.ms(k);
-  }
-  return ms;
-}
-
 FitQuality quality(const Space& space, const HardwareProfile& prof, const std::vector<const TimedArch*>& rows) {
   FitQuality q;
   q.rows = rows.size();
   if (rows.empty()) return q;
+  // The whole network on one machine: the estimator's device-only split, which needs no link.
+  const LatencyEstimator est(space, prof, prof, LinkModel{}, Encoding::Int8);
   std::vector<double> predicted, measured;
   for (const TimedArch* r : rows) {
-    predicted.push_back(network_ms(space, prof, r->arch));
+    predicted.push_back(est.breakdown(r->arch, space.num_blocks()).device_ms);
     measured.push_back(r->ms);
     q.max_abs_err_ms = std::max(q.max_abs_err_ms, std::abs(predicted.back() - measured.back()));
   }

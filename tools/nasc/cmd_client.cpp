@@ -71,7 +71,7 @@ double head_ms(const nasc::SplitManifest& m, const nasc::HardwareProfile& device
 // The estimator's breakdown for this split and link, when the export recorded profiles that still exist; the
 // device profile is the emulated one when there is one.
 nasc::json predicted(const nasc::SplitManifest& m, const std::optional<nasc::LinkModel>& link, nasc::Encoding enc,
-                     const std::string& emulated_device, std::string& why_not) {
+                     const std::optional<nasc::HardwareProfile>& emulated, std::string& why_not) {
   using namespace nasc;
   namespace fs = std::filesystem;
   const json& lat = m.raw.contains("latency") ? m.raw["latency"] : json(nullptr);
@@ -79,17 +79,17 @@ nasc::json predicted(const nasc::SplitManifest& m, const std::optional<nasc::Lin
     why_not = "the export recorded no hardware profiles";
     return nullptr;
   }
-  const std::string dev = emulated_device.empty() ? lat["device_profile"].get<std::string>() : emulated_device;
-  const std::string srv = lat["server_profile"].get<std::string>();
-  if (!fs::exists(dev) || !fs::exists(srv)) {
-    why_not = cat("profile ", fs::exists(dev) ? srv : dev, " not found from this directory");
+  const std::string dev = lat["device_profile"].get<std::string>(), srv = lat["server_profile"].get<std::string>();
+  if ((!emulated && !fs::exists(dev)) || !fs::exists(srv)) {
+    why_not = cat("profile ", !emulated && !fs::exists(dev) ? dev : srv, " not found from this directory");
     return nullptr;
   }
   if (!link) {
     why_not = "no link is emulated";
     return nullptr;
   }
-  const LatencyEstimator est = estimator(m, HardwareProfile::load(dev), HardwareProfile::load(srv), *link, enc);
+  const LatencyEstimator est =
+      estimator(m, emulated ? *emulated : HardwareProfile::load(dev), HardwareProfile::load(srv), *link, enc);
   return est.breakdown(est.space().parse_arch(m.raw["arch"].get<std::string>()), m.split).to_json();
 }
 
@@ -130,7 +130,7 @@ int run_client(const ClientArgs& a) {
   progress.finish(cat("client: ", r.images, " requests in ", r.wall_s, " s"));
 
   std::string why_not;
-  const json pred = predicted(m, link, from_wire(enc), a.emulate_device, why_not);
+  const json pred = predicted(m, link, from_wire(enc), emulated, why_not);
   json out = {{"model", a.model},
               {"server", a.server},
               {"split", m.split},
