@@ -33,7 +33,7 @@ double time_steps(const torch::Device& d, int warmup, int steps, int passes_per_
   return double(steps) * passes_per_step * batch / seconds_since(t0);
 }
 
-void bench_space(const std::string& name, const torch::Device& d, int batch, int steps, int lambda) {
+void bench_space(const std::string& name, const torch::Device& d, int batch, int steps, int lambda, bool csv) {
   Space space(SpaceConfig::preset(name));
   auto x = torch::randn({batch, space.input_shape().c, space.input_shape().h, space.input_shape().w}).to(d);
   auto y = torch::randint(space.num_classes(), {batch}, torch::kLong).to(d);
@@ -45,7 +45,7 @@ void bench_space(const std::string& name, const torch::Device& d, int batch, int
   };
 
   Supernet super(space);
-  super->to(d);
+  to_device_layout(*super, d);
   torch::optim::SGD opt(super->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9).nesterov(true));
   double sup = time_steps(d, 3, steps, lambda, batch, [&](int) {
     opt.zero_grad();
@@ -54,15 +54,19 @@ void bench_space(const std::string& name, const torch::Device& d, int batch, int
   });
 
   Network net(space, space.default_arch());
-  net->to(d);
+  to_device_layout(*net, d);
   torch::optim::SGD opt2(net->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9).nesterov(true));
   double alone = time_steps(d, 3, steps, 1, batch, [&](int) {
     opt2.zero_grad();
     classification_loss(net->forward(x), y, 0.0).backward();
     opt2.step();
   });
-  std::printf("%-12s %-22s batch %4d  supernet (%d paths/step) %9.0f sample-passes/s   stand-alone %9.0f images/s\n",
-              name.c_str(), device_description(d).c_str(), batch, lambda, sup, alone);
+  if (csv)
+    std::printf("%s,%s,%d,%d,%d,%.1f,%.1f\n", name.c_str(), d.is_cuda() ? "cuda" : "cpu",
+                d.is_cuda() ? 0 : torch::get_num_threads(), batch, lambda, sup, alone);
+  else
+    std::printf("%-12s %-22s batch %4d  supernet (%d paths/step) %9.0f sample-passes/s   stand-alone %9.0f images/s\n",
+                name.c_str(), device_description(d).c_str(), batch, lambda, sup, alone);
 }
 
 }  // namespace
@@ -76,10 +80,14 @@ int main(int argc, char** argv) {
   app.add_option("--lambda", lambda, "Sampled paths per supernet step")->capture_default_str();
   app.add_option("--threads", threads, "CPU threads (0 = all)")->capture_default_str();
   app.add_option("--spaces", spaces, "Spaces to measure")->capture_default_str();
+  bool csv = false, cpu_only = false;
+  app.add_flag("--csv", csv, "Print CSV rows (as bench/pytorch_reference.py does) instead of text");
+  app.add_flag("--cpu-only", cpu_only, "Skip CUDA even when it is available");
   CLI11_PARSE(app, argc, argv);
   std::vector<torch::Device> devices = {select_device("cpu", threads)};
-  if (torch::cuda::is_available()) devices.push_back(select_device("cuda"));
+  if (torch::cuda::is_available() && !cpu_only) devices.push_back(select_device("cuda"));
+  if (csv) std::printf("space,device,threads,batch,lambda,supernet_sample_passes_per_s,standalone_images_per_s\n");
   for (auto& d : devices)
-    for (auto& s : spaces) bench_space(s, d, batch, d.is_cuda() ? steps * 10 : steps, lambda);
+    for (auto& s : spaces) bench_space(s, d, batch, d.is_cuda() ? steps * 10 : steps, lambda, csv);
   return 0;
 }

@@ -13,10 +13,12 @@ torch::nn::Conv2d conv(int cin, int cout, int kernel, int stride, int groups) {
                                .bias(false));
 }
 
-// ShuffleNet's channel shuffle: lets grouped 1x1 convs exchange information between groups.
+// ShuffleNet's channel shuffle: lets grouped 1x1 convs exchange information between groups. Keeps the input's
+// memory layout, so a channels-last network does not switch to NCHW halfway (that costs a reorder per conv).
 torch::Tensor channel_shuffle(const torch::Tensor& x, int groups) {
   auto n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-  return x.view({n, groups, c / groups, h, w}).transpose(1, 2).reshape({n, c, h, w});
+  auto layout = x.suggest_memory_format();
+  return x.view({n, groups, c / groups, h, w}).transpose(1, 2).reshape({n, c, h, w}).contiguous(layout);
 }
 }  // namespace
 
@@ -49,9 +51,12 @@ MBConvImpl::MBConvImpl(int cin, int cout, int kernel, int expansion, int stride,
 }
 
 torch::Tensor MBConvImpl::forward(torch::Tensor x) {
-  auto y = torch::relu(bn1(expand(x)));
+  // In-place ReLU: batch norm's backward needs its input, not its output, so the output may be overwritten.
+  auto y = bn1(expand(x));
+  y.relu_();
   if (groups > 1) y = channel_shuffle(y, groups);
-  y = torch::relu(bn2(depthwise(y)));
+  y = bn2(depthwise(y));
+  y.relu_();
   y = bn3(project(y));
   return residual ? y + x : y;
 }

@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "data/batch_loader.h"
+#include "nn/device.h"
 #include "nn/quantize.h"
 #include "report/progress.h"
 #include "search/ranking.h"
@@ -116,7 +117,7 @@ SupernetSearch::SupernetSearch(const Space& space, const LatencyEstimator& laten
   opt_.validate();
   torch::manual_seed(opt_.seed);
   net_ = Supernet(space_);
-  net_->to(device_);
+  to_device_layout(*net_, device_);
   sgd_ = std::make_unique<torch::optim::SGD>(
       net_->parameters(),
       torch::optim::SGDOptions(opt_.lr).momentum(opt_.momentum).nesterov(opt_.momentum > 0).weight_decay(opt_.weight_decay));
@@ -179,6 +180,7 @@ bool SupernetSearch::load_checkpoint(const std::string& dir, SearchState& st) {
   b.erase("epochs");
   if (a != b) fail(ctx, ": checkpoint was made with different search options (", b.dump(), ")");
   torch::load(net_, (cdir / "supernet.pt").string(), device_);
+  to_device_layout(*net_, device_);  // a checkpoint's tensors come back in the layout they were saved in
   torch::load(*sgd_, (cdir / "optimizer.pt").string(), device_);
   asng_ = AdaptiveSNG::from_json(state.at("asng"), ctx);
   st.history.clear();

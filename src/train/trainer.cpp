@@ -88,7 +88,7 @@ Trainer::Trainer(const Space& space, Arch arch, TrainOptions options, torch::Dev
   space_.check_arch(arch_);
   torch::manual_seed(opt_.seed);
   net_ = Network(space_, arch_);
-  net_->to(device_);
+  to_device_layout(*net_, device_);
   sgd_ = std::make_unique<torch::optim::SGD>(
       net_->parameters(),
       torch::optim::SGDOptions(opt_.lr).momentum(opt_.momentum).nesterov(opt_.momentum > 0).weight_decay(opt_.weight_decay));
@@ -124,6 +124,7 @@ bool Trainer::load_checkpoint(const std::string& dir, std::vector<EpochRecord>& 
   b.erase("epochs");
   if (a != b) fail(ctx, ": checkpoint was made with different training options (", b.dump(), ")");
   torch::load(net_, (cdir / "model.pt").string(), device_);
+  to_device_layout(*net_, device_);  // a checkpoint's tensors come back in the layout they were saved in
   torch::load(*sgd_, (cdir / "optimizer.pt").string(), device_);
   history.clear();
   for (auto& r : state.at("history")) history.push_back(EpochRecord::from_json(r));
