@@ -23,8 +23,11 @@ test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 bench: build
+	@./scripts/install-deps.sh --bench
 	@for b in $(BUILD)/bench_*; do echo "== $$b"; $$b; done
 	@for s in bench/*.sh; do echo "== $$s"; $$s $(BUILD); done
+	@echo "== bench/pytorch_reference.py (C++ against PyTorch eager, alternating runs)"
+	@/usr/bin/python3 bench/pytorch_reference.py --nasc $(NASC) --compare $(BUILD)/bench_train_throughput
 
 clean:
 	rm -rf $(BUILD)

@@ -3,7 +3,8 @@
 
 The space comes from `nasc space --json`, so both sides build identical blocks (stem, inverted residuals with
 optional grouped 1x1 convs and channel shuffle, skip, head). Each supernet step samples `lambda` uniform random
-paths, backpropagates mean(loss) over them and takes one SGD step (lr 0.01, momentum 0.9, Nesterov); the
+paths, backpropagates mean(loss) over them and takes one SGD step (lr 0.01, momentum 0.9, Nesterov, gradients
+set to none between steps, as SupernetSearch::weight_step does); the
 stand-alone step trains the space's default architecture. Synthetic batches, as in the C++ bench.
 
 Run with Debian's python3-torch (the same LibTorch 1.13.1 as libtorch-dev):
@@ -154,7 +155,7 @@ def bench_space(nasc, name, batch, steps, lam):
     opt = sgd(sup.parameters())
 
     def sup_step(_):
-        opt.zero_grad()
+        opt.zero_grad(set_to_none=True)  # as the search does: ops no path used this step get no update
         for _ in range(lam):
             arch = [rng.randrange(n_ops) for _ in range(n_layers)]
             (F.cross_entropy(sup(x, arch), y) / lam).backward()

@@ -1,6 +1,7 @@
-// Training throughput of the supernet (lambda sampled paths per step, as the search trains it) and of a
-// stand-alone network, on synthetic batches, for the fmnist and hwnas-cifar spaces on CPU and CUDA if present.
-// Prints sample-passes per second (images x paths / s). Run: build/bench_train_throughput [--steps N]
+// Training throughput of the supernet (the search's weight step: lambda sampled paths) and of a stand-alone network,
+// on synthetic batches, for the fmnist and hwnas-cifar spaces on CPU and CUDA if present. Prints sample-passes per
+// second (images x paths / s). Run: build/bench_train_throughput [--steps N]; against PyTorch eager:
+// /usr/bin/python3 bench/pytorch_reference.py --compare build/bench_train_throughput
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
@@ -8,6 +9,7 @@
 
 #include "nn/device.h"
 #include "nn/network.h"
+#include "search/supernet_search.h"
 #include "train/trainer.h"
 
 using namespace nasc;
@@ -33,25 +35,27 @@ double time_steps(const torch::Device& d, int warmup, int steps, int passes_per_
   return double(steps) * passes_per_step * batch / seconds_since(t0);
 }
 
-void bench_space(const std::string& name, const torch::Device& d, int batch, int steps, int lambda, bool csv) {
+void bench_space(const std::string& name, const std::string& profile_dir, const torch::Device& d, int batch,
+                 int steps, int lambda, bool csv) {
   Space space(SpaceConfig::preset(name));
   auto x = torch::randn({batch, space.input_shape().c, space.input_shape().h, space.input_shape().w}).to(d);
   auto y = torch::randint(space.num_classes(), {batch}, torch::kLong).to(d);
-  std::mt19937 rng(1);
-  auto random_arch = [&] {
-    Arch a(space.num_layers());
-    for (auto& o : a) o = int(rng() % space.num_ops());
-    return a;
-  };
-
-  Supernet super(space);
-  to_device_layout(*super, d);
-  torch::optim::SGD opt(super->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9).nesterov(true));
-  double sup = time_steps(d, 3, steps, lambda, batch, [&](int) {
-    opt.zero_grad();
-    for (int i = 0; i < lambda; ++i) (classification_loss(super->forward(x, random_arch()), y, 0.0) / lambda).backward();
-    opt.step();
-  });
+  // The search's own weight step (SupernetSearch::weight_step: lambda paths from the uniform initial
+  // distribution, gradients set to none, one SGD step); no split is sampled, so no payload is fake-quantised and
+  // the step is the plain supernet step the PyTorch reference runs.
+  HardwareProfile profile = HardwareProfile::load(profile_dir + "/cpu2-" + name + ".json");
+  LatencyEstimator latency(space, profile, profile, LinkModel{}, Encoding::Fp32);
+  SearchProblem problem;
+  problem.allowed_splits.assign(size_t(space.num_blocks() + 1), false);
+  problem.allowed_splits.back() = true;
+  problem.adapt = false;
+  SearchOptions options;
+  options.lambda = lambda;
+  options.lr = 0.01;
+  options.weight_decay = 0;
+  SupernetSearch search(space, latency, problem, options, d);
+  std::mt19937_64 rng(1);
+  double sup = time_steps(d, 3, steps, lambda, batch, [&](int) { search.weight_step(x, y, rng); });
 
   Network net(space, space.default_arch());
   to_device_layout(*net, d);
@@ -75,11 +79,14 @@ int main(int argc, char** argv) {
   CLI::App app{"Training throughput of supernet and stand-alone network"};
   int steps = 10, batch = 128, lambda = 2, threads = 0;
   std::vector<std::string> spaces = {"fmnist", "hwnas-cifar"};
+  std::string profile_dir = "profiles";
   app.add_option("--steps", steps, "Timed steps per measurement")->capture_default_str();
   app.add_option("--batch", batch, "Batch size")->capture_default_str();
   app.add_option("--lambda", lambda, "Sampled paths per supernet step")->capture_default_str();
   app.add_option("--threads", threads, "CPU threads (0 = all)")->capture_default_str();
-  app.add_option("--spaces", spaces, "Spaces to measure")->capture_default_str();
+  app.add_option("--spaces", spaces, "Spaces to measure (each needs PROFILES/cpu2-SPACE.json)")->capture_default_str();
+  app.add_option("--profiles", profile_dir, "Folder of the bundled profiles (the search needs one to exist)")
+      ->capture_default_str();
   bool csv = false, cpu_only = false;
   app.add_flag("--csv", csv, "Print CSV rows (as bench/pytorch_reference.py does) instead of text");
   app.add_flag("--cpu-only", cpu_only, "Skip CUDA even when it is available");
@@ -88,6 +95,6 @@ int main(int argc, char** argv) {
   if (torch::cuda::is_available() && !cpu_only) devices.push_back(select_device("cuda"));
   if (csv) std::printf("space,device,threads,batch,lambda,supernet_sample_passes_per_s,standalone_images_per_s\n");
   for (auto& d : devices)
-    for (auto& s : spaces) bench_space(s, d, batch, d.is_cuda() ? steps * 10 : steps, lambda, csv);
+    for (auto& s : spaces) bench_space(s, profile_dir, d, batch, d.is_cuda() ? steps * 10 : steps, lambda, csv);
   return 0;
 }

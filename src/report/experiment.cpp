@@ -14,6 +14,7 @@
 #include "nn/device.h"
 #include "report/plots.h"
 #include "report/tables.h"
+#include "search/budget.h"
 #include "search/strategy.h"
 #include "train/trainer.h"
 
@@ -315,7 +316,7 @@ json Runner::search(const RunSpec& rs, const LatencyEstimator& est, const fs::pa
       }
       fs::create_directories(sdir);
       json s = run_strategy(sreq, space_, est, data_.train, device_, sdir.string(), true);
-      write_json_atomic((sdir / "search.json").string(), s);
+      write_search_result(sdir.string(), s);
       ++stats.searches_run;
     }
     if (!fs::exists(dir / "checkpoint")) link_tree(sdir / "checkpoint", dir / "checkpoint");
@@ -337,10 +338,7 @@ json Runner::search(const RunSpec& rs, const LatencyEstimator& est, const fs::pa
   r["threshold_fraction"] = std::isnan(rs.fraction) ? json(nullptr) : json(rs.fraction);
   r["device"] = device_description(device_);
   r["versions"] = library_versions();
-  std::string csv = SearchEpoch::csv_header() + "\n";
-  for (auto& e : r["history"]) csv += SearchEpoch::from_json(e).csv_row() + "\n";
-  write_text_atomic((dir / "search.csv").string(), csv);
-  write_json_atomic((dir / "search.json").string(), r);
+  write_search_result(dir.string(), r);
   fs::remove_all(dir / "checkpoint");  // it only served resumption; search.json is the result
   return r;
 }
@@ -563,7 +561,7 @@ ExperimentStats run_experiment(const ExperimentConfig& cfg, const std::string& o
           baseline += rows.back().total_ms / double(cfg.seeds.size());
         }
         for (double f : cfg.threshold_fractions) {
-          double T = floor_ms + f * (baseline - floor_ms);
+          double T = threshold_between(floor_ms, baseline, f);
           for (auto& st : constrained)
             for (uint64_t seed : cfg.seeds) {
               RunSpec rs{&sc, floor, bw, f, T, floor_ms, st, seed,

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "common/error.h"
+#include "common/json_io.h"
 
 namespace nasc {
 
@@ -164,6 +165,13 @@ bool most_likely_feasible(const LatencyEstimator& latency, const Matrix& theta,
     out = c;
   }
   return best_score > none;
+}
+
+void write_search_result(const std::string& dir, const json& result) {
+  std::string csv = SearchEpoch::csv_header() + "\n";
+  for (auto& e : result.at("history")) csv += SearchEpoch::from_json(e).csv_row() + "\n";
+  write_text_atomic((std::filesystem::path(dir) / "search.csv").string(), csv);
+  write_json_atomic((std::filesystem::path(dir) / "search.json").string(), result);
 }
 
 json run_strategy(const SearchRequest& req, const Space& space, const LatencyEstimator& latency,

@@ -34,6 +34,10 @@ struct SearchRequest {
 json run_strategy(const SearchRequest& req, const Space& space, const LatencyEstimator& latency,
                   const ImageSet& train_set, torch::Device device, const std::string& out_dir, bool resume);
 
+// Writes a run_strategy result into dir: search.json (the whole document) and search.csv (its history, one row per
+// supernet epoch), each atomically. Both `nasc search` and the experiment runner write results through this.
+void write_search_result(const std::string& dir, const json& result);
+
 // A random configuration that meets max_ms, for the random:N baseline: the split uniformly among the allowed
 // splits (allowed[p]) whose cheapest configuration meets max_ms, then layer by layer an op uniformly among those
 // that leave a feasible completion. Not uniform over the feasible set, but it never fails when the set is

@@ -5,12 +5,13 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 
 #include "common/error.h"
 #include "data/batch_loader.h"
 #include "nn/device.h"
 #include "nn/quantize.h"
-#include "report/progress.h"
+#include "common/progress.h"
 #include "search/ranking.h"
 #include "train/trainer.h"
 
@@ -190,8 +191,141 @@ bool SupernetSearch::load_checkpoint(const std::string& dir, SearchState& st) {
   return true;
 }
 
+EpochTally::EpochTally(torch::Device device)
+    : train_loss_sum_(torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device))) {}
+
+void EpochTally::add(const WeightStep& w) {
+  ++steps_;
+  if (w.skipped)
+    ++skipped_weights_;
+  else
+    train_loss_sum_ += w.loss;
+}
+
+void EpochTally::add(const ThetaStep& t) {
+  if (t.skipped) {
+    ++skipped_theta_;
+    return;
+  }
+  for (size_t i = 0; i < t.losses.size(); ++i) {
+    val_loss_sum_ += t.losses[i];
+    val_correct_ += t.correct[i];
+    val_seen_ += double(t.images);
+    feasible_ += t.violations[i] == 0 ? 1 : 0;
+    scored_ += 1;
+  }
+}
+
+double EpochTally::train_loss() const {
+  return train_loss_sum_.item<double>() / double(std::max<int64_t>(steps_ - skipped_weights_, 1));
+}
+
+SearchCallbacks SearchCallbacks::progress(int epochs) {
+  // One live line per epoch, replaced when the next epoch starts.
+  auto line = std::make_shared<std::unique_ptr<Progress>>();
+  auto current = std::make_shared<int>(-1);
+  SearchCallbacks cb;
+  cb.on_step = [=](int epoch, int64_t step, int64_t steps, const EpochTally& t, const AdaptiveSNG& asng) {
+    if (*current != epoch) *line = std::make_unique<Progress>(cat("search epoch ", epoch + 1, "/", epochs)), *current = epoch;
+    Progress& p = **line;
+    // Reading the running loss synchronises with the device: only when the line is printed.
+    if (p.due())
+      p.update(step, steps,
+               cat("steps | loss ", t.train_loss(), " val acc ", t.val_acc(), " feasible ", t.feasible_fraction(),
+                   " conv ", asng.distribution().convergence()));
+  };
+  cb.after_epoch = [=](const SearchEpoch& e, bool converged) {
+    const std::string text =
+        cat("search epoch ", e.epoch, "/", epochs, ": loss ", e.train_loss, " val acc ", e.val_acc, " feasible ",
+            e.feasible_fraction, " convergence ", e.convergence, " mode ", e.mode_latency_ms, " ms",
+            e.mode_feasible ? "" : " (infeasible)",
+            e.skipped_weight_steps + e.skipped_theta_steps
+                ? cat(" | skipped for non-finite loss: ", e.skipped_weight_steps, " weight, ", e.skipped_theta_steps,
+                      " theta steps")
+                : std::string(),
+            " | ", Progress::format_seconds(e.seconds), converged ? " | converged" : "");
+    if (*line) (*line)->finish(text);
+    else Progress("search").finish(text);
+    line->reset();
+    return true;
+  };
+  return cb;
+}
+
+void SupernetSearch::set_lr(double lr) {
+  for (auto& g : sgd_->param_groups()) static_cast<torch::optim::SGDOptions&>(g.options()).lr(lr);
+}
+
+WeightStep SupernetSearch::weight_step(const torch::Tensor& x, const torch::Tensor& y, std::mt19937_64& rng) {
+  const int lambda = opt_.lambda;
+  // Gradients set to none, not zero: ops that no sampled path used this step get no update at all (no weight
+  // decay, no momentum drift), which also makes the step independent of earlier steps' sampling, so a resumed run
+  // continues exactly.
+  for (auto& p : net_->parameters()) p.mutable_grad() = torch::Tensor();
+  WeightStep w;
+  w.loss = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device_));
+  for (int i = 0; i < lambda; ++i) {
+    Config c = to_config(asng_.sample(rng));
+    auto loss = classification_loss(forward(c, x), y, 0.0) / double(lambda);
+    loss.backward();
+    w.loss += loss.detach();
+  }
+  // A non-finite loss would poison every shared weight for good: that update is skipped.
+  w.skipped = !std::isfinite(w.loss.item<double>());
+  if (!w.skipped) sgd_->step();
+  return w;
+}
+
+ThetaStep SupernetSearch::theta_step(const torch::Tensor& xv, const torch::Tensor& yv, std::mt19937_64& rng) {
+  const int lambda = opt_.lambda;
+  std::vector<Sample> samples;
+  std::vector<torch::Tensor> losses_t, correct_t;
+  ThetaStep t;
+  t.images = xv.size(0);
+  {
+    torch::NoGradGuard no_grad;
+    for (int i = 0; i < lambda; ++i) {
+      samples.push_back(asng_.sample(rng));
+      Config c = to_config(samples.back());
+      auto logits = forward(c, xv);
+      losses_t.push_back(torch::nn::functional::cross_entropy(logits, yv));
+      correct_t.push_back(count_correct(logits, yv));
+      t.violations.push_back(latency_violation(latency_.total_ms(c.arch, c.split), problem_.max_latency_ms));
+    }
+  }
+  // One host synchronisation per step: the ranking needs the losses.
+  auto losses_cpu = torch::stack(losses_t).to(torch::kCPU, torch::kDouble);
+  auto correct_cpu = torch::stack(correct_t).to(torch::kCPU, torch::kDouble);
+  t.losses.assign(losses_cpu.data_ptr<double>(), losses_cpu.data_ptr<double>() + lambda);
+  t.correct.assign(correct_cpu.data_ptr<double>(), correct_cpu.data_ptr<double>() + lambda);
+  // A non-finite validation loss cannot be ranked: theta stays where it is.
+  t.skipped = !std::all_of(t.losses.begin(), t.losses.end(), [](double l) { return std::isfinite(l); });
+  if (!t.skipped && problem_.adapt) asng_.step(samples, rank_utility(t.losses, t.violations));
+  return t;
+}
+
+SearchEpoch SupernetSearch::summarize(int epoch, double lr, const EpochTally& tally, double seconds) const {
+  SearchEpoch e;
+  e.epoch = epoch + 1;
+  e.lr = lr;
+  e.train_loss = tally.train_loss();
+  e.skipped_weight_steps = tally.skipped_weight_steps();
+  e.skipped_theta_steps = tally.skipped_theta_steps();
+  e.val_loss = tally.val_loss();
+  e.val_acc = tally.val_acc();
+  e.feasible_fraction = tally.feasible_fraction();
+  e.convergence = asng_.distribution().convergence();
+  Config m = mode();
+  e.mode_latency_ms = latency_.total_ms(m.arch, m.split);
+  e.mode_feasible = e.mode_latency_ms <= problem_.max_latency_ms;
+  e.Delta = asng_.Delta();
+  e.seconds = seconds;
+  return e;
+}
+
 SearchState SupernetSearch::run(const ImageSet& train_set, const std::string& out_dir, bool resume,
-                                const std::function<bool(const SearchEpoch&)>& after_epoch) {
+                                SearchCallbacks callbacks) {
+  if (!callbacks.on_step && !callbacks.after_epoch) callbacks = SearchCallbacks::progress(opt_.epochs);
   data_ = &train_set;
   auto all = first_indices(train_set.size(), opt_.train_limit);
   Split split = split_indices(int64_t(all.size()), opt_.val_fraction, opt_.seed);
@@ -215,7 +349,6 @@ SearchState SupernetSearch::run(const ImageSet& train_set, const std::string& ou
 
   const int64_t steps = train_loader.num_batches();
   const int64_t total_steps = steps * opt_.epochs;
-  const int lambda = opt_.lambda;
   for (int epoch = int(st.history.size()); epoch < opt_.epochs && !st.converged; ++epoch) {
     auto t0 = std::chrono::steady_clock::now();
     // Sampling depends on (seed, epoch) only, so a run resumed at an epoch boundary draws what it would have.
@@ -224,111 +357,28 @@ SearchState SupernetSearch::run(const ImageSet& train_set, const std::string& ou
     train_loader.set_epoch(epoch);
     int64_t val_round = 0;
     val_loader.set_epoch(int64_t(epoch) << 16);
-    Progress progress(cat("search epoch ", epoch + 1, "/", opt_.epochs));
-    auto train_loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device_));
-    double val_loss_sum = 0, val_correct = 0, val_seen = 0, feasible_count = 0, scored = 0;
-    int64_t skipped_weights = 0, skipped_theta = 0;
+    EpochTally tally(device_);
     double lr = opt_.lr;
-    int64_t step = 0;
     Batch b, v;
-    while (train_loader.next(b)) {
+    for (int64_t step = 0; train_loader.next(b); ++step) {
       lr = cosine_lr(opt_.lr, epoch * steps + step, total_steps);
-      for (auto& g : sgd_->param_groups()) static_cast<torch::optim::SGDOptions&>(g.options()).lr(lr);
-      // 1. Weights: the mean training loss of lambda sampled configurations, one SGD step.
-      auto x = b.x.to(device_, true), y = b.y.to(device_, true);
-      // Gradients set to none, not zero: ops that no sampled path used this step get no update at all (no
-      // weight decay, no momentum drift), which also makes the step independent of earlier steps' sampling, so
-      // a resumed run continues exactly.
-      for (auto& p : net_->parameters()) p.mutable_grad() = torch::Tensor();
-      auto step_loss = torch::zeros_like(train_loss_sum);
-      for (int i = 0; i < lambda; ++i) {
-        Config c = to_config(asng_.sample(rng));
-        auto loss = classification_loss(forward(c, x), y, 0.0) / double(lambda);
-        loss.backward();
-        step_loss += loss.detach();
-      }
-      // A non-finite loss would poison every shared weight for good: that update is skipped and counted.
-      if (std::isfinite(step_loss.item<double>())) {
-        sgd_->step();
-        train_loss_sum += step_loss;
-      } else {
-        ++skipped_weights;
-      }
-      // 2-4. Theta: lambda fresh configurations scored on a validation batch, ranked feasible-first, ASNG step.
+      set_lr(lr);
+      tally.add(weight_step(b.x.to(device_, true), b.y.to(device_, true), rng));
+      // The validation part is smaller than the training part: it is cycled, reshuffled each round.
       if (!val_loader.next(v)) {
         val_loader.set_epoch((int64_t(epoch) << 16) + (++val_round));
         val_loader.next(v);
       }
-      auto xv = v.x.to(device_, true), yv = v.y.to(device_, true);
-      std::vector<Sample> samples;
-      std::vector<torch::Tensor> losses_t, correct_t;
-      std::vector<double> violations;
-      {
-        torch::NoGradGuard no_grad;
-        for (int i = 0; i < lambda; ++i) {
-          samples.push_back(asng_.sample(rng));
-          Config c = to_config(samples.back());
-          auto logits = forward(c, xv);
-          losses_t.push_back(torch::nn::functional::cross_entropy(logits, yv));
-          correct_t.push_back(count_correct(logits, yv));
-          violations.push_back(latency_violation(latency_.total_ms(c.arch, c.split), problem_.max_latency_ms));
-        }
-      }
-      // One host synchronisation per step: the ranking needs the losses.
-      auto losses_cpu = torch::stack(losses_t).to(torch::kCPU, torch::kDouble);
-      auto correct_cpu = torch::stack(correct_t).to(torch::kCPU);
-      std::vector<double> losses(losses_cpu.data_ptr<double>(), losses_cpu.data_ptr<double>() + lambda);
-      // A non-finite validation loss cannot be ranked: this theta step is skipped and counted.
-      const bool finite = std::all_of(losses.begin(), losses.end(), [](double l) { return std::isfinite(l); });
-      if (finite) {
-        for (int i = 0; i < lambda; ++i) {
-          val_loss_sum += losses[i];
-          val_correct += double(correct_cpu[i].item<int64_t>());
-          val_seen += double(xv.size(0));
-          feasible_count += violations[i] == 0 ? 1 : 0;
-          scored += 1;
-        }
-        if (problem_.adapt) asng_.step(samples, rank_utility(losses, violations));
-      } else {
-        ++skipped_theta;
-      }
-      ++step;
-      if (progress.due())
-        progress.update(step, steps,
-                        cat("steps | loss ", train_loss_sum.item<double>() / std::max<int64_t>(step - skipped_weights, 1),
-                            " val acc ", val_correct / std::max(val_seen, 1.0),
-                            " feasible ", feasible_count / std::max(scored, 1.0), " conv ",
-                            asng_.distribution().convergence()));
+      tally.add(theta_step(v.x.to(device_, true), v.y.to(device_, true), rng));
+      if (callbacks.on_step) callbacks.on_step(epoch, step + 1, steps, tally, asng_);
     }
-    SearchEpoch e;
-    e.epoch = epoch + 1;
-    e.lr = lr;
-    e.train_loss = train_loss_sum.item<double>() / double(std::max<int64_t>(step - skipped_weights, 1));
-    e.skipped_weight_steps = skipped_weights;
-    e.skipped_theta_steps = skipped_theta;
-    e.val_loss = val_loss_sum / std::max(scored, 1.0);
-    e.val_acc = val_correct / std::max(val_seen, 1.0);
-    e.feasible_fraction = feasible_count / std::max(scored, 1.0);
-    e.convergence = asng_.distribution().convergence();
-    Config m = mode();
-    e.mode_latency_ms = latency_.total_ms(m.arch, m.split);
-    e.mode_feasible = e.mode_latency_ms <= problem_.max_latency_ms;
-    e.Delta = asng_.Delta();
-    e.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    SearchEpoch e = summarize(epoch, lr, tally,
+                              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     st.history.push_back(e);
     st.seconds += e.seconds;
     st.converged = problem_.adapt && asng_.converged(opt_.convergence);
-    progress.finish(cat("search epoch ", e.epoch, "/", opt_.epochs, ": loss ", e.train_loss, " val acc ", e.val_acc,
-                        " feasible ", e.feasible_fraction, " convergence ", e.convergence, " mode ",
-                        e.mode_latency_ms, " ms", e.mode_feasible ? "" : " (infeasible)",
-                        skipped_weights + skipped_theta
-                            ? cat(" | skipped for non-finite loss: ", skipped_weights, " weight, ", skipped_theta,
-                                  " theta steps")
-                            : std::string(),
-                        " | ",
-                        Progress::format_seconds(e.seconds), st.converged ? " | converged" : ""));
     if (!out_dir.empty()) save_checkpoint(out_dir, st);
-    if (after_epoch && !after_epoch(e)) break;
+    if (callbacks.after_epoch && !callbacks.after_epoch(e, st.converged)) break;
   }
   return st;
 }

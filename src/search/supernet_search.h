@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <limits>
+#include <random>
 
 #include "data/image_set.h"
 #include "data/normalizer.h"
@@ -44,6 +45,7 @@ struct SearchProblem {
   bool quantize = true;              // fake-quantise the payload at the sampled split (int8/fp16)
 };
 
+// One epoch's summary, as search.json's history and search.csv record it.
 struct SearchEpoch {
   int epoch = 0;
   double lr = 0, train_loss = 0, val_loss = 0, val_acc = 0;
@@ -73,16 +75,70 @@ struct Config {
   int split = 0;
 };
 
+// One weight step: the mean training loss of its lambda configurations (a scalar on the device, so that the step
+// does not wait for it), or skipped when that loss was not finite (no update made).
+struct WeightStep {
+  torch::Tensor loss;
+  bool skipped = false;
+};
+
+// One theta step: lambda configurations scored on a validation batch (loss, correct answers, latency violation),
+// or skipped when a loss was not finite (theta not moved).
+struct ThetaStep {
+  std::vector<double> losses, correct, violations;
+  int64_t images = 0;  // per configuration
+  bool skipped = false;
+};
+
+// The running sums of one epoch; means leave skipped steps out.
+class EpochTally {
+ public:
+  explicit EpochTally(torch::Device device);
+  void add(const WeightStep& w);
+  void add(const ThetaStep& t);
+  int64_t steps() const { return steps_; }
+  double train_loss() const;  // reads the device sum: synchronises
+  double val_loss() const { return val_loss_sum_ / std::max(scored_, 1.0); }
+  double val_acc() const { return val_correct_ / std::max(val_seen_, 1.0); }
+  double feasible_fraction() const { return feasible_ / std::max(scored_, 1.0); }
+  int64_t skipped_weight_steps() const { return skipped_weights_; }
+  int64_t skipped_theta_steps() const { return skipped_theta_; }
+
+ private:
+  torch::Tensor train_loss_sum_;
+  int64_t steps_ = 0, skipped_weights_ = 0, skipped_theta_ = 0;
+  double val_loss_sum_ = 0, val_correct_ = 0, val_seen_ = 0, feasible_ = 0, scored_ = 0;
+};
+
+// Hooks of SupernetSearch::run. on_step comes after every step with the epoch (0-based), steps done in it, steps
+// per epoch, the epoch's sums so far and the search distribution; after_epoch after each epoch's summary and
+// checkpoint, and returning false stops the run there as an interruption would.
+struct SearchCallbacks {
+  std::function<void(int epoch, int64_t step, int64_t steps, const EpochTally& tally, const AdaptiveSNG& asng)>
+      on_step;
+  std::function<bool(const SearchEpoch& e, bool converged)> after_epoch;
+  // Progress on stderr for a run of `epochs` epochs: a live line per epoch and a summary line after it.
+  static SearchCallbacks progress(int epochs);
+};
+
 class SupernetSearch {
  public:
   SupernetSearch(const Space& space, const LatencyEstimator& latency, SearchProblem problem, SearchOptions options,
                  torch::Device device);
 
   // Trains on a seeded split of `train_set` (train part for weights, validation part for theta); checkpoints
-  // each epoch into out_dir/checkpoint (when out_dir is non-empty); with resume, continues from there.
-  // `after_epoch` returning false stops the run, as an interruption would.
+  // each epoch into out_dir/checkpoint (when out_dir is non-empty); with resume, continues from there. Without
+  // on_step and after_epoch callbacks, SearchCallbacks::progress reports on stderr.
   SearchState run(const ImageSet& train_set, const std::string& out_dir, bool resume,
-                  const std::function<bool(const SearchEpoch&)>& after_epoch = nullptr);
+                  SearchCallbacks callbacks = {});
+
+  // The steps of run(), public for benchmarks and tests. x, y, xv, yv are on the device; rng draws the samples.
+  // weight_step: lambda sampled configurations, mean loss, one SGD step at the optimiser's current rate.
+  WeightStep weight_step(const torch::Tensor& x, const torch::Tensor& y, std::mt19937_64& rng);
+  // theta_step: lambda fresh configurations scored on (xv, yv), ranked feasible-first, one ASNG step (when the
+  // problem adapts).
+  ThetaStep theta_step(const torch::Tensor& xv, const torch::Tensor& yv, std::mt19937_64& rng);
+  void set_lr(double lr);
 
   Config mode() const { return to_config(asng_.mode()); }
   const AdaptiveSNG& asng() const { return asng_; }
@@ -96,6 +152,7 @@ class SupernetSearch {
   bool feasible(const Config& c) const;
 
  private:
+  SearchEpoch summarize(int epoch, double lr, const EpochTally& tally, double seconds) const;
   void save_checkpoint(const std::string& dir, const SearchState& st);
   bool load_checkpoint(const std::string& dir, SearchState& st);
 

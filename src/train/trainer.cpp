@@ -8,7 +8,7 @@
 #include "common/error.h"
 #include "common/json_io.h"
 #include "nn/device.h"
-#include "report/progress.h"
+#include "common/progress.h"
 
 namespace nasc {
 

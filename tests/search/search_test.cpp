@@ -170,7 +170,9 @@ TEST(Search, ResumedSearchEqualsUninterruptedSearch) {
   SupernetSearch whole(s.space, s.latency, prob, small_budget(), torch::kCPU);
   SearchState sa = whole.run(fmnist().train, a.string(), false);
   SupernetSearch first(s.space, s.latency, prob, small_budget(), torch::kCPU);
-  first.run(fmnist().train, b.string(), false, [](const SearchEpoch&) { return false; });
+  SearchCallbacks stop_after_one;
+  stop_after_one.after_epoch = [](const SearchEpoch&, bool) { return false; };
+  first.run(fmnist().train, b.string(), false, stop_after_one);
   SupernetSearch second(s.space, s.latency, prob, small_budget(), torch::kCPU);
   SearchState sb = second.run(fmnist().train, b.string(), true);
 

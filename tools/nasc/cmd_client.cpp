@@ -11,7 +11,7 @@
 #include "deploy/split_runtime.h"
 #include "latency/estimator.h"
 #include "nn/device.h"
-#include "report/progress.h"
+#include "common/progress.h"
 
 namespace {
 

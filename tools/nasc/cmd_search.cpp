@@ -8,6 +8,7 @@
 #include "data/data_spec.h"
 #include "nn/device.h"
 #include "scenario_args.h"
+#include "search/budget.h"
 #include "search/strategy.h"
 
 namespace {
@@ -32,24 +33,6 @@ struct SearchArgs {
 }  // namespace
 
 namespace nasc::cli {
-
-// Budgets: `quick` fits a 2-core CPU (about 6 minutes for nasc on fmnist, 10 for accuracy-only); `paper` is the full
-// budget for a GPU.
-SearchOptions budget_options(const std::string& budget) {
-  SearchOptions o;
-  if (budget == "quick") {
-    o.epochs = 8;
-    o.train_limit = 0;  // all 60,000: 30,000 train the weights, 30,000 score configurations
-    o.eval_limit = 2000;
-  } else if (budget == "paper") {
-    o.epochs = 50;
-    o.train_limit = 0;
-    o.eval_limit = 0;
-  } else {
-    fail("unknown budget '", budget, "': expected quick or paper");
-  }
-  return o;
-}
 
 void print_search_summary(const json& r, const Space& space) {
   const json& l = r["latency"];
@@ -83,7 +66,7 @@ int run_search(const SearchArgs& a) {
   const Space& space = *sc.space;
   SearchRequest req;
   req.strategy = Strategy::parse(a.strategy, space);
-  req.options = cli::budget_options(a.budget);
+  req.options = budget_options(a.budget);
   if (a.epochs > 0) req.options.epochs = a.epochs;
   if (a.train_limit >= 0) req.options.train_limit = a.train_limit;
   if (a.batch_size > 0) req.options.batch_size = a.batch_size;
@@ -94,9 +77,8 @@ int run_search(const SearchArgs& a) {
   if (a.latency_frac >= 0) {
     // Relative to the space's own range, so that the threshold binds whatever the profiles measure.
     double floor = sc.latency->oracle(a.scenario.min_device_blocks).latency.total_ms;
-    Arch largest(space.num_layers(), space.op_index("k5_e6") >= 0 ? space.op_index("k5_e6") : 0);
-    double top = sc.latency->best_split(largest, a.scenario.min_device_blocks).total_ms;
-    req.max_latency_ms = floor + a.latency_frac * (top - floor);
+    double top = largest_network_ms(*sc.latency, a.scenario.min_device_blocks);
+    req.max_latency_ms = threshold_between(floor, top, a.latency_frac);
     std::fprintf(stderr, "threshold %.3f ms = floor %.3f + %.2f x (largest network %.3f - floor)\n", req.max_latency_ms,
                  floor, a.latency_frac, top);
   } else if (a.max_latency_ms > 0)
@@ -123,10 +105,7 @@ int run_search(const SearchArgs& a) {
   r["server_profile"] = sc.server_profile_path;
   r["device"] = device_description(device);
   r["versions"] = library_versions();
-  std::string csv = SearchEpoch::csv_header() + "\n";
-  for (auto& e : r["history"]) csv += SearchEpoch::from_json(e).csv_row() + "\n";
-  write_text_atomic(a.out + "/search.csv", csv);
-  write_json_atomic(a.out + "/search.json", r);
+  write_search_result(a.out, r);
   cli::print_search_summary(r, space);
   std::printf("results in %s/search.json and %s/search.csv; retrain with: nasc train --from %s/search.json\n",
               a.out.c_str(), a.out.c_str(), a.out.c_str());
