@@ -56,15 +56,15 @@ ImageSet pad_and_repeat(const ImageSet& set, int channels, int h, int w) {
   return out;
 }
 
-Split split_indices(int64_t n, double val_fraction, uint64_t seed) {
-  if (n < 0) fail("split_indices: negative size ", n);
+TrainValIndices train_val_indices(int64_t n, double val_fraction, uint64_t seed) {
+  if (n < 0) fail("train_val_indices: negative size ", n);
   if (!(val_fraction >= 0.0 && val_fraction <= 1.0))
     fail("validation fraction ", val_fraction, " out of range (expected 0 to 1)");
   std::vector<int64_t> perm(static_cast<size_t>(n));
   std::iota(perm.begin(), perm.end(), int64_t(0));
   fisher_yates(perm, seed);
   const auto n_val = size_t(std::llround(double(n) * val_fraction));
-  Split s;
+  TrainValIndices s;
   s.val.assign(perm.begin(), perm.begin() + n_val);
   s.train.assign(perm.begin() + n_val, perm.end());
   std::sort(s.val.begin(), s.val.end());

@@ -27,12 +27,12 @@ ImageSet subset(const ImageSet& set, const std::vector<int64_t>& idx);
 // smaller than the images or the channel counts cannot be matched (expected 1 -> N or N -> N).
 ImageSet pad_and_repeat(const ImageSet& set, int channels, int h, int w);
 
-struct Split {
+struct TrainValIndices {
   std::vector<int64_t> train, val;  // each sorted ascending
 };
 
 // Deterministic split of [0, n): round(n * val_fraction) indices go to val, the rest to train; the same
 // (n, val_fraction, seed) gives the same split on every machine.
-Split split_indices(int64_t n, double val_fraction, uint64_t seed);
+TrainValIndices train_val_indices(int64_t n, double val_fraction, uint64_t seed);
 
 }  // namespace nasc

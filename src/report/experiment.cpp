@@ -26,18 +26,6 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-const std::set<std::string> kConfigFields = {"name",       "space",  "data",     "encoding",          "delay_ms",
-                                             "return_result", "scenarios", "min_device_blocks", "bandwidths_mbps",
-                                             "threshold_fractions", "seeds", "strategies", "search", "retrain",
-                                             "comment"};
-
-bool name_safe(const std::string& s) {
-  if (s.empty() || s == "." || s == "..") return false;
-  for (char c : s)
-    if (!(std::isalnum((unsigned char)c) || c == '-' || c == '_' || c == '.')) return false;
-  return true;
-}
-
 std::string path_safe(const std::string& s) {
   std::string o;
   for (char c : s) o += (std::isalnum((unsigned char)c) || c == '-' || c == '.') ? c : '_';
@@ -48,17 +36,6 @@ std::string g(double v) {
   char buf[40];
   std::snprintf(buf, sizeof buf, "%g", v);
   return buf;
-}
-
-// Fields of a nested options object must be ones the options know: a misspelt budget would silently be ignored.
-void check_fields(const json& j, const json& known, const std::string& ctx) {
-  if (!j.is_object()) fail(ctx, ": expected a JSON object, got ", j.type_name());
-  for (auto& [k, v] : j.items())
-    if (!known.contains(k)) {
-      std::string names;
-      for (auto& [n, _] : known.items()) names += (names.empty() ? "" : ", ") + n;
-      fail(ctx, ": unknown field '", k, "'; expected one of ", names);
-    }
 }
 
 uint64_t fnv1a(const std::string& s) {
@@ -76,139 +53,6 @@ std::string hex16(uint64_t v) {
 double json_num_or_nan(const json& j) { return j.is_number() ? j.get<double>() : kNaN; }
 
 }  // namespace
-
-json ScenarioSpec::to_json() const {
-  return {{"name", name}, {"device_profile", device_profile}, {"server_profile", server_profile},
-          {"optional", optional}};
-}
-
-json ExperimentConfig::to_json() const {
-  json sc = json::array();
-  for (auto& s : scenarios) sc.push_back(s.to_json());
-  std::vector<int64_t> sd(seeds.begin(), seeds.end());
-  return {{"name", name},
-          {"space", space},
-          {"data", data},
-          {"encoding", encoding},
-          {"delay_ms", delay_ms},
-          {"return_result", return_result},
-          {"scenarios", sc},
-          {"min_device_blocks", min_device_blocks},
-          {"bandwidths_mbps", bandwidths_mbps},
-          {"threshold_fractions", threshold_fractions},
-          {"seeds", sd},
-          {"strategies", strategies},
-          {"search", search.to_json()},
-          {"retrain", retrain.to_json()}};
-}
-
-ExperimentConfig ExperimentConfig::from_json(const json& j, const std::string& ctx) {
-  if (!j.is_object()) fail(ctx, ": expected a JSON object describing an experiment");
-  for (auto& [k, v] : j.items())
-    if (!kConfigFields.count(k)) {
-      std::string names;
-      for (auto& n : kConfigFields) names += (names.empty() ? "" : ", ") + n;
-      fail(ctx, ": unknown field '", k, "'; expected one of ", names);
-    }
-  ExperimentConfig c;
-  c.name = json_get_or(j, "name", c.name, ctx);
-  if (!name_safe(c.name)) fail(ctx, ": name '", c.name, "' must be letters, digits, '-', '_' or '.'");
-  c.space = json_get_or(j, "space", c.space, ctx);
-  c.data = json_get_or(j, "data", c.data, ctx);
-  DataSpec::parse(c.data);
-  c.encoding = json_get_or(j, "encoding", c.encoding, ctx);
-  if (c.encoding != "fp32" && c.encoding != "fp16" && c.encoding != "int8")
-    fail(ctx, ": encoding '", c.encoding, "': expected fp32, fp16 or int8");
-  c.delay_ms = json_get_or(j, "delay_ms", c.delay_ms, ctx);
-  if (!(c.delay_ms >= 0) || !std::isfinite(c.delay_ms)) fail(ctx, ": delay_ms = ", c.delay_ms, ": expected >= 0");
-  c.return_result = json_get_or(j, "return_result", c.return_result, ctx);
-
-  if (!j.contains("scenarios") || !j["scenarios"].is_array() || j["scenarios"].empty())
-    fail(ctx, ": 'scenarios' must be a non-empty list of {name, device_profile, server_profile[, optional]}");
-  std::set<std::string> names;
-  for (size_t i = 0; i < j["scenarios"].size(); ++i) {
-    const json& s = j["scenarios"][i];
-    std::string sctx = cat(ctx, " scenarios[", i, "]");
-    check_fields(s, {{"name", 0}, {"device_profile", 0}, {"server_profile", 0}, {"optional", 0}}, sctx);
-    ScenarioSpec sp;
-    sp.name = json_get<std::string>(s, "name", sctx);
-    if (!name_safe(sp.name)) fail(sctx, ": name '", sp.name, "' must be letters, digits, '-', '_' or '.'");
-    if (!names.insert(sp.name).second) fail(sctx, ": scenario name '", sp.name, "' is used twice");
-    sp.device_profile = json_get<std::string>(s, "device_profile", sctx);
-    sp.server_profile = json_get<std::string>(s, "server_profile", sctx);
-    sp.optional = json_get_or(s, "optional", false, sctx);
-    c.scenarios.push_back(sp);
-  }
-
-  Space space(SpaceConfig::load(c.space));
-  c.min_device_blocks = json_get_or(j, "min_device_blocks", c.min_device_blocks, ctx);
-  if (c.min_device_blocks.empty()) fail(ctx, ": 'min_device_blocks' is empty; expected e.g. [1, 0]");
-  for (int m : c.min_device_blocks)
-    if (m < 0 || m > space.num_blocks()) fail(ctx, ": min_device_blocks ", m, ": expected 0..", space.num_blocks());
-  if (std::set<int>(c.min_device_blocks.begin(), c.min_device_blocks.end()).size() != c.min_device_blocks.size())
-    fail(ctx, ": 'min_device_blocks' lists a value twice");
-
-  c.bandwidths_mbps = json_get<std::vector<double>>(j, "bandwidths_mbps", ctx);
-  if (c.bandwidths_mbps.empty()) fail(ctx, ": 'bandwidths_mbps' is empty; expected e.g. [1, 10, 100]");
-  for (double b : c.bandwidths_mbps)
-    if (!(b > 0) || !std::isfinite(b)) fail(ctx, ": bandwidth ", b, " Mbit/s: expected a positive number");
-  if (std::set<double>(c.bandwidths_mbps.begin(), c.bandwidths_mbps.end()).size() != c.bandwidths_mbps.size())
-    fail(ctx, ": 'bandwidths_mbps' lists a value twice");
-
-  c.threshold_fractions = json_get<std::vector<double>>(j, "threshold_fractions", ctx);
-  if (c.threshold_fractions.empty()) fail(ctx, ": 'threshold_fractions' is empty; expected e.g. [0.25, 0.5, 0.75]");
-  for (double f : c.threshold_fractions)
-    if (!(f > 0 && f <= 1))
-      fail(ctx, ": threshold fraction ", f, ": expected 0 < f <= 1 (T = floor + f * (accuracy-only - floor))");
-  if (std::set<double>(c.threshold_fractions.begin(), c.threshold_fractions.end()).size() !=
-      c.threshold_fractions.size())
-    fail(ctx, ": 'threshold_fractions' lists a value twice");
-
-  auto seeds = json_get<std::vector<int>>(j, "seeds", ctx);
-  if (seeds.empty()) fail(ctx, ": 'seeds' is empty; expected e.g. [1, 2, 3]");
-  for (int s : seeds)
-    if (s < 0) fail(ctx, ": seed ", s, ": expected a non-negative whole number");
-  if (std::set<int>(seeds.begin(), seeds.end()).size() != seeds.size()) fail(ctx, ": 'seeds' lists a seed twice");
-  c.seeds.assign(seeds.begin(), seeds.end());
-
-  c.strategies = json_get<std::vector<std::string>>(j, "strategies", ctx);
-  std::set<std::string> seen;
-  for (auto& s : c.strategies) {
-    std::string canonical = Strategy::parse(s, space).name();
-    if (!seen.insert(canonical).second) fail(ctx, ": strategy '", s, "' is listed twice");
-    s = canonical;
-  }
-  if (!seen.count("accuracy-only"))
-    fail(ctx, ": 'strategies' must include accuracy-only: the thresholds are placed relative to its latency");
-
-  json sj = j.value("search", json::object()), rj = j.value("retrain", json::object());
-  check_fields(sj, SearchOptions().to_json(), ctx + " search");
-  check_fields(rj, TrainOptions().to_json(), ctx + " retrain");
-  c.search = SearchOptions::from_json(sj, ctx + " search");
-  c.retrain = TrainOptions::from_json(rj, ctx + " retrain");
-  return c;
-}
-
-ExperimentConfig ExperimentConfig::load(const std::string& path, const std::vector<std::string>& search_dirs) {
-  ExperimentConfig c = from_json(read_json_file(path), path);
-  std::vector<fs::path> bases = {fs::path("."), fs::path(path).parent_path()};
-  for (auto& d : search_dirs) bases.push_back(d);
-  auto resolve = [&](std::string& p) {
-    if (fs::path(p).is_absolute()) return;
-    for (auto& b : bases)
-      if (fs::exists(b / p)) {
-        p = (b / p).lexically_normal().string();
-        return;
-      }
-  };
-  for (auto& s : c.scenarios) {
-    resolve(s.device_profile);
-    resolve(s.server_profile);
-  }
-  // A space given as a file resolves like the profiles.
-  if (c.space.find('/') != std::string::npos || c.space.find(".json") != std::string::npos) resolve(c.space);
-  return c;
-}
 
 namespace {
 
@@ -445,7 +289,7 @@ ResultRow Runner::run(const RunSpec& rs, const LatencyEstimator& est) {
 CostRecord Runner::standalone_cost() {
   const SearchOptions& s = cfg_.search;
   int64_t n = s.train_limit > 0 ? std::min<int64_t>(s.train_limit, data_.train.size()) : data_.train.size();
-  int64_t weights = n - int64_t(split_indices(n, s.val_fraction, cfg_.seeds.front()).val.size());
+  int64_t weights = n - int64_t(train_val_indices(n, s.val_fraction, cfg_.seeds.front()).val.size());
   TrainOptions o;
   o.epochs = s.epochs;
   o.batch_size = s.batch_size;

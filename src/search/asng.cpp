@@ -29,7 +29,7 @@ bool AdaptiveSNG::step(const std::vector<Sample>& samples, const std::vector<dou
         fail("ASNG step: sample ", i, " uses forbidden category ", samples[i][d], " of variable ", d);
   ++steps_;
 
-  const double delta = this->delta();
+  const double delta = this->step_size();
   const double beta = std::min(1.0, delta / std::sqrt(double(dist_.num_parameters())));
   const Matrix& theta = dist_.theta();
 

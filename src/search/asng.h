@@ -46,7 +46,7 @@ class AdaptiveSNG {
   // gradient). Every call counts in steps(). Throws Error on mismatched sizes or out-of-range samples.
   bool step(const std::vector<Sample>& samples, const std::vector<double>& utilities);
 
-  double delta() const { return cfg_.delta_init / Delta_; }  // step size of the next update
+  double step_size() const { return cfg_.delta_init / Delta_; }  // step size of the next update
   double Delta() const { return Delta_; }                      // the paper's Delta (inverse step scale)
   double gamma() const { return gamma_; }
   const std::vector<double>& s() const { return s_; }

@@ -5,9 +5,11 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <memory>
 
 #include "common/error.h"
 #include "common/json_io.h"
+#include "search/feasible.h"
 
 namespace nasc {
 
@@ -72,107 +74,141 @@ std::vector<bool> splits_from(const Space& space, int lo, int hi) {
   return allowed;
 }
 
-json theta_json(const CategoricalDistribution& d) { return d.theta(); }
-
 }  // namespace
 
-bool sample_feasible(const LatencyEstimator& latency, const std::vector<bool>& allowed, double max_ms,
-                     std::mt19937_64& rng, Config& out) {
-  const Space& space = latency.space();
-  const int B = space.num_blocks(), K = space.num_ops();
-  auto cheapest = [&](int b, int p) {
-    double m = std::numeric_limits<double>::infinity();
-    for (int op = 0; op < K; ++op) m = std::min(m, latency.block_ms(b, op, p));
-    return m;
-  };
-  // The floor of split p: every block at its cheapest op on its side, plus the link at p.
-  auto floor_of = [&](int p) {
-    double t = latency.link_ms(p);
-    for (int b = 0; b < B; ++b) t += cheapest(b, p);
-    return t;
-  };
-  std::vector<int> splits;
-  for (int p = 0; p <= B && p < int(allowed.size()); ++p)
-    if (allowed[p] && floor_of(p) <= max_ms) splits.push_back(p);
-  if (splits.empty()) return false;
-  const int p = splits[std::uniform_int_distribution<size_t>(0, splits.size() - 1)(rng)];
-  // Stem and head have one cost whatever the op; layer l is block l + 1.
-  double spent = latency.link_ms(p) + latency.block_ms(0, 0, p) + latency.block_ms(B - 1, 0, p);
-  double rest = 0;  // cheapest cost of the layers not yet chosen
-  for (int b = 1; b < B - 1; ++b) rest += cheapest(b, p);
-  out.arch.assign(space.num_layers(), 0);
-  out.split = p;
-  for (int b = 1; b < B - 1; ++b) {
-    rest -= cheapest(b, p);
-    std::vector<int> ok;
-    for (int op = 0; op < K; ++op)
-      if (spent + latency.block_ms(b, op, p) + rest <= max_ms) ok.push_back(op);
-    // The cheapest op always fits, as the split's floor did; rounding alone could empty the list.
-    if (ok.empty())
-      for (int op = 0; op < K; ++op)
-        if (latency.block_ms(b, op, p) == cheapest(b, p)) ok.push_back(op);
-    const int op = ok[std::uniform_int_distribution<size_t>(0, ok.size() - 1)(rng)];
-    out.arch[b - 1] = op;
-    spent += latency.block_ms(b, op, p);
+namespace {
+
+// What a strategy found: the candidate and, for supernet strategies, how (fields merged into search.json).
+struct Outcome {
+  Candidate chosen;
+  json supernet_val_acc = nullptr, theta = nullptr, history = json::array();
+  bool converged = false;
+  double search_seconds = 0;
+  json fields = json::object();  // strategy-specific: selection, mode, supernet_val_loss, random_feasible_scored
+};
+
+struct Context {
+  const SearchRequest& req;
+  const Space& space;
+  const LatencyEstimator& latency;
+  const ImageSet& train_set;
+  torch::Device device;
+  const std::string& out_dir;
+  bool resume;
+};
+
+// One interface for every strategy; each is a few lines over the supernet search.
+class SearchStrategy {
+ public:
+  virtual ~SearchStrategy() = default;
+  virtual Outcome find(const Context& ctx) const = 0;
+};
+
+// The split values a strategy's supernet samples, and whether its distribution adapts.
+SearchProblem problem_for(const Context& ctx) {
+  const int B = ctx.space.num_blocks(), floor = ctx.req.min_device_blocks;
+  SearchProblem prob;
+  const Strategy::Kind kind = ctx.req.strategy.kind;
+  prob.max_latency_ms = kind == Strategy::AccuracyOnly ? std::numeric_limits<double>::infinity() : ctx.req.max_latency_ms;
+  switch (kind) {
+    case Strategy::AccuracyOnly:  // no cut while training; the split is chosen afterwards
+    case Strategy::DeviceOnly: prob.allowed_splits = splits_from(ctx.space, B, B); break;
+    case Strategy::ServerOnly: prob.allowed_splits = splits_from(ctx.space, floor, floor); break;
+    default: prob.allowed_splits = splits_from(ctx.space, floor, B);
   }
-  return true;
+  prob.adapt = kind != Strategy::Random;
+  return prob;
 }
 
-bool most_likely_feasible(const LatencyEstimator& latency, const Matrix& theta,
-                          const std::vector<bool>& allowed, double max_ms, Config& out) {
-  const Space& space = latency.space();
-  const int B = space.num_blocks(), L = space.num_layers(), K = space.num_ops();
-  if (int(theta.size()) != L + 1) fail("theta has ", theta.size(), " rows, expected ", L + 1, " (layers and split)");
-  if (!(max_ms > 0) || !std::isfinite(max_ms)) return false;
-  const double grid = max_ms / kLatencyGrid;
-  auto log_p = [](double p) { return p > 0 ? std::log(p) : -std::numeric_limits<double>::infinity(); };
-  const double none = -std::numeric_limits<double>::infinity();
-  double best_score = none;
-  // value[l][j]: the best log-probability of ops for layers < l costing at most j grid steps; pick: the op it took.
-  std::vector<std::vector<double>> value(size_t(L + 1));
-  std::vector<std::vector<int>> pick(static_cast<size_t>(L));
-  for (int p = 0; p <= B && p < int(allowed.size()); ++p) {
-    if (!allowed[p] || !(theta[size_t(L)][size_t(p)] > 0)) continue;
-    // Stem and head (blocks 0 and B-1) cost the same whatever the ops; layer l is block l + 1.
-    const double budget = max_ms - latency.link_ms(p) - latency.block_ms(0, 0, p) - latency.block_ms(B - 1, 0, p);
-    if (budget < 0) continue;
-    const int steps = int(std::min<double>(std::floor(budget / grid), kLatencyGrid));
-    value[0].assign(size_t(steps + 1), 0.0);
-    for (int l = 0; l < L; ++l) {
-      value[size_t(l + 1)].assign(size_t(steps + 1), none);
-      pick[size_t(l)].assign(size_t(steps + 1), -1);
-      for (int op = 0; op < K; ++op) {
-        const double lp = log_p(theta[size_t(l)][size_t(op)]);
-        const double c = std::ceil(latency.block_ms(l + 1, op, p) / grid);
-        if (lp == none || c > steps) continue;
-        for (int j = int(c); j <= steps; ++j) {
-          const double v = value[size_t(l)][size_t(j - int(c))] + lp;
-          if (v > value[size_t(l + 1)][size_t(j)]) value[size_t(l + 1)][size_t(j)] = v, pick[size_t(l)][size_t(j)] = op;
-        }
+void record_search(const SearchState& st, Outcome& out) {
+  for (auto& e : st.history) out.history.push_back(e.to_json());
+  out.converged = st.converged;
+  out.search_seconds = st.seconds;
+}
+
+void record_accuracy(SupernetSearch& search, const Context& ctx, Outcome& out) {
+  auto [loss, acc] = search.validate(out.chosen, ctx.req.options.eval_limit);
+  out.supernet_val_acc = acc;
+  out.fields["supernet_val_loss"] = loss;
+}
+
+// fixed:OP, Neurosurgeon's setting: one op everywhere, only the split is chosen (no training).
+class FixedOps : public SearchStrategy {
+ public:
+  Outcome find(const Context& ctx) const override {
+    Outcome out;
+    out.chosen.arch = Arch(ctx.space.num_layers(), ctx.space.op_index(ctx.req.strategy.fixed_op));
+    out.chosen.split = ctx.latency.best_split(out.chosen.arch, ctx.req.min_device_blocks).split;
+    return out;
+  }
+};
+
+// nasc, accuracy-only, device-only, server-only: the mode of the learnt distribution.
+class DistributionMode : public SearchStrategy {
+ public:
+  Outcome find(const Context& ctx) const override {
+    Outcome out;
+    SearchProblem prob = problem_for(ctx);
+    SupernetSearch search(ctx.space, ctx.latency, prob, ctx.req.options, ctx.device);
+    record_search(search.run(ctx.train_set, ctx.out_dir, ctx.resume), out);
+    out.chosen = search.mode();
+    out.theta = search.asng().distribution().theta();
+    if (ctx.req.strategy.kind == Strategy::AccuracyOnly) {
+      out.chosen.split = ctx.latency.best_split(out.chosen.arch, ctx.req.min_device_blocks).split;
+    } else {
+      // A search stopped before theta converged can have an infeasible mode; what it returns is then the most
+      // probable candidate that meets the threshold, and search.json says so.
+      out.fields["mode_feasible"] = search.feasible(out.chosen);
+      out.fields["selection"] = "mode of theta";
+      Candidate repaired;
+      if (std::isfinite(ctx.req.max_latency_ms) && !search.feasible(out.chosen) &&
+          most_likely_feasible(ctx.latency, search.asng().distribution().theta(), prob.allowed_splits,
+                               ctx.req.max_latency_ms, repaired)) {
+        out.fields["mode"] = {{"arch", ctx.space.format_arch(out.chosen.arch)}, {"split", out.chosen.split}};
+        out.fields["selection"] = "most probable feasible configuration (the mode of theta misses the threshold)";
+        out.chosen = repaired;
       }
     }
-    const double score = value[size_t(L)][size_t(steps)] + log_p(theta[size_t(L)][size_t(p)]);
-    if (!(score > best_score)) continue;
-    Config c;
-    c.split = p;
-    c.arch.assign(size_t(L), 0);
-    for (int l = L - 1, j = steps; l >= 0; --l) {
-      c.arch[size_t(l)] = pick[size_t(l)][size_t(j)];
-      j -= int(std::ceil(latency.block_ms(l + 1, c.arch[size_t(l)], p) / grid));
-    }
-    if (latency.total_ms(c.arch, c.split) > max_ms) continue;  // rounding up makes this unreachable; kept as a guard
-    best_score = score;
-    out = c;
+    record_accuracy(search, ctx, out);
+    return out;
   }
-  return best_score > none;
+};
+
+// random:N: a supernet trained with uniform sampling, then N feasible candidates scored on the same images.
+class RandomSampling : public SearchStrategy {
+ public:
+  Outcome find(const Context& ctx) const override {
+    Outcome out;
+    SearchProblem prob = problem_for(ctx);
+    SupernetSearch search(ctx.space, ctx.latency, prob, ctx.req.options, ctx.device);
+    record_search(search.run(ctx.train_set, ctx.out_dir, ctx.resume), out);
+    std::mt19937_64 rng(ctx.req.options.seed + 0x7A11DULL);
+    double best_acc = -1;
+    int found = 0;
+    const int64_t limit = ctx.req.options.eval_limit;
+    const int64_t score_images = std::min<int64_t>(limit > 0 ? limit : 1000, 1000);
+    for (; found < ctx.req.strategy.samples; ++found) {
+      Candidate c;
+      if (!sample_feasible(ctx.latency, prob.allowed_splits, ctx.req.max_latency_ms, rng, c))
+        fail("random search: no allowed split can meet ", ctx.req.max_latency_ms, " ms");  // check_threshold rules this out
+      double acc = search.validate(c, score_images).second;
+      if (acc > best_acc) best_acc = acc, out.chosen = c;
+    }
+    out.fields["random_feasible_scored"] = found;
+    record_accuracy(search, ctx, out);
+    return out;
+  }
+};
+
+std::unique_ptr<SearchStrategy> make_strategy(const Strategy& s) {
+  switch (s.kind) {
+    case Strategy::Fixed: return std::make_unique<FixedOps>();
+    case Strategy::Random: return std::make_unique<RandomSampling>();
+    default: return std::make_unique<DistributionMode>();
+  }
 }
 
-void write_search_result(const std::string& dir, const json& result) {
-  std::string csv = SearchEpoch::csv_header() + "\n";
-  for (auto& e : result.at("history")) csv += SearchEpoch::from_json(e).csv_row() + "\n";
-  write_text_atomic((std::filesystem::path(dir) / "search.csv").string(), csv);
-  write_json_atomic((std::filesystem::path(dir) / "search.json").string(), result);
-}
+}  // namespace
 
 json run_strategy(const SearchRequest& req, const Space& space, const LatencyEstimator& latency,
                   const ImageSet& train_set, torch::Device device, const std::string& out_dir, bool resume) {
@@ -196,82 +232,23 @@ json run_strategy(const SearchRequest& req, const Space& space, const LatencyEst
               {"oracle", {{"total_ms", oracle.latency.total_ms},
                           {"arch", space.format_arch(oracle.arch)},
                           {"split", oracle.latency.split}}}};
-  Config chosen;
-  json supernet_acc = nullptr, theta = nullptr, history = json::array();
-  bool converged = false;
-  double search_seconds = 0;
-
-  if (req.strategy.kind == Strategy::Fixed) {
-    chosen.arch = Arch(space.num_layers(), space.op_index(req.strategy.fixed_op));
-    chosen.split = latency.best_split(chosen.arch, req.min_device_blocks).split;
-  } else {
-    SearchProblem prob;
-    prob.max_latency_ms = req.strategy.kind == Strategy::AccuracyOnly ? std::numeric_limits<double>::infinity() : tmax;
-    switch (req.strategy.kind) {
-      case Strategy::AccuracyOnly: prob.allowed_splits = splits_from(space, B, B); break;  // no cut while training
-      case Strategy::DeviceOnly: prob.allowed_splits = splits_from(space, B, B); break;
-      case Strategy::ServerOnly:
-        prob.allowed_splits = splits_from(space, req.min_device_blocks, req.min_device_blocks);
-        break;
-      default: prob.allowed_splits = splits_from(space, req.min_device_blocks, B);
-    }
-    prob.adapt = req.strategy.kind != Strategy::Random;
-    SupernetSearch search(space, latency, prob, req.options, device);
-    SearchState st = search.run(train_set, out_dir, resume);
-    for (auto& e : st.history) history.push_back(e.to_json());
-    converged = st.converged;
-    search_seconds = st.seconds;
-    if (req.strategy.kind == Strategy::Random) {
-      // N feasible configurations (sample_feasible), each scored on the same validation images.
-      std::mt19937_64 rng(req.options.seed + 0x7A11DULL);
-      double best_acc = -1;
-      int found = 0;
-      const int64_t score_images = std::min<int64_t>(req.options.eval_limit > 0 ? req.options.eval_limit : 1000, 1000);
-      for (; found < req.strategy.samples; ++found) {
-        Config c;
-        if (!sample_feasible(latency, prob.allowed_splits, tmax, rng, c))
-          fail("random search: no allowed split can meet ", tmax, " ms");  // check_threshold rules this out
-        double acc = search.validate(c, score_images).second;
-        if (acc > best_acc) best_acc = acc, chosen = c;
-      }
-      out["random_feasible_scored"] = found;
-    } else {
-      chosen = search.mode();
-      theta = theta_json(search.asng().distribution());
-    }
-    if (req.strategy.kind == Strategy::AccuracyOnly) {
-      chosen.split = latency.best_split(chosen.arch, req.min_device_blocks).split;
-    } else if (req.strategy.kind != Strategy::Random) {
-      // A search stopped before theta converged can have an infeasible mode; what it returns is then the most
-      // probable configuration that meets the threshold, and search.json says so.
-      out["mode_feasible"] = search.feasible(chosen);
-      out["selection"] = "mode of theta";
-      Config repaired;
-      if (constrained && !search.feasible(chosen) &&
-          most_likely_feasible(latency, search.asng().distribution().theta(), prob.allowed_splits, tmax, repaired)) {
-        out["mode"] = {{"arch", space.format_arch(chosen.arch)}, {"split", chosen.split}};
-        out["selection"] = "most probable feasible configuration (the mode of theta misses the threshold)";
-        chosen = repaired;
-      }
-    }
-    auto [loss, acc] = search.validate(chosen, req.options.eval_limit);
-    supernet_acc = acc;
-    out["supernet_val_loss"] = loss;
-  }
+  Outcome found = make_strategy(req.strategy)->find({req, space, latency, train_set, device, out_dir, resume});
+  out.update(found.fields);
+  const Candidate& chosen = found.chosen;
   LatencyBreakdown lat = latency.breakdown(chosen.arch, chosen.split);
   out["arch"] = space.format_arch(chosen.arch);
   out["split"] = chosen.split;
   out["latency"] = lat.to_json();
   out["payload_bytes"] = lat.payload_bytes;
   out["feasible"] = !constrained || lat.total_ms <= tmax;
-  out["supernet_val_acc"] = supernet_acc;
-  out["theta"] = theta;
-  out["converged"] = converged;
-  out["history"] = history;
+  out["supernet_val_acc"] = found.supernet_val_acc;
+  out["theta"] = found.theta;
+  out["converged"] = found.converged;
+  out["history"] = found.history;
   json curve = json::array();
-  for (auto& e : history) curve.push_back(e["convergence"]);
+  for (auto& e : found.history) curve.push_back(e["convergence"]);
   out["convergence_curve"] = curve;
-  out["timings"] = {{"search_seconds", search_seconds},
+  out["timings"] = {{"search_seconds", found.search_seconds},
                     {"total_seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}};
   return out;
 }

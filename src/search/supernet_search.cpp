@@ -124,25 +124,25 @@ SupernetSearch::SupernetSearch(const Space& space, const LatencyEstimator& laten
       torch::optim::SGDOptions(opt_.lr).momentum(opt_.momentum).nesterov(opt_.momentum > 0).weight_decay(opt_.weight_decay));
 }
 
-Config SupernetSearch::to_config(const Sample& s) const {
-  Config c;
+Candidate SupernetSearch::to_candidate(const Sample& s) const {
+  Candidate c;
   c.arch.assign(s.begin(), s.begin() + space_.num_layers());
   c.split = s.back();
   return c;
 }
 
-bool SupernetSearch::feasible(const Config& c) const {
+bool SupernetSearch::feasible(const Candidate& c) const {
   return latency_.total_ms(c.arch, c.split) <= problem_.max_latency_ms;
 }
 
-torch::Tensor SupernetSearch::forward(const Config& c, const torch::Tensor& x) {
+torch::Tensor SupernetSearch::forward(const Candidate& c, const torch::Tensor& x) {
   const int B = space_.num_blocks();
   if (!problem_.quantize || c.split == 0 || c.split == B) return net_->forward(x, c.arch);
   auto head = net_->forward_range(x, c.arch, 0, c.split);
   return net_->forward_range(fake_quantize(head, latency_.encoding()), c.arch, c.split, B);
 }
 
-std::pair<double, double> SupernetSearch::validate(const Config& c, int64_t limit) {
+std::pair<double, double> SupernetSearch::validate(const Candidate& c, int64_t limit) {
   if (!data_) fail("validate() before run(): no validation data");
   std::vector<int64_t> idx(val_idx_.begin(),
                            val_idx_.begin() + (limit > 0 ? std::min<int64_t>(limit, val_idx_.size()) : val_idx_.size()));
@@ -265,7 +265,7 @@ WeightStep SupernetSearch::weight_step(const torch::Tensor& x, const torch::Tens
   WeightStep w;
   w.loss = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device_));
   for (int i = 0; i < lambda; ++i) {
-    Config c = to_config(asng_.sample(rng));
+    Candidate c = to_candidate(asng_.sample(rng));
     auto loss = classification_loss(forward(c, x), y, 0.0) / double(lambda);
     loss.backward();
     w.loss += loss.detach();
@@ -286,7 +286,7 @@ ThetaStep SupernetSearch::theta_step(const torch::Tensor& xv, const torch::Tenso
     torch::NoGradGuard no_grad;
     for (int i = 0; i < lambda; ++i) {
       samples.push_back(asng_.sample(rng));
-      Config c = to_config(samples.back());
+      Candidate c = to_candidate(samples.back());
       auto logits = forward(c, xv);
       losses_t.push_back(torch::nn::functional::cross_entropy(logits, yv));
       correct_t.push_back(count_correct(logits, yv));
@@ -315,7 +315,7 @@ SearchEpoch SupernetSearch::summarize(int epoch, double lr, const EpochTally& ta
   e.val_acc = tally.val_acc();
   e.feasible_fraction = tally.feasible_fraction();
   e.convergence = asng_.distribution().convergence();
-  Config m = mode();
+  Candidate m = mode();
   e.mode_latency_ms = latency_.total_ms(m.arch, m.split);
   e.mode_feasible = e.mode_latency_ms <= problem_.max_latency_ms;
   e.Delta = asng_.Delta();
@@ -328,7 +328,7 @@ SearchState SupernetSearch::run(const ImageSet& train_set, const std::string& ou
   if (!callbacks.on_step && !callbacks.after_epoch) callbacks = SearchCallbacks::progress(opt_.epochs);
   data_ = &train_set;
   auto all = first_indices(train_set.size(), opt_.train_limit);
-  Split split = split_indices(int64_t(all.size()), opt_.val_fraction, opt_.seed);
+  TrainValIndices split = train_val_indices(int64_t(all.size()), opt_.val_fraction, opt_.seed);
   train_idx_ = split.train;  // `all` is 0..n-1, so positions are indices
   val_idx_ = split.val;
   norm_ = Normalizer::fit(train_set, train_idx_);

@@ -69,8 +69,8 @@ struct SearchState {
   bool converged = false;
 };
 
-// A configuration c = (ops, split) as the distribution samples it: one category per layer, then the split.
-struct Config {
+// A candidate c = (ops, split) as the distribution samples it: one category per layer, then the split.
+struct Candidate {
   Arch arch;
   int split = 0;
 };
@@ -140,16 +140,16 @@ class SupernetSearch {
   ThetaStep theta_step(const torch::Tensor& xv, const torch::Tensor& yv, std::mt19937_64& rng);
   void set_lr(double lr);
 
-  Config mode() const { return to_config(asng_.mode()); }
+  Candidate mode() const { return to_candidate(asng_.mode()); }
   const AdaptiveSNG& asng() const { return asng_; }
   Supernet supernet() const { return net_; }
 
   // Mean loss and accuracy of configuration c on validation images (the first `limit`; 0 = all).
-  std::pair<double, double> validate(const Config& c, int64_t limit);
+  std::pair<double, double> validate(const Candidate& c, int64_t limit);
   // Loss of configuration c on x (fake-quantised at its split when the problem says so).
-  torch::Tensor forward(const Config& c, const torch::Tensor& x);
-  Config to_config(const Sample& s) const;
-  bool feasible(const Config& c) const;
+  torch::Tensor forward(const Candidate& c, const torch::Tensor& x);
+  Candidate to_candidate(const Sample& s) const;
+  bool feasible(const Candidate& c) const;
 
  private:
   SearchEpoch summarize(int epoch, double lr, const EpochTally& tally, double seconds) const;

@@ -241,7 +241,7 @@ TEST_F(FashionMnist, NormalisedTrainingSetHasZeroMeanUnitStd) {
 }
 
 TEST_F(FashionMnist, SearchSplitAndTrainingLoader) {
-  const Split split = split_indices(data_->train.size(), 0.5, 0);
+  const TrainValIndices split = train_val_indices(data_->train.size(), 0.5, 0);
   EXPECT_EQ(split.train.size(), 30000u);
   BatchLoader loader(data_->train, split.train, LoaderOptions::training(data_->train, 128, 0),
                      Normalizer::fit(data_->train, split.train));

@@ -35,7 +35,7 @@ TEST(DataSpec, RejectsBadSpecsNamingThem) {
 }
 
 TEST(SplitIndices, DeterministicDisjointCovering) {
-  const Split a = split_indices(1001, 0.5, 7), b = split_indices(1001, 0.5, 7);
+  const TrainValIndices a = train_val_indices(1001, 0.5, 7), b = train_val_indices(1001, 0.5, 7);
   EXPECT_EQ(a.train, b.train);
   EXPECT_EQ(a.val, b.val);
   EXPECT_EQ(a.val.size(), 501u);  // round(500.5)
@@ -45,19 +45,19 @@ TEST(SplitIndices, DeterministicDisjointCovering) {
   std::sort(all.begin(), all.end());
   for (int64_t i = 0; i < 1001; ++i) ASSERT_EQ(all[size_t(i)], i);  // disjoint and covering
   EXPECT_TRUE(std::is_sorted(a.val.begin(), a.val.end()));
-  EXPECT_NE(split_indices(1001, 0.5, 8).val, a.val);
+  EXPECT_NE(train_val_indices(1001, 0.5, 8).val, a.val);
 }
 
 TEST(SplitIndices, SameOnEveryMachine) {
   // Fixed by mt19937_64 (standardised) and our own Fisher-Yates; a change here breaks reproducibility.
-  EXPECT_EQ(split_indices(10, 0.3, 42).val, (std::vector<int64_t>{1, 7, 9}));
+  EXPECT_EQ(train_val_indices(10, 0.3, 42).val, (std::vector<int64_t>{1, 7, 9}));
 }
 
 TEST(SplitIndices, EdgeFractions) {
-  EXPECT_TRUE(split_indices(10, 0.0, 1).val.empty());
-  EXPECT_EQ(split_indices(10, 1.0, 1).val.size(), 10u);
-  EXPECT_THROW(split_indices(10, 1.5, 1), Error);
-  EXPECT_THROW(split_indices(10, -0.1, 1), Error);
+  EXPECT_TRUE(train_val_indices(10, 0.0, 1).val.empty());
+  EXPECT_EQ(train_val_indices(10, 1.0, 1).val.size(), 10u);
+  EXPECT_THROW(train_val_indices(10, 1.5, 1), Error);
+  EXPECT_THROW(train_val_indices(10, -0.1, 1), Error);
 }
 
 TEST(Subset, CopiesSelectedImagesAndLabels) {

@@ -20,7 +20,7 @@ TEST(AdaptiveSNG, StoresSettingsAndRejectsBadOnes) {
   EXPECT_EQ(asng.config().alpha, 2.0);
   EXPECT_EQ(asng.config().delta_init, 0.3);
   EXPECT_EQ(asng.config().delta_max, 50.0);
-  EXPECT_DOUBLE_EQ(asng.delta(), 0.3);
+  EXPECT_DOUBLE_EQ(asng.step_size(), 0.3);
   EXPECT_EQ(asng.s().size(), 8u + 8u + 4u);
   EXPECT_EQ(AsngConfig{}.alpha, 1.5);
 

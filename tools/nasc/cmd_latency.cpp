@@ -6,20 +6,14 @@
 #include "command.h"
 #include "common/error.h"
 #include "latency/estimator.h"
+#include "scenario_args.h"
 
 namespace {
 
 struct LatencyArgs {
-  std::string space = "fmnist";
-  std::string arch;  // empty: the space's default architecture
-  std::string device_profile, server_profile;
-  double bandwidth_mbps = 0;
-  double downlink_mbps = 0;  // 0: same as the uplink
-  double delay_ms = 0;
-  std::string encoding = "fp32";
-  std::string split = "best";  // N, best or all
-  int min_device_blocks = 0;
-  bool return_result = false;
+  nasc::cli::ScenarioArgs scenario;  // the same options and defaults as nasc search and nasc experiment
+  std::string arch;                  // empty: the space's default architecture
+  std::string split = "best";        // N, best or all
   bool oracle = false;
   bool json = false;
 };
@@ -42,21 +36,22 @@ void print_row(const nasc::Space& s, const nasc::LatencyBreakdown& r, bool best)
 }
 
 int run_latency(const LatencyArgs& a) {
-  nasc::Space space(nasc::SpaceConfig::load(a.space));
-  nasc::HardwareProfile device = nasc::HardwareProfile::load(a.device_profile);
-  nasc::HardwareProfile server = nasc::HardwareProfile::load(a.server_profile);
-  nasc::LinkModel link{a.bandwidth_mbps, a.downlink_mbps > 0 ? a.downlink_mbps : a.bandwidth_mbps, a.delay_ms,
-                       a.return_result};
-  nasc::LatencyEstimator est(space, device, server, link, nasc::parse_encoding(a.encoding));
+  nasc::cli::Scenario sc = nasc::cli::load_scenario(a.scenario);
+  const nasc::Space& space = *sc.space;
+  const nasc::LatencyEstimator& est = *sc.latency;
+  const nasc::LinkModel& link = est.link();
+  const int min_device_blocks = a.scenario.min_device_blocks;
+  if (min_device_blocks > space.num_blocks())
+    nasc::fail("--min-device-blocks ", min_device_blocks, ": expected 0..", space.num_blocks());
   nasc::json setting = {{"space", space.name()},
-                        {"device_profile", a.device_profile},
-                        {"server_profile", a.server_profile},
+                        {"device_profile", sc.device_profile_path},
+                        {"server_profile", sc.server_profile_path},
                         {"link", link.to_json()},
-                        {"encoding", a.encoding},
-                        {"min_device_blocks", a.min_device_blocks}};
+                        {"encoding", a.scenario.encoding},
+                        {"min_device_blocks", min_device_blocks}};
 
   if (a.oracle) {
-    nasc::LatencyEstimator::Optimum opt = est.oracle(a.min_device_blocks);
+    nasc::LatencyEstimator::Optimum opt = est.oracle(min_device_blocks);
     if (a.json) {
       setting["oracle"] = {{"arch", space.format_arch(opt.arch)}, {"latency", opt.latency.to_json()}};
       std::cout << setting.dump(2) << "\n";
@@ -71,12 +66,12 @@ int run_latency(const LatencyArgs& a) {
   }
 
   nasc::Arch arch = a.arch.empty() ? space.default_arch() : space.parse_arch(a.arch);
-  nasc::LatencyBreakdown best = est.best_split(arch, a.min_device_blocks);
+  nasc::LatencyBreakdown best = est.best_split(arch, min_device_blocks);
   std::vector<nasc::LatencyBreakdown> rows;
   if (a.split == "best") {
     rows.push_back(best);
   } else if (a.split == "all") {
-    for (int p = a.min_device_blocks; p <= space.num_blocks(); ++p) rows.push_back(est.breakdown(arch, p));
+    for (int p = min_device_blocks; p <= space.num_blocks(); ++p) rows.push_back(est.breakdown(arch, p));
   } else {
     int p = -1;
     try {
@@ -87,8 +82,8 @@ int run_latency(const LatencyArgs& a) {
     }
     if (p < 0 || p > space.num_blocks())
       nasc::fail("--split '", a.split, "': expected a split index 0..", space.num_blocks(), ", best or all");
-    if (p < a.min_device_blocks)
-      nasc::fail("--split ", p, " is below --min-device-blocks ", a.min_device_blocks);
+    if (p < min_device_blocks)
+      nasc::fail("--split ", p, " is below --min-device-blocks ", min_device_blocks);
     rows.push_back(est.breakdown(arch, p));
   }
 
@@ -103,9 +98,10 @@ int run_latency(const LatencyArgs& a) {
   }
   std::printf("space %s, %s, link %.3g/%.3g Mbit/s up/down, delay %.3g ms, %s payload%s\n", space.name().c_str(),
               space.format_arch(arch).c_str(), link.uplink_mbps, link.downlink_mbps, link.delay_ms,
-              a.encoding.c_str(), link.return_result ? ", result returned" : "");
-  std::printf("device profile %s (%s), server profile %s (%s)\n\n", a.device_profile.c_str(),
-              device.meta().description.c_str(), a.server_profile.c_str(), server.meta().description.c_str());
+              a.scenario.encoding.c_str(), link.return_result ? ", result returned" : "");
+  std::printf("device profile %s (%s), server profile %s (%s)\n\n", sc.device_profile_path.c_str(),
+              sc.device->meta().description.c_str(), sc.server_profile_path.c_str(),
+              sc.server->meta().description.c_str());
   print_header();
   for (auto& r : rows) print_row(space, r, a.split != "best" && r.split == best.split);
   return 0;
@@ -113,30 +109,10 @@ int run_latency(const LatencyArgs& a) {
 
 nasc::cli::Action setup_latency(CLI::App& app) {
   auto a = std::make_shared<LatencyArgs>();
-  app.add_option("--space", a->space, "Preset (hwnas-cifar, hwnas-cifar10, hwnas-imagenet, fmnist, tiny) or a space JSON file")
-      ->capture_default_str();
+  a->scenario.add_to(app);
   CLI::Option* arch = app.add_option("--arch", a->arch, "Architecture: comma-separated op per layer (default: the space's default)");
-  app.add_option("--device-profile", a->device_profile, "Hardware profile (JSON) of the device")
-      ->required()
-      ->check(CLI::ExistingFile);
-  app.add_option("--server-profile", a->server_profile, "Hardware profile (JSON) of the edge server")
-      ->required()
-      ->check(CLI::ExistingFile);
-  app.add_option("--bandwidth", a->bandwidth_mbps, "Uplink bandwidth, Mbit/s")
-      ->required()
-      ->check(CLI::PositiveNumber);
-  app.add_option("--downlink", a->downlink_mbps, "Downlink bandwidth, Mbit/s (default: the uplink's)")
-      ->check(CLI::PositiveNumber);
-  app.add_option("--delay", a->delay_ms, "One-way link delay, ms")->check(CLI::NonNegativeNumber)->capture_default_str();
-  app.add_option("--encoding", a->encoding, "Payload encoding of the split tensor")
-      ->check(CLI::IsMember({"fp32", "fp16", "int8"}))
-      ->capture_default_str();
   CLI::Option* split = app.add_option("--split", a->split, "Split index N (blocks [0,N) on the device), best, or all (a table)")
       ->capture_default_str();
-  app.add_option("--min-device-blocks", a->min_device_blocks, "Forbid splits before this block (privacy)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  app.add_flag("--return-result", a->return_result, "The server sends the class scores back (downlink transfer)");
   app.add_flag("--oracle", a->oracle, "Print the latency floor of the space: best architecture and split")
       ->excludes(arch)
       ->excludes(split);

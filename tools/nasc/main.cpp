@@ -1,6 +1,7 @@
 // nasc: neural architecture search for split computing. A thin front over the nasc library.
 #include <algorithm>
 #include <iostream>
+#include <string>
 
 #include "command.h"
 #include <c10/util/Exception.h>
@@ -45,6 +46,14 @@ int main(int argc, char** argv) {
     CLI::App* sub = app.add_subcommand(c.name, c.description);
     Action a = c.setup(*sub);
     sub->callback([&action, a] { action = a; });
+  }
+  // CLI11 reports a misspelt subcommand only as "A subcommand is required": name it and the choices instead.
+  if (argc > 1 && argv[1][0] != '-' &&
+      std::none_of(cmds.begin(), cmds.end(), [&](const Command& c) { return c.name == argv[1]; })) {
+    std::string names;
+    for (auto& c : cmds) names += (names.empty() ? "" : ", ") + c.name;
+    std::cerr << "nasc: error: unknown subcommand '" << argv[1] << "': expected one of " << names << "\n";
+    return 109;  // CLI11's exit code for extra positionals
   }
   try {
     app.parse(argc, argv);

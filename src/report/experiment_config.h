@@ -1,0 +1,47 @@
+// The configuration of an experiment grid (configs/*.json): scenarios, privacy floors, bandwidths, threshold
+// fractions, strategies, seeds and the search and retraining recipes, validated before anything runs.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "common/json_io.h"
+#include "search/supernet_search.h"
+#include "train/recipe.h"
+
+namespace nasc {
+
+// One hardware pairing; crossed with every privacy floor of the config.
+struct ScenarioSpec {
+  std::string name;  // letters, digits, '-', '_' or '.': it names directories
+  std::string device_profile, server_profile;
+  bool optional = false;  // skipped with a note while a profile file is absent (e.g. a GPU table measured later)
+  json to_json() const;
+};
+
+struct ExperimentConfig {
+  std::string name = "experiment";
+  std::string space = "fmnist";  // preset or space JSON file
+  std::string data = "fmnist";   // DataSpec text
+  std::string encoding = "int8";
+  double delay_ms = 5;
+  bool return_result = false;
+  std::vector<ScenarioSpec> scenarios;
+  std::vector<int> min_device_blocks = {1, 0};  // privacy floors: 1 keeps the raw input on the device
+  std::vector<double> bandwidths_mbps;
+  // f in (0, 1]: T = floor + f * (accuracy-only - floor). Not 0: only the oracle's own configuration would be
+  // feasible, which random search cannot be expected to draw.
+  std::vector<double> threshold_fractions;
+  std::vector<uint64_t> seeds;
+  std::vector<std::string> strategies;          // must include accuracy-only (the thresholds derive from it)
+  SearchOptions search;                         // its seed is replaced by each run's
+  TrainOptions retrain;                         // one recipe for every found network; seed likewise
+
+  json to_json() const;
+  // Validates everything that can be checked without running: lists non-empty, ranges, names, strategies.
+  static ExperimentConfig from_json(const json& j, const std::string& context);
+  // Reads a config file. Relative profile paths are looked up in the working directory, next to the config file,
+  // then under each of `search_dirs`, in that order.
+  static ExperimentConfig load(const std::string& path, const std::vector<std::string>& search_dirs = {});
+};
+
+}  // namespace nasc

@@ -1,0 +1,109 @@
+#include "search/feasible.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "common/error.h"
+
+namespace nasc {
+
+bool sample_feasible(const LatencyEstimator& latency, const std::vector<bool>& allowed, double max_ms,
+                     std::mt19937_64& rng, Candidate& out) {
+  const Space& space = latency.space();
+  const int B = space.num_blocks(), K = space.num_ops();
+  auto cheapest = [&](int b, int p) {
+    double m = std::numeric_limits<double>::infinity();
+    for (int op = 0; op < K; ++op) m = std::min(m, latency.block_ms(b, op, p));
+    return m;
+  };
+  // The floor of split p: every block at its cheapest op on its side, plus the link at p.
+  auto floor_of = [&](int p) {
+    double t = latency.link_ms(p);
+    for (int b = 0; b < B; ++b) t += cheapest(b, p);
+    return t;
+  };
+  std::vector<int> splits;
+  for (int p = 0; p <= B && p < int(allowed.size()); ++p)
+    if (allowed[p] && floor_of(p) <= max_ms) splits.push_back(p);
+  if (splits.empty()) return false;
+  const int p = splits[std::uniform_int_distribution<size_t>(0, splits.size() - 1)(rng)];
+  // Stem and head have one cost whatever the op; layer l is block l + 1.
+  double spent = latency.link_ms(p) + latency.block_ms(0, 0, p) + latency.block_ms(B - 1, 0, p);
+  double rest = 0;  // cheapest cost of the layers not yet chosen
+  for (int b = 1; b < B - 1; ++b) rest += cheapest(b, p);
+  out.arch.assign(space.num_layers(), 0);
+  out.split = p;
+  for (int b = 1; b < B - 1; ++b) {
+    rest -= cheapest(b, p);
+    std::vector<int> ok;
+    for (int op = 0; op < K; ++op)
+      if (spent + latency.block_ms(b, op, p) + rest <= max_ms) ok.push_back(op);
+    // The cheapest op always fits, as the split's floor did; rounding alone could empty the list.
+    if (ok.empty())
+      for (int op = 0; op < K; ++op)
+        if (latency.block_ms(b, op, p) == cheapest(b, p)) ok.push_back(op);
+    const int op = ok[std::uniform_int_distribution<size_t>(0, ok.size() - 1)(rng)];
+    out.arch[b - 1] = op;
+    spent += latency.block_ms(b, op, p);
+  }
+  return true;
+}
+
+bool most_likely_feasible(const LatencyEstimator& latency, const Matrix& theta,
+                          const std::vector<bool>& allowed, double max_ms, Candidate& out) {
+  const Space& space = latency.space();
+  const int B = space.num_blocks(), L = space.num_layers(), K = space.num_ops();
+  if (int(theta.size()) != L + 1) fail("theta has ", theta.size(), " rows, expected ", L + 1, " (layers and split)");
+  if (!(max_ms > 0) || !std::isfinite(max_ms)) return false;
+  const double grid = max_ms / kLatencyGrid;
+  auto log_p = [](double p) { return p > 0 ? std::log(p) : -std::numeric_limits<double>::infinity(); };
+  const double none = -std::numeric_limits<double>::infinity();
+  double best_score = none;
+  // value[l][j]: the best log-probability of ops for layers < l costing at most j grid steps; pick: the op it took.
+  std::vector<std::vector<double>> value(size_t(L + 1));
+  std::vector<std::vector<int>> pick(static_cast<size_t>(L));
+  for (int p = 0; p <= B && p < int(allowed.size()); ++p) {
+    if (!allowed[p] || !(theta[size_t(L)][size_t(p)] > 0)) continue;
+    // Stem and head (blocks 0 and B-1) cost the same whatever the ops; layer l is block l + 1.
+    const double budget = max_ms - latency.link_ms(p) - latency.block_ms(0, 0, p) - latency.block_ms(B - 1, 0, p);
+    if (budget < 0) continue;
+    const int steps = int(std::min<double>(std::floor(budget / grid), kLatencyGrid));
+    value[0].assign(size_t(steps + 1), 0.0);
+    for (int l = 0; l < L; ++l) {
+      value[size_t(l + 1)].assign(size_t(steps + 1), none);
+      pick[size_t(l)].assign(size_t(steps + 1), -1);
+      for (int op = 0; op < K; ++op) {
+        const double lp = log_p(theta[size_t(l)][size_t(op)]);
+        const double c = std::ceil(latency.block_ms(l + 1, op, p) / grid);
+        if (lp == none || c > steps) continue;
+        for (int j = int(c); j <= steps; ++j) {
+          const double v = value[size_t(l)][size_t(j - int(c))] + lp;
+          if (v > value[size_t(l + 1)][size_t(j)]) value[size_t(l + 1)][size_t(j)] = v, pick[size_t(l)][size_t(j)] = op;
+        }
+      }
+    }
+    const double score = value[size_t(L)][size_t(steps)] + log_p(theta[size_t(L)][size_t(p)]);
+    if (!(score > best_score)) continue;
+    Candidate c;
+    c.split = p;
+    c.arch.assign(size_t(L), 0);
+    for (int l = L - 1, j = steps; l >= 0; --l) {
+      c.arch[size_t(l)] = pick[size_t(l)][size_t(j)];
+      j -= int(std::ceil(latency.block_ms(l + 1, c.arch[size_t(l)], p) / grid));
+    }
+    if (latency.total_ms(c.arch, c.split) > max_ms) continue;  // rounding up makes this unreachable; kept as a guard
+    best_score = score;
+    out = c;
+  }
+  return best_score > none;
+}
+
+void write_search_result(const std::string& dir, const json& result) {
+  std::string csv = SearchEpoch::csv_header() + "\n";
+  for (auto& e : result.at("history")) csv += SearchEpoch::from_json(e).csv_row() + "\n";
+  write_text_atomic((std::filesystem::path(dir) / "search.csv").string(), csv);
+  write_json_atomic((std::filesystem::path(dir) / "search.json").string(), result);
+}
+
+}  // namespace nasc

@@ -1,0 +1,31 @@
+// Feasible candidates under a latency threshold: random ones for the random:N baseline, and the most probable one
+// under theta for a search whose mode misses the threshold. Both only read the latency tables.
+#pragma once
+#include <random>
+#include <vector>
+
+#include "latency/estimator.h"
+#include "search/categorical.h"
+#include "search/supernet_search.h"
+
+namespace nasc {
+
+// A random candidate that meets max_ms, for the random:N baseline: the split uniformly among the allowed
+// splits (allowed[p]) whose cheapest configuration meets max_ms, then layer by layer an op uniformly among those
+// that leave a feasible completion. Not uniform over the feasible set, but it never fails when the set is
+// non-empty, where rejection sampling from the uniform distribution rarely hits a tight threshold.
+// Returns false when no allowed split can meet max_ms.
+bool sample_feasible(const LatencyEstimator& latency, const std::vector<bool>& allowed, double max_ms,
+                     std::mt19937_64& rng, Candidate& out);
+
+// The most probable candidate under theta (rows 0..L-1 the layers' ops, row L the split) that meets max_ms
+// among the allowed splits: per split a dynamic programme over layers maximising the sum of log-probabilities,
+// on latencies rounded up to a grid of max_ms / kLatencyGrid, so that what it returns truly meets max_ms (it may
+// miss a configuration within L grid steps of the threshold). This is what a constrained search returns when
+// theta's mode is infeasible, as it is when the search stops before theta has converged. Returns false when no
+// allowed configuration meets max_ms at that resolution.
+constexpr int kLatencyGrid = 4096;
+bool most_likely_feasible(const LatencyEstimator& latency, const Matrix& theta,
+                          const std::vector<bool>& allowed, double max_ms, Candidate& out);
+
+}  // namespace nasc

@@ -1,0 +1,164 @@
+// Argument parsing of every `nasc` subcommand, through the built binary: --help and a good argument list succeed,
+// unknown options and bad values fail with a non-zero exit and a message naming what was wrong.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <unistd.h>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Outcome {
+  int rc = -1;
+  std::string output;  // stdout and stderr
+};
+
+Outcome nasc(const std::string& args) {
+  const std::string cmd = "cd '" NASC_SOURCE_DIR "' && '" NASC_BINARY "' " + args + " 2>&1";
+  Outcome o;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return o;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) o.output.append(buf, n);
+  int status = pclose(p);
+  o.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+  return o;
+}
+
+void expect_ok(const std::string& args, const std::string& contains) {
+  Outcome o = nasc(args);
+  EXPECT_EQ(o.rc, 0) << "nasc " << args << "\n" << o.output;
+  EXPECT_NE(o.output.find(contains), std::string::npos) << "nasc " << args << " should print '" << contains << "'\n"
+                                                        << o.output;
+}
+
+void expect_refused(const std::string& args, const std::string& names) {
+  Outcome o = nasc(args);
+  EXPECT_NE(o.rc, 0) << "nasc " << args << " should fail\n" << o.output;
+  EXPECT_NE(o.output.find(names), std::string::npos) << "nasc " << args << ": the error should name '" << names
+                                                     << "'\n" << o.output;
+}
+
+// Every subcommand: help lists the given options; an unknown option is refused by name (`required` supplies the
+// required options, which CLI11 checks first).
+void expect_help_and_unknown(const std::string& cmd, const std::vector<std::string>& options,
+                             const std::string& required = "") {
+  Outcome help = nasc(cmd + " --help");
+  EXPECT_EQ(help.rc, 0) << help.output;
+  for (auto& opt : options) EXPECT_NE(help.output.find(opt), std::string::npos) << cmd << " --help lacks " << opt;
+  expect_refused(cmd + " " + required + " --no-such-option", "--no-such-option");
+}
+
+fs::path scratch(const std::string& name) {
+  fs::path p = fs::temp_directory_path() / ("nasc_cli_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(p);
+  return p;
+}
+
+const std::vector<std::string> kScenario = {"--space",     "--device-profile", "--server-profile",    "--bandwidth",
+                                            "--downlink",  "--delay",          "--encoding",          "--min-device-blocks",
+                                            "--return-result"};
+
+std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+}  // namespace
+
+TEST(Cli, TopLevel) {
+  expect_ok("--help", "Subcommands:");
+  expect_ok("--version", ".");
+  expect_refused("", "subcommand");
+  expect_refused("frobnicate", "unknown subcommand 'frobnicate'");
+}
+
+TEST(Cli, Space) {
+  expect_help_and_unknown("space", {"--space", "--json"});
+  expect_ok("space --space tiny", "space tiny");
+  expect_ok("space --space fmnist --json", "\"blocks\"");
+  expect_refused("space --space nope", "unknown space 'nope'");
+}
+
+TEST(Cli, Latency) {
+  expect_help_and_unknown("latency", with(kScenario, {"--arch", "--split", "--oracle", "--json"}));
+  // The scenario defaults of search and experiment: bundled CPU profiles, 10 Mbit/s, 5 ms, int8, floor 1.
+  expect_ok("latency --split all", "10/10 Mbit/s up/down, delay 5 ms, int8 payload");
+  expect_ok("latency --oracle --json", "\"oracle\"");
+  expect_refused("latency --encoding int4", "--encoding");
+  expect_refused("latency --bandwidth -1", "--bandwidth");
+  expect_refused("latency --split 99", "--split '99'");
+  expect_refused("latency --split 0", "below --min-device-blocks 1");
+  expect_refused("latency --arch k3_e6", "expected 12 (one per layer");
+  expect_refused("latency --oracle --split 3", "--oracle");
+  expect_refused("latency --device-profile /nonexistent.json", "/nonexistent.json");
+}
+
+TEST(Cli, Search) {
+  expect_help_and_unknown("search", with(kScenario, {"--data", "--strategy", "--max-latency", "--latency-frac",
+                                                      "--budget", "--epochs", "--out", "--resume", "--seed"}));
+  const std::string out = " --out " + scratch("search").string();
+  expect_refused("search --strategy magic" + out, "unknown strategy");
+  expect_refused("search --strategy fixed:k9_e9" + out, "k9_e9");
+  expect_refused("search --budget huge" + out, "--budget");
+  expect_refused("search --max-latency 1 --latency-frac 0.3" + out, "not both");
+  expect_refused("search --strategy nasc" + out, "--max-latency is required");
+  expect_refused("search --max-latency 0.001" + out, "below the minimum achievable latency");
+  expect_refused("search --latency-frac 0.3 --data nowhere:/x" + out, "nowhere");
+  EXPECT_FALSE(fs::exists(scratch("search") / "search.json"));
+}
+
+TEST(Cli, Train) {
+  expect_help_and_unknown("train", {"--space", "--arch", "--data", "--from", "--epochs", "--lr", "--resume"});
+  const std::string out = " --out " + scratch("train").string();
+  expect_refused("train --arch nope" + out, "expected 12 (one per layer");
+  expect_refused("train --epochs 0" + out, "epochs");
+  expect_refused("train --from /nonexistent/search.json" + out, "/nonexistent/search.json");
+  expect_refused("train --device tpu" + out, "--device");
+  expect_refused("train --threads -2" + out, "--threads");
+}
+
+TEST(Cli, Experiment) {
+  expect_help_and_unknown("experiment", {"--config", "--out", "--report-only"}, "--out /tmp/x");
+  expect_refused("experiment", "--out");
+  expect_refused("experiment --config /nonexistent.json --out " + scratch("exp").string(), "/nonexistent.json");
+  expect_refused("experiment --report-only --out " + scratch("exp2").string(), "results.csv");
+}
+
+TEST(Cli, Export) {
+  expect_help_and_unknown("export", {"--from", "--split", "--out", "--encoding", "--bandwidth"}, "--from /tmp/x");
+  expect_refused("export", "--from");
+  expect_refused("export --from /nonexistent-run", "/nonexistent-run");
+  expect_refused("export --from /tmp --encoding int4", "--encoding");
+}
+
+TEST(Cli, ServeAndClient) {
+  expect_help_and_unknown("serve", {"--model", "--listen", "--workers", "--max-connections", "--max-body"},
+                          "--model /tmp/x");
+  expect_refused("serve", "--model");
+  expect_refused("serve --model /nonexistent-export", "/nonexistent-export");
+  expect_refused("serve --model /tmp --workers 0", "--workers");
+  expect_help_and_unknown("client", {"--model", "--server", "--data", "--limit", "--emulate-device", "--timeout-ms"},
+                          "--model /tmp/x");
+  expect_refused("client", "--model");
+  expect_refused("client --model /nonexistent-export", "/nonexistent-export");
+  expect_refused("client --model /tmp --timeout-ms 0", "--timeout-ms");
+}
+
+TEST(Cli, ProfileAndFitProfile) {
+  expect_help_and_unknown("profile", {"--space", "--device", "--out", "--reps"}, "--out /tmp/x.json");
+  expect_refused("profile", "--out");
+  expect_refused("profile --space nope --out " + (scratch("prof") / "p.json").string(), "unknown space 'nope'");
+  expect_refused("profile --reps 1 --out " + (scratch("prof") / "p.json").string(), "--reps");
+  EXPECT_FALSE(fs::exists(scratch("prof") / "p.json"));
+  const std::string fit_required = "--timings /x.csv --column c --reference /r.json --out /tmp/f.json";
+  expect_help_and_unknown("fit-profile", {"--timings", "--column", "--space", "--reference", "--out"}, fit_required);
+  expect_refused("fit-profile --timings /nonexistent.csv --column x --reference profiles/cpu1-hwnas-cifar.json "
+                 "--space hwnas-cifar --out " + (scratch("fit") / "f.json").string(),
+                 "/nonexistent.csv");
+}
