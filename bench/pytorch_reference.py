@@ -15,6 +15,7 @@ machine), and the medians and their ratio are printed per space.
 """
 import argparse
 import json
+import os
 import random
 import statistics
 import subprocess
@@ -142,16 +143,17 @@ def sgd(params):
     return torch.optim.SGD(params, lr=0.01, momentum=0.9, nesterov=True)
 
 
-def bench_space(nasc, name, batch, steps, lam):
+def bench_space(nasc, name, batch, steps, lam, channels_last=False):
     desc = json.loads(subprocess.run([nasc, "space", "--space", name, "--json"], check=True,
                                      capture_output=True, text=True).stdout)
     space = desc["space"]
     c, h, w = space["input"]
     x, y = torch.randn(batch, c, h, w), torch.randint(space["num_classes"], (batch,))
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
     rng = random.Random(1)
     n_layers, n_ops = len(desc["blocks"]) - 2, len(space["ops"])
 
-    sup = Supernet(desc)
+    sup = Supernet(desc).to(memory_format=fmt)
     opt = sgd(sup.parameters())
 
     def sup_step(_):
@@ -163,7 +165,7 @@ def bench_space(nasc, name, batch, steps, lam):
 
     sup_rate = time_steps(3, steps, lam, batch, sup_step)
 
-    net = Network(desc, space["default_arch"].split(","))
+    net = Network(desc, space["default_arch"].split(",")).to(memory_format=fmt)
     opt2 = sgd(net.parameters())
 
     def net_step(_):
@@ -181,7 +183,7 @@ CSV_HEADER = "space,device,threads,batch,lambda,supernet_sample_passes_per_s,sta
 def run_reference(args):
     rows = []
     for s in args.spaces:
-        sup, alone = bench_space(args.nasc, s, args.batch, args.steps, args.lam)
+        sup, alone = bench_space(args.nasc, s, args.batch, args.steps, args.lam, args.channels_last)
         rows.append(f"{s},cpu,{torch.get_num_threads()},{args.batch},{args.lam},{sup:.1f},{alone:.1f}")
     return rows
 
@@ -203,10 +205,12 @@ def main():
     p.add_argument("--lambda", dest="lam", type=int, default=2, help="sampled paths per supernet step")
     p.add_argument("--steps", type=int, default=10, help="timed steps per measurement")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = all cores)")
+    p.add_argument("--channels-last", action="store_true",
+                   help="PyTorch side in channels-last layout, as the C++ trains on CPU (for a like-for-like run, also "
+                        "start it with MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=4294967295, its heap setting)")
     p.add_argument("--compare", metavar="BENCH", help="C++ bench binary to alternate with (bench_train_throughput)")
     p.add_argument("--pairs", type=int, default=3, help="alternating runs of each side with --compare")
     args = p.parse_args()
-    import os
     threads = args.threads or os.cpu_count()
     torch.set_num_threads(threads)
     torch.manual_seed(1)
@@ -226,7 +230,9 @@ def main():
             ref[s].append(got[s])
         print(f"pair {i + 1}/{args.pairs} done", file=sys.stderr)
     print(f"cpu, {threads} threads, batch {args.batch}, lambda {args.lam}, {args.steps} steps, "
-          f"medians of {args.pairs} alternating runs (LibTorch {torch.__version__})")
+          f"medians of {args.pairs} alternating runs (LibTorch {torch.__version__})"
+          + (", PyTorch in channels-last" if args.channels_last else "")
+          + (", PyTorch heap as nasc's" if os.environ.get("MALLOC_MMAP_MAX_") == "0" else ""))
     print(f"{'space':<12} {'what':<34} {'nasc C++':>10} {'PyTorch':>10} {'ratio':>7}")
     for s in args.spaces:
         for k, what in ((0, f"supernet sample-passes/s"), (1, "stand-alone images/s")):

@@ -51,6 +51,23 @@ inline double spearman(const std::vector<double>& a, const std::vector<double>& 
   return pearson(ranks(a), ranks(b));
 }
 
+// Kendall's tau-b of two equally long series: (concordant - discordant) pairs over the geometric mean of the pairs
+// not tied in each series, so ties neither count for nor against. 0 when either series is constant or too short.
+// O(n^2): meant for the tens of architectures a ranking study retrains.
+inline double kendall_tau(const std::vector<double>& a, const std::vector<double>& b) {
+  if (a.size() < 2 || a.size() != b.size()) return 0.0;
+  double concordant = 0, discordant = 0, untied_a = 0, untied_b = 0;
+  for (size_t i = 0; i < a.size(); ++i)
+    for (size_t j = i + 1; j < a.size(); ++j) {
+      const double da = a[i] - a[j], db = b[i] - b[j];
+      if (da != 0) untied_a += 1;
+      if (db != 0) untied_b += 1;
+      if (da * db > 0) concordant += 1;
+      if (da * db < 0) discordant += 1;
+    }
+  return untied_a > 0 && untied_b > 0 ? (concordant - discordant) / std::sqrt(untied_a * untied_b) : 0.0;
+}
+
 // Mean absolute percentage error of `predicted` against `measured` (all measured > 0), in percent.
 inline double mape_percent(const std::vector<double>& predicted, const std::vector<double>& measured) {
   if (measured.empty()) return 0.0;

@@ -205,6 +205,12 @@ Shape Space::boundary_shape(int p) const {
   return p == 0 ? input_shape() : blocks_[p - 1].out;
 }
 
+std::string Space::describe_split(int p) const {
+  if (p == 0) return "server only (raw input)";
+  if (p == num_blocks()) return "device only";
+  return "after " + block_name(p - 1);
+}
+
 std::string Space::block_name(int b) const {
   const BlockGeom& g = blocks_.at(b);
   if (g.kind == BlockKind::Stem) return "stem";

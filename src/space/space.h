@@ -88,6 +88,8 @@ class Space {
   // Tensor at split boundary p in [0, B]: input for p = 0, output of block p-1 otherwise.
   Shape boundary_shape(int p) const;
   std::string block_name(int b) const;  // "stem", "layer3", "head"
+  // Where split p cuts, in words: "server only (raw input)", "after layer3", "device only".
+  std::string describe_split(int p) const;
 
   // HW-NAS-Bench-style keys whose latencies sum to block b's latency (op ignored for stem/head).
   std::vector<std::string> block_keys(int b, int op) const;

@@ -18,19 +18,13 @@ struct LatencyArgs {
   bool json = false;
 };
 
-std::string split_label(const nasc::Space& s, int p) {
-  if (p == 0) return "server only (raw input)";
-  if (p == s.num_blocks()) return "device only";
-  return "after " + s.block_name(p - 1);
-}
-
 void print_header() {
   std::printf("%-5s %-24s %10s %10s %10s %10s %10s %10s\n", "split", "cut", "payload B", "device ms", "uplink ms",
               "server ms", "down ms", "total ms");
 }
 
 void print_row(const nasc::Space& s, const nasc::LatencyBreakdown& r, bool best) {
-  std::printf("%-5d %-24s %10lld %10.3f %10.3f %10.3f %10.3f %10.3f%s\n", r.split, split_label(s, r.split).c_str(),
+  std::printf("%-5d %-24s %10lld %10.3f %10.3f %10.3f %10.3f %10.3f%s\n", r.split, s.describe_split(r.split).c_str(),
               (long long)r.payload_bytes, r.device_ms, r.uplink_ms, r.server_ms, r.downlink_ms, r.total_ms,
               best ? "  <- best" : "");
 }
@@ -58,7 +52,7 @@ int run_latency(const LatencyArgs& a) {
       return 0;
     }
     std::printf("latency floor of space %s: %.3f ms at split %d (%s)\n", space.name().c_str(), opt.latency.total_ms,
-                opt.latency.split, split_label(space, opt.latency.split).c_str());
+                opt.latency.split, space.describe_split(opt.latency.split).c_str());
     std::printf("architecture: %s\n\n", space.format_arch(opt.arch).c_str());
     print_header();
     print_row(space, opt.latency, true);

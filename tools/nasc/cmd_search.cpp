@@ -39,9 +39,7 @@ void print_search_summary(const json& r, const Space& space) {
   std::printf("strategy      %s\n", r["strategy"].get<std::string>().c_str());
   std::printf("architecture  %s\n", r["arch"].get<std::string>().c_str());
   int p = r["split"];
-  std::printf("split         %d (%s)\n", p,
-              p == 0 ? "raw input to the server" : p == space.num_blocks() ? "device only"
-                                                   : ("after " + space.block_name(p - 1)).c_str());
+  std::printf("split         %d (%s)\n", p, space.describe_split(p).c_str());
   std::printf("latency       %.3f ms = device %.3f + uplink %.3f + server %.3f + downlink %.3f (payload %lld B)\n",
               l["total_ms"].get<double>(), l["device_ms"].get<double>(), l["uplink_ms"].get<double>(),
               l["server_ms"].get<double>(), l["downlink_ms"].get<double>(), (long long)r["payload_bytes"].get<int64_t>());
@@ -127,7 +125,7 @@ nasc::cli::Action setup_search(CLI::App& app) {
                  "split - floor); 0 = the oracle floor, 1 = no constraint on that network")
       ->check(CLI::Range(0.0, 10.0));
   app.add_option("--budget", a->budget,
-                 "quick (8 epochs on all images: 6-10 min on fmnist on a 2-core CPU) or paper (50 epochs, for a GPU)")
+                 "quick (8 epochs on all images: about 1.5 min for nasc on fmnist on a 2-core CPU) or paper (50 epochs, for a GPU)")
       ->check(CLI::IsMember({"quick", "paper"}))
       ->capture_default_str();
   app.add_option("--epochs", a->epochs, "Override the budget's supernet epochs");
