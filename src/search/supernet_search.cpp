@@ -20,11 +20,14 @@ namespace nasc {
 namespace fs = std::filesystem;
 
 json SearchOptions::to_json() const {
-  return {{"epochs", epochs},         {"batch_size", batch_size},     {"lambda", lambda},
+  json j = {{"epochs", epochs},         {"batch_size", batch_size},     {"lambda", lambda},
           {"lr", lr},                 {"momentum", momentum},         {"weight_decay", weight_decay},
           {"delta_init", delta_init}, {"convergence", convergence},   {"val_fraction", val_fraction},
           {"train_limit", train_limit}, {"eval_limit", eval_limit},   {"augment", augment},
           {"seed", seed}};
+  // Written only when set, so that the options (and experiment fingerprints) of runs made before it stay equal.
+  if (warmup_epochs > 0) j["warmup_epochs"] = warmup_epochs;
+  return j;
 }
 
 SearchOptions SearchOptions::from_json(const json& j, const std::string& ctx) {
@@ -37,6 +40,7 @@ SearchOptions SearchOptions::from_json(const json& j, const std::string& ctx) {
   o.weight_decay = json_get_or(j, "weight_decay", o.weight_decay, ctx);
   o.delta_init = json_get_or(j, "delta_init", o.delta_init, ctx);
   o.convergence = json_get_or(j, "convergence", o.convergence, ctx);
+  o.warmup_epochs = json_get_or(j, "warmup_epochs", o.warmup_epochs, ctx);
   o.val_fraction = json_get_or(j, "val_fraction", o.val_fraction, ctx);
   o.train_limit = json_get_or(j, "train_limit", o.train_limit, ctx);
   o.eval_limit = json_get_or(j, "eval_limit", o.eval_limit, ctx);
@@ -54,6 +58,9 @@ void SearchOptions::validate() const {
   if (!(val_fraction > 0 && val_fraction < 1)) fail("val fraction = ", val_fraction, ": expected 0 < f < 1");
   if (!(convergence > 0 && convergence <= 1)) fail("convergence threshold = ", convergence, ": expected 0 < t <= 1");
   if (train_limit < 0 || eval_limit < 0) fail("limits must be >= 0 (0 = all)");
+  if (warmup_epochs < 0 || warmup_epochs >= epochs)
+    fail("warm-up epochs = ", warmup_epochs, ": expected 0..", epochs - 1, " (fewer than the ", epochs, " epochs)");
+  if (!(delta_init > 0)) fail("ASNG step size (delta_init) = ", delta_init, ": expected > 0");
 }
 
 json SearchEpoch::to_json() const {
@@ -300,7 +307,7 @@ ThetaStep SupernetSearch::theta_step(const torch::Tensor& xv, const torch::Tenso
   t.correct.assign(correct_cpu.data_ptr<double>(), correct_cpu.data_ptr<double>() + lambda);
   // A non-finite validation loss cannot be ranked: theta stays where it is.
   t.skipped = !std::all_of(t.losses.begin(), t.losses.end(), [](double l) { return std::isfinite(l); });
-  if (!t.skipped && problem_.adapt) asng_.step(samples, rank_utility(t.losses, t.violations));
+  if (!t.skipped && problem_.adapt && adapting_) asng_.step(samples, rank_utility(t.losses, t.violations));
   return t;
 }
 
@@ -354,6 +361,7 @@ SearchState SupernetSearch::run(const ImageSet& train_set, const std::string& ou
     // Sampling depends on (seed, epoch) only, so a run resumed at an epoch boundary draws what it would have.
     std::mt19937_64 rng(opt_.seed * 0x9E3779B97F4A7C15ULL + uint64_t(epoch) + 1);
     net_->train();
+    adapting_ = epoch >= opt_.warmup_epochs;
     train_loader.set_epoch(epoch);
     int64_t val_round = 0;
     val_loader.set_epoch(int64_t(epoch) << 16);

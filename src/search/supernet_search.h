@@ -26,6 +26,7 @@ struct SearchOptions {
   double weight_decay = 4e-5;
   double delta_init = 1.0;    // ASNG step size at Delta = 1
   double convergence = 0.9;   // stop once every variable's largest probability reaches this
+  int warmup_epochs = 0;      // first epochs train the weights on uniform samples, theta frozen (0 = adapt at once)
   double val_fraction = 0.5;  // share of the training set held out to score configurations
   int64_t train_limit = 0;    // first N training images only (0 = all)
   int64_t eval_limit = 5000;  // validation images used for the final supernet accuracy (0 = all)
@@ -136,7 +137,7 @@ class SupernetSearch {
   // weight_step: lambda sampled configurations, mean loss, one SGD step at the optimiser's current rate.
   WeightStep weight_step(const torch::Tensor& x, const torch::Tensor& y, std::mt19937_64& rng);
   // theta_step: lambda fresh configurations scored on (xv, yv), ranked feasible-first, one ASNG step (when the
-  // problem adapts).
+  // problem adapts and the warm-up epochs are over).
   ThetaStep theta_step(const torch::Tensor& xv, const torch::Tensor& yv, std::mt19937_64& rng);
   void set_lr(double lr);
 
@@ -153,6 +154,7 @@ class SupernetSearch {
 
  private:
   SearchEpoch summarize(int epoch, double lr, const EpochTally& tally, double seconds) const;
+  bool adapting_ = true;  // theta steps move theta: the problem adapts and the warm-up is over
   void save_checkpoint(const std::string& dir, const SearchState& st);
   bool load_checkpoint(const std::string& dir, SearchState& st);
 

@@ -176,6 +176,34 @@ TEST(Search, ThetaStepsMoveSamplesIntoTheFeasibleSet) {
   EXPECT_GT(adapt_last, frozen_last + 0.3) << seen;
 }
 
+// Warm-up: theta stays exactly where it started during the warm-up epochs (weights train on uniform samples), then
+// adapts. Also the option's bounds.
+TEST(Search, WarmupEpochsKeepThetaFrozenThenAdapt) {
+  torch::set_num_threads(2);
+  TinyScenario s;
+  SearchProblem prob;
+  prob.allowed_splits.assign(size_t(s.space.num_blocks() + 1), true);
+  prob.allowed_splits[0] = false;
+  prob.max_latency_ms = s.latency.oracle(1).latency.total_ms * 1.5;
+  SearchOptions o = small_budget();
+  o.warmup_epochs = 1;
+  SupernetSearch search(s.space, s.latency, prob, o, torch::kCPU);
+  const json initial = search.asng().distribution().theta();
+  std::vector<json> theta_after;
+  SearchCallbacks cb;
+  cb.after_epoch = [&](const SearchEpoch&, bool) {
+    theta_after.push_back(search.asng().distribution().theta());
+    return true;
+  };
+  search.run(fmnist().train, "", false, cb);
+  ASSERT_EQ(theta_after.size(), 2u);
+  EXPECT_EQ(theta_after[0], initial) << "theta moved during the warm-up epoch";
+  EXPECT_NE(theta_after[1], initial) << "theta did not adapt after the warm-up";
+  o.warmup_epochs = o.epochs;
+  EXPECT_THROW(o.validate(), Error);
+  EXPECT_FALSE(SearchOptions().to_json().contains("warmup_epochs")) << "unset, it must not change old fingerprints";
+}
+
 // The loss the search ranks is the deployed one: the payload at the sampled split is fake-quantised exactly as the
 // wire will carry it, and nothing is quantised when no payload crosses (split B) or the problem says so.
 TEST(Search, ForwardFakeQuantisesThePayloadAtTheSampledSplit) {

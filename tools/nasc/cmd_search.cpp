@@ -23,6 +23,10 @@ struct SearchArgs {
   int epochs = 0;             // overrides the budget's when > 0
   int64_t train_limit = -1;   // overrides the budget's when >= 0
   int batch_size = 0;
+  int lambda = 0;            // the following override SearchOptions' defaults when set
+  double lr = 0;
+  double delta_init = 0;
+  int warmup_epochs = -1;
   std::string out = "runs/search";
   std::string device = "auto";
   int threads = 0;
@@ -68,6 +72,10 @@ int run_search(const SearchArgs& a) {
   if (a.epochs > 0) req.options.epochs = a.epochs;
   if (a.train_limit >= 0) req.options.train_limit = a.train_limit;
   if (a.batch_size > 0) req.options.batch_size = a.batch_size;
+  if (a.lambda > 0) req.options.lambda = a.lambda;
+  if (a.lr > 0) req.options.lr = a.lr;
+  if (a.delta_init > 0) req.options.delta_init = a.delta_init;
+  if (a.warmup_epochs >= 0) req.options.warmup_epochs = a.warmup_epochs;
   req.options.seed = a.seed;
   req.options.validate();
   req.min_device_blocks = a.scenario.min_device_blocks;
@@ -131,6 +139,18 @@ nasc::cli::Action setup_search(CLI::App& app) {
   app.add_option("--epochs", a->epochs, "Override the budget's supernet epochs");
   app.add_option("--train-limit", a->train_limit, "Override the budget's number of training images (0 = all)");
   app.add_option("--batch-size", a->batch_size, "Override the minibatch size (default 128)");
+  const nasc::SearchOptions defaults;
+  app.add_option("--lambda", a->lambda,
+                 nasc::cat("Samples per step, for the weights and for theta each (default ", defaults.lambda, ")"))
+      ->check(CLI::Range(2, 64));
+  app.add_option("--lr", a->lr, nasc::cat("Supernet SGD learning rate, cosine-decayed (default ", defaults.lr, ")"))
+      ->check(CLI::PositiveNumber);
+  app.add_option("--delta-init", a->delta_init,
+                 nasc::cat("ASNG step size delta at Delta = 1 (default ", defaults.delta_init, ")"))
+      ->check(CLI::PositiveNumber);
+  app.add_option("--warmup-epochs", a->warmup_epochs,
+                 "First epochs train the weights on uniformly sampled candidates with theta frozen (default 0)")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--out", a->out, "Run directory: search.json, search.csv, checkpoint/")->capture_default_str();
   app.add_flag("--resume", a->resume, "Continue the search from the checkpoint in --out");
   nasc::cli::add_seed_option(app, a->seed);
