@@ -1,6 +1,9 @@
 #include "common/json_io.h"
 
 #include <cstdio>
+#include <limits>
+#include <type_traits>
+#include <vector>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -42,14 +45,61 @@ void write_text_atomic(const std::string& path, const std::string& text) {
 
 void write_json_atomic(const std::string& path, const json& j) { write_text_atomic(path, j.dump(2) + "\n"); }
 
+namespace {
+
+// nlohmann converts booleans and floats to integers (true -> 1, 2.7 -> 2) and truncates large integers: a field
+// must hold exactly its type, so that a typo'd file is refused instead of read as something else.
+template <typename T>
+bool holds_scalar(const json& v) {
+  if constexpr (std::is_same_v<T, bool>) return v.is_boolean();
+  else if constexpr (std::is_same_v<T, std::string>) return v.is_string();
+  else if constexpr (std::is_floating_point_v<T>) return v.is_number();
+  else {
+    if (!v.is_number_integer()) return false;
+    if (v.is_number_unsigned()) return v.get<uint64_t>() <= uint64_t(std::numeric_limits<T>::max());
+    const int64_t x = v.get<int64_t>();
+    return x >= int64_t(std::numeric_limits<T>::min()) && x <= int64_t(std::numeric_limits<T>::max());
+  }
+}
+
+template <typename T>
+const char* type_words() {
+  if constexpr (std::is_same_v<T, bool>) return "true or false";
+  else if constexpr (std::is_same_v<T, std::string>) return "a string";
+  else if constexpr (std::is_floating_point_v<T>) return "a number";
+  else if constexpr (std::is_same_v<T, int>) return "a whole number within 32 bits";
+  else return "a whole number";
+}
+
+template <typename T>
+struct Holds {
+  static bool check(const json& v) { return holds_scalar<T>(v); }
+  static std::string words() { return type_words<T>(); }
+};
+
+template <typename E>
+struct Holds<std::vector<E>> {
+  static bool check(const json& v) {
+    if (!v.is_array()) return false;
+    for (auto& e : v)
+      if (!holds_scalar<E>(e)) return false;
+    return true;
+  }
+  static std::string words() { return std::string("an array of ") + type_words<E>() + " values"; }
+};
+
+}  // namespace
+
 template <typename T>
 T json_get(const json& j, const char* field, const std::string& context) {
   if (!j.is_object() || !j.contains(field)) fail(context, ": missing field '", field, "'");
-  try {
-    return j.at(field).get<T>();
-  } catch (const json::exception&) {
-    fail(context, ": field '", field, "' has the wrong type (", j.at(field).type_name(), ")");
+  const json& v = j.at(field);
+  if (!Holds<T>::check(v)) {
+    std::string shown = v.dump();
+    if (shown.size() > 40) shown = shown.substr(0, 37) + "...";
+    fail(context, ": field '", field, "' holds ", shown, " (", v.type_name(), "); expected ", Holds<T>::words());
   }
+  return v.get<T>();
 }
 
 template <typename T>

@@ -104,8 +104,9 @@ Frame FrameClient::exchange(const Frame& request, MsgType expected, Reply& timin
           sock_.close();
           throw Retry{cat("server ", error_code_name(code), ": ", msg)};
         }
-        // Only a failing handler leaves the connection open; after any other error the server closes it.
-        if (code != ErrorCode::HandlerFailed) sock_.close();
+        // A failing handler and a non-finite payload leave the connection open (the frame itself was sound);
+        // after any other error the server closes it.
+        if (code != ErrorCode::HandlerFailed && code != ErrorCode::NonFinite) sock_.close();
         fail(what, " refused: ", error_code_name(code), ": ", msg);
       }
       if (f.request_id != id) {

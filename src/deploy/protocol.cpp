@@ -89,6 +89,7 @@ const char* error_code_name(ErrorCode c) {
     case ErrorCode::HandlerFailed: return "handler_failed";
     case ErrorCode::Overloaded: return "overloaded";
     case ErrorCode::ShuttingDown: return "shutting_down";
+    case ErrorCode::NonFinite: return "non_finite";
   }
   return "unknown";
 }
@@ -545,6 +546,31 @@ std::vector<float> decode_floats(const WireTensor& t) {
   std::vector<float> out(checked_numel(t));
   decode_floats(t, out.data());
   return out;
+}
+
+std::string non_finite_reason(const WireTensor& t) {
+  const size_t n = checked_numel(t);
+  const uint8_t* b = t.bytes.data();
+  switch (t.encoding) {
+    case WireEncoding::Raw: return "";
+    case WireEncoding::Fp32:
+      for (size_t i = 0; i < n; ++i)
+        if (!std::isfinite(get_f32(b + 4 * i))) return cat("fp32 value ", i, " is ", get_f32(b + 4 * i));
+      return "";
+    case WireEncoding::Fp16:
+      // All exponent bits set: Inf or NaN.
+      for (size_t i = 0; i < n; ++i)
+        if ((get_u16(b + 2 * i) & 0x7C00u) == 0x7C00u) return cat("fp16 value ", i, " is Inf or NaN");
+      return "";
+    case WireEncoding::Int8: {
+      // The decoded values reach scale x (255 + |zero point|) at most; that span must stay a finite float.
+      const double span = double(std::abs(t.scale)) * (255.0 + std::abs(double(t.zero_point)));
+      if (!std::isfinite(t.scale) || !(span < double(kFloatMax)))
+        return cat("int8 scale ", t.scale, " with zero point ", t.zero_point, " decodes beyond the float range");
+      return "";
+    }
+  }
+  return "";
 }
 
 std::string decode_text(const WireTensor& t) { return std::string(t.bytes.begin(), t.bytes.end()); }

@@ -78,8 +78,9 @@ enum class ErrorCode : uint32_t {
   HandlerFailed = 15,
   Overloaded = 16,
   ShuttingDown = 17,
+  NonFinite = 18,  // well-formed, but the tensor holds NaN or Inf (or an int8 scale that decodes beyond float)
 };
-constexpr int kErrorCodeCount = 18;
+constexpr int kErrorCodeCount = 19;
 const char* error_code_name(ErrorCode c);  // "bad_magic"; "unknown" for values outside the enum
 const char* msg_type_name(MsgType t);
 const char* wire_encoding_name(WireEncoding e);  // raw|fp32|fp16|int8
@@ -190,6 +191,8 @@ WireTensor encode_text(const std::string& text);
 std::vector<float> decode_floats(const WireTensor& t);
 void decode_floats(const WireTensor& t, float* out);  // out holds t.numel() floats
 std::string decode_text(const WireTensor& t);
+// Empty when every value t decodes to is finite (raw pixels always are); else why not, naming the first bad value.
+std::string non_finite_reason(const WireTensor& t);
 std::string format_shape(const std::vector<int64_t>& shape);  // "[4,8,8]"
 
 struct Int8Quant {

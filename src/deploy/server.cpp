@@ -338,6 +338,14 @@ void FrameServer::serve(Socket sock, Conn* conn) {
       refuse(sock, peer, req.id, FrameStatus::fail(ErrorCode::WrongShape, why));
       break;
     }
+    // NaN or Inf would come back as NaN scores: refused, the connection stays (the frame itself was sound).
+    why = non_finite_reason(req.payload);
+    if (!why.empty()) {
+      count_error(ErrorCode::NonFinite);
+      log(cat(peer, ": request ", req.id, ": non_finite: ", why));
+      if (!send_frame(sock, make_error(req.id, ErrorCode::NonFinite, why), opts_.io_timeout_ms)) break;
+      continue;
+    }
 
     std::string failure;
     std::vector<uint8_t> reply;
@@ -356,10 +364,13 @@ void FrameServer::serve(Socket sock, Conn* conn) {
     release_worker();
 
     if (!failure.empty()) {
-      // The frame was well-formed, so the connection stays; the client learns why its request failed.
+      // The frame was well-formed, so the connection stays. The details (a LibTorch message may carry a backtrace
+      // and paths) go to the log only; the client learns that its request failed.
       count_error(ErrorCode::HandlerFailed);
       log(cat(peer, ": request ", req.id, " failed: ", failure));
-      if (!send_frame(sock, make_error(req.id, ErrorCode::HandlerFailed, failure), opts_.io_timeout_ms)) break;
+      if (!send_frame(sock, make_error(req.id, ErrorCode::HandlerFailed, "the server could not compute this request"),
+                      opts_.io_timeout_ms))
+        break;
       continue;
     }
     if (sock.send_all(reply.data(), reply.size(), deadline_in_ms(opts_.io_timeout_ms)) != IoResult::Ok) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <tuple>
 
 #include "common/error.h"
 #include "space/space.h"
@@ -49,11 +50,21 @@ SplitModel SplitModel::load(const std::string& dir, torch::Device device) {
   m.begin_ = range[0];
   m.end_ = range[1];
   m.classes_ = json_get<int>(d, "classes", path);
-  using Slot = std::pair<const char*, std::vector<int64_t>*>;
-  for (auto [name, shape] : {Slot{"input_shape", &m.input_shape_}, Slot{"output_shape", &m.output_shape_}}) {
+  if (m.classes_ != space.num_classes())
+    fail(path, ": classes ", m.classes_, ", expected the space's ", space.num_classes());
+  // The shapes are the space's own at the half's boundaries ([C, H, W], or [classes] after the last block): this
+  // bounds what the load-time dry run allocates and refuses a half whose declaration lies about its tensors.
+  auto boundary = [&](int q) -> std::vector<int64_t> {
+    if (q == B) return {space.num_classes()};
+    Shape sh = space.boundary_shape(q);
+    return {sh.c, sh.h, sh.w};
+  };
+  using Slot = std::tuple<const char*, std::vector<int64_t>*, int>;
+  for (auto [name, shape, q] : {Slot{"input_shape", &m.input_shape_, m.begin_}, Slot{"output_shape", &m.output_shape_, m.end_}}) {
     for (int v : json_get<std::vector<int>>(d, name, path)) shape->push_back(v);
-    if (shape->empty() || *std::min_element(shape->begin(), shape->end()) < 1)
-      fail(path, ": ", name, " must be a non-empty list of positive sizes");
+    if (*shape != boundary(q))
+      fail(path, ": ", name, " ", shape_text(*shape), ", expected ", shape_text(boundary(q)),
+           " (the space's tensor at block ", q, ")");
   }
 
   const json& blocks = member(d, "blocks", path);
@@ -67,7 +78,13 @@ SplitModel SplitModel::load(const std::string& dir, torch::Device device) {
     m.normalizer_ = Normalizer::from_json(d["normalizer"], path);
   if (m.begin_ == 0 && !m.blocks_.empty() && !m.normalizer_)
     fail(path, ": a half starting at block 0 needs its normalizer");
-  load_folded_weights(m.blocks_, (fs::path(dir) / json_get<std::string>(d, "weights", path)).string());
+  // The weights file is named relative to the half's directory and must stay inside it: "../x" or "/etc/x" would
+  // read any file on the machine as an archive.
+  const std::string weights = json_get<std::string>(d, "weights", path);
+  if (weights.empty() || weights.find('/') != std::string::npos || weights.find('\\') != std::string::npos ||
+      weights == "." || weights == "..")
+    fail(path, ": weights '", weights, "' must be a file name inside ", dir);
+  load_folded_weights(m.blocks_, (fs::path(dir) / weights).string());
 
   // One dry run proves that the weights chain from the declared input shape to the declared output shape.
   torch::NoGradGuard no_grad;

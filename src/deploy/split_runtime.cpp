@@ -51,6 +51,16 @@ SplitModel load_half(const SplitManifest& m, const std::string& dir, const char*
   if (half.role() != role || half.split() != m.split)
     fail((fs::path(dir) / role).string(), " is the ", half.role(), " of split ", half.split(), ", expected the ",
          role, " of split ", m.split, " named by ", dir, "/manifest.json");
+  // The tensor crossing the cut and the class count must be the manifest's, or every request would fail later.
+  const std::vector<int64_t> scores{m.classes};
+  const bool head = std::string(role) == "head";
+  const std::vector<int64_t>& at_cut = head ? half.output_shape() : half.input_shape();
+  const std::vector<int64_t>& want = head && m.device_only() ? scores : m.payload_shape;
+  if (half.num_classes() != m.classes || (!head && half.output_shape() != scores) ||
+      (!(head && m.split == 0) && at_cut != want))
+    fail((fs::path(dir) / role).string(), " takes ", format_shape(half.input_shape()), " to ",
+         format_shape(half.output_shape()), " with ", half.num_classes(), " classes; ", dir,
+         "/manifest.json declares payload ", format_shape(m.payload_shape), " and ", m.classes, " classes");
   return half;
 }
 

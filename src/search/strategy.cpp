@@ -143,14 +143,27 @@ class FixedOps : public SearchStrategy {
   }
 };
 
-// nasc, accuracy-only, device-only, server-only: the mode of the learnt distribution.
-class DistributionMode : public SearchStrategy {
+// Strategies that train a supernet first: the search runs, choose() picks the candidate, its accuracy is recorded.
+class SupernetStrategy : public SearchStrategy {
  public:
-  Outcome find(const Context& ctx) const override {
+  Outcome find(const Context& ctx) const final {
     Outcome out;
     SearchProblem prob = problem_for(ctx);
     SupernetSearch search(ctx.space, ctx.latency, prob, ctx.req.options, ctx.device);
     record_search(search.run(ctx.train_set, ctx.out_dir, ctx.resume), out);
+    choose(ctx, prob, search, out);
+    record_accuracy(search, ctx, out);
+    return out;
+  }
+
+ protected:
+  virtual void choose(const Context& ctx, const SearchProblem& prob, SupernetSearch& search, Outcome& out) const = 0;
+};
+
+// nasc, accuracy-only, device-only, server-only: the mode of the learnt distribution.
+class DistributionMode : public SupernetStrategy {
+ protected:
+  void choose(const Context& ctx, const SearchProblem& prob, SupernetSearch& search, Outcome& out) const override {
     out.chosen = search.mode();
     out.theta = search.asng().distribution().theta();
     if (ctx.req.strategy.kind == Strategy::AccuracyOnly) {
@@ -169,19 +182,13 @@ class DistributionMode : public SearchStrategy {
         out.chosen = repaired;
       }
     }
-    record_accuracy(search, ctx, out);
-    return out;
   }
 };
 
 // random:N: a supernet trained with uniform sampling, then N feasible candidates scored on the same images.
-class RandomSampling : public SearchStrategy {
- public:
-  Outcome find(const Context& ctx) const override {
-    Outcome out;
-    SearchProblem prob = problem_for(ctx);
-    SupernetSearch search(ctx.space, ctx.latency, prob, ctx.req.options, ctx.device);
-    record_search(search.run(ctx.train_set, ctx.out_dir, ctx.resume), out);
+class RandomSampling : public SupernetStrategy {
+ protected:
+  void choose(const Context& ctx, const SearchProblem& prob, SupernetSearch& search, Outcome& out) const override {
     std::mt19937_64 rng(ctx.req.options.seed + 0x7A11DULL);
     double best_acc = -1;
     int found = 0;
@@ -195,8 +202,6 @@ class RandomSampling : public SearchStrategy {
       if (acc > best_acc) best_acc = acc, out.chosen = c;
     }
     out.fields["random_feasible_scored"] = found;
-    record_accuracy(search, ctx, out);
-    return out;
   }
 };
 

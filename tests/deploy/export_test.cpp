@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "../latency/latency_fixtures.h"
+#include "deploy/split_runtime.h"
 #include "common/error.h"
 #include "deploy/fold.h"
 #include "deploy/onnx_export.h"
@@ -171,6 +172,64 @@ TEST(SplitModel, RejectsWrongInputAndDamagedFiles) {
   write_json_atomic(out + "/head/model.json", d);
   EXPECT_THROW(SplitModel::load(out + "/head"), Error);
   EXPECT_THROW(SplitModel::load(out + "/nowhere"), Error);
+  fs::remove_all(out);
+}
+
+namespace {
+std::string load_error(const std::string& dir) {
+  try {
+    SplitModel::load(dir);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+// A half's declaration is checked against its space before anything is read or allocated: the weights file must lie
+// in its own directory, the shapes must be the space's at the cut (a [1,100000,100000] input would otherwise be
+// allocated by the load-time dry run), the class count the space's; a manifest naming another payload than its
+// halves is refused at load, not at the first request.
+TEST(SplitModel, DeclarationsAreHeldToTheSpaceAndTheDirectory) {
+  Network net = test_network(kArchA, 5);
+  std::string out = fresh_dir("decl");
+  ExportOptions opt;
+  opt.split = 3;
+  export_split(*net, test_normalizer(), opt, out);
+  const json good = read_json_file(out + "/tail/model.json");
+  auto with = [&](const char* field, const json& value) {
+    json d = good;
+    d[field] = value;
+    write_json_atomic(out + "/tail/model.json", d);
+    return load_error(out + "/tail");
+  };
+  EXPECT_NE(with("weights", "../head/weights.pt").find("must be a file name inside"), std::string::npos);
+  EXPECT_NE(with("weights", (fs::absolute(out) / "head" / "weights.pt").string()).find("must be a file name inside"),
+            std::string::npos);
+  EXPECT_NE(with("input_shape", {1, 100000, 100000}).find("expected"), std::string::npos);
+  EXPECT_NE(with("input_shape", {3}).find("expected"), std::string::npos);
+  EXPECT_NE(with("input_shape", {true, 7, 7}).find("holds"), std::string::npos);
+  EXPECT_NE(with("classes", 11).find("classes 11"), std::string::npos);
+  EXPECT_NE(with("split", 2.5).find("holds 2.5"), std::string::npos);
+  write_json_atomic(out + "/tail/model.json", good);
+  EXPECT_EQ(load_error(out + "/tail"), "");
+
+  json m = read_json_file(out + "/manifest.json");
+  json bad = m;
+  bad["payload"]["shape"] = {4, 4, 4};
+  write_json_atomic(out + "/manifest.json", bad);
+  try {
+    TailRuntime(out, torch::kCPU);
+    ADD_FAILURE() << "a manifest whose payload differs from its tail's input was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("declares payload [4,4,4]"), std::string::npos) << e.what();
+  }
+  bad = m;
+  bad["classes"] = true;
+  write_json_atomic(out + "/manifest.json", bad);
+  EXPECT_THROW(TailRuntime(out, torch::kCPU), Error);
+  write_json_atomic(out + "/manifest.json", m);
+  EXPECT_NO_THROW(TailRuntime(out, torch::kCPU));
   fs::remove_all(out);
 }
 

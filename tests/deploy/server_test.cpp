@@ -3,6 +3,8 @@
 #include "deploy/server.h"
 
 #include <gtest/gtest.h>
+
+#include <limits>
 #include <zlib.h>
 
 #include <atomic>
@@ -145,11 +147,51 @@ TEST(FrameServer, HandlerErrorKeepsTheConnection) {
     c.infer(good_payload());
     FAIL() << "expected the handler's error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("handler_failed: tail failed on purpose"), std::string::npos) << e.what();
+    // The client gets a generic reason; the handler's own text (which may hold paths and backtraces) is logged.
+    EXPECT_NE(std::string(e.what()).find("handler_failed: the server could not compute"), std::string::npos)
+        << e.what();
+    EXPECT_EQ(std::string(e.what()).find("on purpose"), std::string::npos) << e.what();
   }
+  EXPECT_TRUE(log.contains("tail failed on purpose"));
   EXPECT_TRUE(c.connected());
   EXPECT_EQ(c.infer(good_payload()).scores.size(), 2u);
   EXPECT_EQ(server.stats().errors[size_t(ErrorCode::HandlerFailed)], 1u);
+}
+
+// NaN and Inf, in every float encoding, and an int8 scale whose levels decode past the float range: each refused
+// with non_finite before the tail runs, the connection kept, good requests still answered.
+TEST(FrameServer, NonFinitePayloadsAreRefusedWithTheirOwnCode) {
+  LogSink log;
+  std::atomic<int> calls{0};
+  FrameServer server(test_server_options(log), [&](const Request& r) {
+    ++calls;
+    return sum_handler(r);
+  });
+  FrameClient c(test_client_options(server.port()));
+  std::vector<WireTensor> bad;
+  for (float v : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()})
+    for (WireEncoding enc : {WireEncoding::Fp32, WireEncoding::Fp16}) {
+      std::vector<float> values(2 * 4 * 4, 0.5f);
+      values[7] = v;
+      bad.push_back(encode_floats(values, {2, 4, 4}, enc));
+    }
+  WireTensor huge = good_payload(WireEncoding::Int8);
+  huge.scale = 3e38f;
+  bad.push_back(huge);
+  for (size_t i = 0; i < bad.size(); ++i) {
+    try {
+      c.infer(bad[i]);
+      ADD_FAILURE() << "payload " << i << " was answered";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("non_finite"), std::string::npos) << i << ": " << e.what();
+    }
+    EXPECT_TRUE(c.connected()) << i;
+  }
+  EXPECT_EQ(calls.load(), 0) << "the tail must not run on a non-finite payload";
+  EXPECT_EQ(server.stats().errors[size_t(ErrorCode::NonFinite)], bad.size());
+  EXPECT_EQ(c.infer(good_payload()).scores.size(), 2u);
+  EXPECT_EQ(non_finite_reason(good_payload(WireEncoding::Int8)), "");
+  EXPECT_EQ(non_finite_reason(good_payload(WireEncoding::Fp16)), "");
 }
 
 TEST(FrameServer, ServesThirtyTwoClientsAtOnce) {

@@ -265,7 +265,7 @@ TEST(Experiment, ConfigErrorsNameTheFieldAndWhatWasExpected) {
   expect(j, "bandwidth 0");
   j = good;
   j["bandwidths_mbps"] = "10";
-  expect(j, "'bandwidths_mbps' has the wrong type");
+  expect(j, "field 'bandwidths_mbps' holds");
   j = good;
   j.erase("scenarios");
   expect(j, "'scenarios' must be a non-empty list");

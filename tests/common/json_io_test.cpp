@@ -1,0 +1,42 @@
+#include "common/json_io.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+
+#include "common/error.h"
+
+using namespace nasc;
+
+namespace {
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+// A field holds exactly its type: nlohmann alone would read true as 1, 2.7 as 2 and 2^40 as a wrapped int.
+TEST(JsonGet, FieldsMustHoldExactlyTheirType) {
+  const json j = {{"n", 3},       {"flag", true}, {"x", 2.5},          {"big", int64_t(1) << 40},
+                  {"neg", -4},    {"s", "text"},  {"ints", {1, 2, 3}}, {"mixed", {1, 2.5}}};
+  EXPECT_EQ(json_get<int>(j, "n", "f.json"), 3);
+  EXPECT_EQ(json_get<int64_t>(j, "big", "f.json"), int64_t(1) << 40);
+  EXPECT_EQ(json_get<double>(j, "n", "f.json"), 3.0);  // an integer is a number
+  EXPECT_EQ(json_get<std::vector<int>>(j, "ints", "f.json"), (std::vector<int>{1, 2, 3}));
+  EXPECT_EQ(json_get<std::vector<double>>(j, "mixed", "f.json"), (std::vector<double>{1, 2.5}));
+  EXPECT_EQ(json_get_or<int>(j, "absent", 9, "f.json"), 9);
+
+  EXPECT_NE(error_of([&] { json_get<int>(j, "flag", "f.json"); }).find("f.json: field 'flag' holds true (boolean)"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { json_get<int>(j, "x", "f.json"); }).find("expected a whole number"), std::string::npos);
+  EXPECT_NE(error_of([&] { json_get<int>(j, "big", "f.json"); }).find("within 32 bits"), std::string::npos);
+  EXPECT_NE(error_of([&] { json_get<bool>(j, "n", "f.json"); }).find("expected true or false"), std::string::npos);
+  EXPECT_NE(error_of([&] { json_get<std::string>(j, "n", "f.json"); }).find("expected a string"), std::string::npos);
+  EXPECT_NE(error_of([&] { json_get<std::vector<int>>(j, "mixed", "f.json"); }).find("an array of"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { json_get<int>(j, "absent", "f.json"); }).find("missing field 'absent'"), std::string::npos);
+}
