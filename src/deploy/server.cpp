@@ -262,6 +262,17 @@ void FrameServer::serve(Socket sock, Conn* conn) {
     }
   } done{this, conn};
   const std::string peer = sock.peer();
+  // One connection's failure (an allocation that fails, a bug) must never end the server: it ends that connection.
+  try {
+    serve_frames(sock, peer);
+  } catch (const std::exception& e) {
+    log(cat(peer, ": connection ended by an internal error: ", e.what()));
+  } catch (...) {
+    log(cat(peer, ": connection ended by an internal error"));
+  }
+}
+
+void FrameServer::serve_frames(Socket& sock, const std::string& peer) {
   const FrameLimits limits{opts_.max_body_bytes};
   uint8_t hdr[kHeaderBytes];
 

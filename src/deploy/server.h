@@ -95,6 +95,7 @@ class FrameServer {
   };
   void accept_loop();
   void serve(Socket sock, Conn* conn);
+  void serve_frames(Socket& sock, const std::string& peer);  // serve()'s loop; may throw
   bool send_frame(Socket& s, const Frame& f, int timeout_ms);
   void refuse(Socket& s, const std::string& peer, uint64_t id, const FrameStatus& why);
   void count_error(ErrorCode c);
