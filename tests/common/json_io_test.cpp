@@ -2,22 +2,12 @@
 
 #include <gtest/gtest.h>
 
-#include <functional>
-
+#include "../data/data_test_util.h"
 #include "common/error.h"
 
 using namespace nasc;
 
-namespace {
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-}  // namespace
+using nasc::test::error_of;
 
 // A field holds exactly its type: nlohmann alone would read true as 1, 2.7 as 2 and 2^40 as a wrapped int.
 TEST(JsonGet, FieldsMustHoldExactlyTheirType) {
