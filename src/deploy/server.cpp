@@ -303,7 +303,16 @@ void FrameServer::serve_frames(Socket& sock, const std::string& peer) {
                                                               " frame: expected request, health or stats")));
       break;
     }
-    // body_len passed the bound in decode_header, so this allocation is limited by max_body_bytes.
+    // A request's shape and encoding are in its header: a tensor this tail cannot take is refused before its
+    // body is allocated or read (body_len passed the bound in decode_header, so the allocation below is limited
+    // by max_body_bytes, and only made for an input the tail accepts).
+    if (type == MsgType::Request) {
+      const std::string why = opts_.input.check(frame_from(h, {}).tensor);
+      if (!why.empty()) {
+        refuse(sock, peer, h.request_id, FrameStatus::fail(ErrorCode::WrongShape, why));
+        break;
+      }
+    }
     std::vector<uint8_t> body(h.body_len);
     r = sock.recv_exact(body.data(), body.size(), frame_deadline, &got);
     if (r != IoResult::Ok) {
@@ -344,13 +353,8 @@ void FrameServer::serve_frames(Socket& sock, const std::string& peer) {
     req.id = h.request_id;
     req.peer = peer;
     req.payload = frame_from(h, std::move(body)).tensor;
-    std::string why = opts_.input.check(req.payload);
-    if (!why.empty()) {
-      refuse(sock, peer, req.id, FrameStatus::fail(ErrorCode::WrongShape, why));
-      break;
-    }
     // NaN or Inf would come back as NaN scores: refused, the connection stays (the frame itself was sound).
-    why = non_finite_reason(req.payload);
+    const std::string why = non_finite_reason(req.payload);
     if (!why.empty()) {
       count_error(ErrorCode::NonFinite);
       log(cat(peer, ": request ", req.id, ": non_finite: ", why));

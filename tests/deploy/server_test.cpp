@@ -88,6 +88,11 @@ std::vector<Abuse> abuses() {
                  encode_frame(make_request(3, encode_floats(std::vector<float>(2 * 4 * 5, 1.f), {2, 4, 5},
                                                             WireEncoding::Fp32))),
                  false, ErrorCode::WrongShape});
+  // The header alone says the shape is wrong: refused before the body is allocated or waited for.
+  b = encode_frame(make_request(3, encode_floats(std::vector<float>(2 * 4 * 6, 1.f), {2, 4, 6},
+                                                 WireEncoding::Fp32)));
+  b.resize(kHeaderBytes);
+  out.push_back({"wrong shape, body never sent", b, false, ErrorCode::WrongShape});
   std::vector<uint8_t> px(32, 1);
   out.push_back({"wrong encoding", encode_frame(make_request(3, encode_raw(px, {2, 4, 4}))), false,
                  ErrorCode::WrongShape});
