@@ -148,12 +148,20 @@ TEST(Export, RefusesBadSplitAndNonEmptyOutputWithoutLeavingFiles) {
   fs::remove_all(out);
 }
 
-TEST(SplitModel, RejectsWrongInputAndDamagedFiles) {
-  Network net = test_network(kArchA, 5);
-  std::string out = fresh_dir("out");
+namespace {
+// The kArchA test network exported at split 3 into a fresh directory `name`.
+std::string export_split3(const Network& net, const std::string& name) {
+  std::string out = fresh_dir(name);
   ExportOptions opt;
   opt.split = 3;
   export_split(*net, test_normalizer(), opt, out);
+  return out;
+}
+}  // namespace
+
+TEST(SplitModel, RejectsWrongInputAndDamagedFiles) {
+  Network net = test_network(kArchA, 5);
+  std::string out = export_split3(net, "out");
   SplitModel tail = SplitModel::load(out + "/tail");
   EXPECT_THROW(tail.forward(torch::zeros({1, 1, 28, 28})), Error);
   EXPECT_THROW(tail.normalize(random_pixels(net->space(), 1)), Error);  // only the head normalises at p = 3
@@ -192,10 +200,7 @@ std::string load_error(const std::string& dir) {
 // halves is refused at load, not at the first request.
 TEST(SplitModel, DeclarationsAreHeldToTheSpaceAndTheDirectory) {
   Network net = test_network(kArchA, 5);
-  std::string out = fresh_dir("decl");
-  ExportOptions opt;
-  opt.split = 3;
-  export_split(*net, test_normalizer(), opt, out);
+  std::string out = export_split3(net, "decl");
   const json good = read_json_file(out + "/tail/model.json");
   auto with = [&](const char* field, const json& value) {
     json d = good;

@@ -56,6 +56,14 @@ struct TinyScenario {
   LatencyEstimator latency{space, device, server, LinkModel{100, 100, 1, false}, Encoding::Int8};
 };
 
+// Every split allowed but 0 (the privacy floor: the raw image stays on the device); unconstrained until set.
+SearchProblem behind_privacy_floor(const TinyScenario& s) {
+  SearchProblem prob;
+  prob.allowed_splits.assign(size_t(s.space.num_blocks() + 1), true);
+  prob.allowed_splits[0] = false;
+  return prob;
+}
+
 const TrainTest& fmnist() {
   static TrainTest data = load_train_test(DataSpec::parse("fmnist"));
   return data;
@@ -144,9 +152,7 @@ TEST(Search, NonFiniteLossesAreSkippedAndCountedNotFatal) {
 TEST(Search, ThetaStepsMoveSamplesIntoTheFeasibleSet) {
   torch::set_num_threads(2);
   TinyScenario s;
-  SearchProblem prob;
-  prob.allowed_splits.assign(size_t(s.space.num_blocks() + 1), true);
-  prob.allowed_splits[0] = false;
+  SearchProblem prob = behind_privacy_floor(s);
   const double floor = s.latency.oracle(1).latency.total_ms;
   Arch biggest(s.space.num_layers(), s.space.op_index("k5_e6"));
   prob.max_latency_ms = floor + kTightFraction * (s.latency.best_split(biggest, 1).total_ms - floor);
@@ -181,9 +187,7 @@ TEST(Search, ThetaStepsMoveSamplesIntoTheFeasibleSet) {
 TEST(Search, WarmupEpochsKeepThetaFrozenThenAdapt) {
   torch::set_num_threads(2);
   TinyScenario s;
-  SearchProblem prob;
-  prob.allowed_splits.assign(size_t(s.space.num_blocks() + 1), true);
-  prob.allowed_splits[0] = false;
+  SearchProblem prob = behind_privacy_floor(s);
   prob.max_latency_ms = s.latency.oracle(1).latency.total_ms * 1.5;
   SearchOptions o = small_budget();
   o.warmup_epochs = 1;
@@ -259,9 +263,7 @@ TEST(Search, BaselinesHonourTheirDefinitions) {
 TEST(Search, ResumedSearchEqualsUninterruptedSearch) {
   torch::set_num_threads(1);
   TinyScenario s;
-  SearchProblem prob;
-  prob.allowed_splits.assign(s.space.num_blocks() + 1, true);
-  prob.allowed_splits[0] = false;
+  SearchProblem prob = behind_privacy_floor(s);
   prob.max_latency_ms = s.latency.oracle(1).latency.total_ms * 1.5;
   fs::path a = fs::temp_directory_path() / ("nasc_search_a_" + std::to_string(::getpid()));
   fs::path b = fs::temp_directory_path() / ("nasc_search_b_" + std::to_string(::getpid()));
