@@ -1,5 +1,6 @@
 // Fuzzing of the frame decoder and the payload codecs. Built by CMake as bench_frame_fuzz: a deterministic
-// mutation loop over valid seed frames (--iterations, --seed) that prints a histogram of the decoder's verdicts.
+// mutation loop over valid seed frames (--iterations, --seed, --seconds) that prints a histogram of the decoder's
+// verdicts; `make test` runs it for a bounded time (CTest FrameFuzz.BoundedRun) and fails on any finding.
 // As a libFuzzer target (coverage-guided, with AddressSanitizer and UBSan), from the repository root:
 //   clang++ -std=c++17 -O1 -g -DNASC_LIBFUZZER -fsanitize=fuzzer,address,undefined -Isrc
 //       bench/frame_fuzz.cpp src/deploy/protocol.cpp -lz -o /tmp/frame_fuzz
@@ -92,9 +93,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
 int main(int argc, char** argv) {
   uint64_t iterations = 1000000, seed = 1;
+  double seconds = 0;
   CLI::App app{"Mutation fuzzing of the NASC frame decoder and payload codecs"};
   app.add_option("--iterations", iterations, "Mutated inputs to run")->capture_default_str();
   app.add_option("--seed", seed, "Random seed")->capture_default_str();
+  app.add_option("--seconds", seconds, "Stop after this long even if iterations remain (0: no time bound)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   auto ramp = [](size_t n) {
@@ -116,7 +121,10 @@ int main(int argc, char** argv) {
     for (int i = 0; i < 4; ++i) b[off + i] = uint8_t(v >> (8 * i));
   };
   auto t0 = std::chrono::steady_clock::now();
-  for (uint64_t it = 0; it < iterations; ++it) {
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+  uint64_t done = 0;
+  for (uint64_t it = 0; it < iterations; ++it, ++done) {
+    if (seconds > 0 && it % 1024 == 0 && elapsed() > seconds) break;
     std::vector<uint8_t> b = seeds[rng() % seeds.size()];
     for (int e = 1 + int(rng() % 4); e > 0; --e) {
       switch (rng() % 5) {
@@ -133,9 +141,9 @@ int main(int argc, char** argv) {
     if (b.size() >= kHeaderBytes && rng() % 2) put32(b, 60, uint32_t(crc32(crc32(0L, Z_NULL, 0), b.data(), 60)));
     run_one(b.data(), b.size());
   }
-  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("frame_fuzz: %llu inputs in %.2f s (%.0f/s), no failures\n", (unsigned long long)iterations, s,
-              double(iterations) / s);
+  double s = elapsed();
+  std::printf("frame_fuzz: %llu inputs in %.2f s (%.0f/s), no failures\n", (unsigned long long)done, s,
+              double(done) / s);
   for (int c = 0; c < kErrorCodeCount; ++c)
     if (verdicts[c]) std::printf("  %-22s %llu\n", error_code_name(ErrorCode(c)), (unsigned long long)verdicts[c]);
   return 0;

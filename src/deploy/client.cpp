@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "common/error.h"
+#include "deploy/frame_io.h"
 
 namespace nasc {
 namespace {
@@ -38,85 +39,14 @@ Frame FrameClient::exchange(const Frame& request, MsgType expected, Reply& timin
   const Clock::time_point t0 = Clock::now();
   const Deadline deadline = t0 + std::chrono::milliseconds(opts_.request_timeout_ms);
   const std::vector<uint8_t> bytes = encode_frame(request);
-  const FrameLimits limits{opts_.max_body_bytes};
-  const uint64_t id = request.request_id;
-  const std::string what = cat(msg_type_name(request.type), " ", id, " to ", where());
-  auto timed_out = [&]() -> Error {
-    sock_.close();
-    return Error(cat(what, ": no reply within ", opts_.request_timeout_ms, " ms"));
-  };
+  const std::string what = cat(msg_type_name(request.type), " ", request.request_id, " to ", where());
 
   std::string first_cause, last_cause;
   int backoff = opts_.backoff_initial_ms;
   for (int attempt = 1;; ++attempt) {
     timing.attempts = attempt;
     try {
-      if (!sock_.valid()) {
-        int64_t left = ms_left(deadline);
-        if (left < 1) throw timed_out();
-        try {
-          sock_ = Socket::connect(opts_.host, opts_.port, int(std::min<int64_t>(opts_.connect_timeout_ms, left)));
-        } catch (const Error& e) {
-          throw Retry{e.what()};
-        }
-      }
-      Clock::time_point sent = Clock::now();
-      IoResult r = link_.send(sock_, bytes.data(), bytes.size(), deadline);
-      if (r == IoResult::Timeout) throw timed_out();
-      if (r != IoResult::Ok) throw Retry{cat("connection lost while sending (", io_result_name(r), ")")};
-      timing.uplink_ms = ms_between(sent, Clock::now());
-
-      uint8_t hdr[kHeaderBytes];
-      r = sock_.wait_readable(deadline);
-      if (r == IoResult::Timeout) throw timed_out();
-      Clock::time_point first_byte = Clock::now();
-      size_t got = 0;
-      r = sock_.recv_exact(hdr, kHeaderBytes, deadline, &got);
-      if (r == IoResult::Timeout) throw timed_out();
-      if (r != IoResult::Ok)
-        throw Retry{got == 0 ? std::string("server closed the connection before replying")
-                             : cat("reply header cut short after ", got, " bytes (", io_result_name(r), ")")};
-      FrameHeader h;
-      FrameStatus st = decode_header(hdr, limits, h);
-      if (!st.ok()) {
-        sock_.close();
-        fail(what, ": malformed reply: ", st.message);
-      }
-      std::vector<uint8_t> body(h.body_len);
-      r = sock_.recv_exact(body.data(), body.size(), deadline, &got);
-      if (r == IoResult::Timeout) throw timed_out();
-      if (r != IoResult::Ok) throw Retry{cat("reply body cut short after ", got, " of ", h.body_len, " bytes")};
-      st = check_body(h, body.data(), body.size());
-      if (!st.ok()) {
-        sock_.close();
-        fail(what, ": malformed reply: ", st.message);
-      }
-      link_.hold_received(kHeaderBytes + body.size(), first_byte, deadline);
-      timing.round_trip_ms = ms_between(sent, Clock::now());
-      timing.request_bytes = bytes.size();
-      timing.reply_bytes = kHeaderBytes + body.size();
-      Frame f = frame_from(h, std::move(body));
-
-      if (f.type == MsgType::Error) {
-        auto code = ErrorCode(f.status);
-        std::string msg = decode_text(f.tensor);
-        if (code == ErrorCode::Overloaded || code == ErrorCode::ShuttingDown) {
-          sock_.close();
-          throw Retry{cat("server ", error_code_name(code), ": ", msg)};
-        }
-        // A failing handler and a non-finite payload leave the connection open (the frame itself was sound);
-        // after any other error the server closes it.
-        if (code != ErrorCode::HandlerFailed && code != ErrorCode::NonFinite) sock_.close();
-        fail(what, " refused: ", error_code_name(code), ": ", msg);
-      }
-      if (f.request_id != id) {
-        sock_.close();
-        fail(what, ": reply carries request id ", f.request_id, ": expected ", id);
-      }
-      if (f.type != expected) {
-        sock_.close();
-        fail(what, ": got a ", msg_type_name(f.type), " frame: expected ", msg_type_name(expected));
-      }
+      Frame f = attempt_exchange(bytes, request.request_id, expected, deadline, what, timing);
       timing.total_ms = ms_between(t0, Clock::now());
       return f;
     } catch (const Retry& r) {
@@ -131,6 +61,71 @@ Frame FrameClient::exchange(const Frame& request, MsgType expected, Reply& timin
     std::this_thread::sleep_for(std::chrono::milliseconds(backoff));
     backoff = std::min(opts_.backoff_max_ms, std::max(1, backoff * 2));
   }
+}
+
+Frame FrameClient::attempt_exchange(const std::vector<uint8_t>& bytes, uint64_t id, MsgType expected,
+                                    Deadline deadline, const std::string& what, Reply& timing) {
+  auto timed_out = [&]() -> Error {
+    sock_.close();
+    return Error(cat(what, ": no reply within ", opts_.request_timeout_ms, " ms"));
+  };
+  if (!sock_.valid()) {
+    int64_t left = ms_left(deadline);
+    if (left < 1) throw timed_out();
+    try {
+      sock_ = Socket::connect(opts_.host, opts_.port, int(std::min<int64_t>(opts_.connect_timeout_ms, left)));
+    } catch (const Error& e) {
+      throw Retry{e.what()};
+    }
+  }
+  Clock::time_point sent = Clock::now();
+  IoResult r = link_.send(sock_, bytes.data(), bytes.size(), deadline);
+  if (r == IoResult::Timeout) throw timed_out();
+  if (r != IoResult::Ok) throw Retry{cat("connection lost while sending (", io_result_name(r), ")")};
+  timing.uplink_ms = ms_between(sent, Clock::now());
+
+  r = sock_.wait_readable(deadline);
+  if (r == IoResult::Timeout) throw timed_out();
+  Clock::time_point first_byte = Clock::now();
+  FrameHeader h;
+  FrameRead got = read_header(sock_, FrameLimits{opts_.max_body_bytes}, deadline, h);
+  const bool header_arrived = got.ok();
+  std::vector<uint8_t> body;
+  if (header_arrived) got = read_body(sock_, h, deadline, body);
+  if (got.io == IoResult::Timeout) throw timed_out();
+  if (!got.arrived()) {
+    if (!header_arrived && got.got == 0) throw Retry{"server closed the connection before replying"};
+    throw Retry{header_arrived ? got.reason("reply body", h.body_len) : got.reason("reply header", kHeaderBytes)};
+  }
+  if (!got.status.ok()) {
+    sock_.close();
+    fail(what, ": malformed reply: ", got.status.message);
+  }
+  link_.hold_received(kHeaderBytes + body.size(), first_byte, deadline);
+  timing.round_trip_ms = ms_between(sent, Clock::now());
+  timing.request_bytes = bytes.size();
+  timing.reply_bytes = kHeaderBytes + body.size();
+  Frame f = frame_from(h, std::move(body));
+
+  if (f.type == MsgType::Error) {
+    auto code = ErrorCode(f.status);
+    std::string msg = decode_text(f.tensor);
+    if (code == ErrorCode::Overloaded || code == ErrorCode::ShuttingDown)
+      throw Retry{cat("server ", error_code_name(code), ": ", msg)};
+    // A failing handler and a non-finite payload leave the connection open (the frame itself was sound);
+    // after any other error the server closes it.
+    if (code != ErrorCode::HandlerFailed && code != ErrorCode::NonFinite) sock_.close();
+    fail(what, " refused: ", error_code_name(code), ": ", msg);
+  }
+  if (f.request_id != id) {
+    sock_.close();
+    fail(what, ": reply carries request id ", f.request_id, ": expected ", id);
+  }
+  if (f.type != expected) {
+    sock_.close();
+    fail(what, ": got a ", msg_type_name(f.type), " frame: expected ", msg_type_name(expected));
+  }
+  return f;
 }
 
 Reply FrameClient::infer(const WireTensor& payload) {

@@ -52,7 +52,10 @@ class FrameClient {
   const ClientOptions& options() const { return opts_; }
 
  private:
+  // One call with its retries; attempt_exchange is one try, throwing a Retry for what another try may fix.
   Frame exchange(const Frame& request, MsgType expected, Reply& timing);
+  Frame attempt_exchange(const std::vector<uint8_t>& bytes, uint64_t id, MsgType expected, Deadline deadline,
+                         const std::string& what, Reply& timing);
   json control(MsgType ask, MsgType expected);
   std::string where() const;
 

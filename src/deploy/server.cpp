@@ -1,6 +1,7 @@
 #include "deploy/server.h"
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 
 #include "common/error.h"
 #include "common/stats.h"
+#include "deploy/frame_io.h"
 
 namespace nasc {
 namespace {
@@ -20,8 +22,16 @@ constexpr size_t kDrainBytes = 64 * 1024;
 constexpr int kDrainMs = 100;
 
 std::atomic<FrameServer*> g_signal_server{nullptr};
+std::atomic<int> g_stop_signals{0};
 
-extern "C" void on_stop_signal(int) {
+// The first signal asks for a drain; a second one means the operator will not wait: only async-signal-safe calls.
+extern "C" void on_stop_signal(int sig) {
+  if (g_stop_signals.fetch_add(1) > 0) {
+    static const char msg[] = "nasc serve: second stop signal: exiting without waiting for requests in flight\n";
+    ssize_t n = ::write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)n;
+    ::_exit(128 + sig);
+  }
   if (FrameServer* s = g_signal_server.load()) s->request_stop();
 }
 
@@ -69,7 +79,13 @@ json ServerStats::to_json() const {
           {"stats", stats},
           {"errors", errs},
           {"error_total", error_total()},
-          {"connections", {{"accepted", connections}, {"rejected", rejected}, {"active", active}}},
+          {"connections",
+           {{"accepted", connections},
+            {"rejected", rejected},
+            {"evicted", evicted},
+            {"idle_closed", idle_closed},
+            {"active", active}}},
+          {"log_suppressed", log_suppressed},
           {"service_ms", {{"mean", mean_ms}, {"p50", p50_ms}, {"p95", p95_ms}, {"p99", p99_ms}, {"max", max_ms}}}};
 }
 
@@ -79,8 +95,12 @@ FrameServer::FrameServer(ServerOptions opts, Handler handler) : opts_(std::move(
   if (!handler_) fail("frame server needs a request handler");
   if (opts_.max_connections < 1)
     fail("max_connections ", opts_.max_connections, ": expected at least 1");
-  if (opts_.io_timeout_ms < 1 || opts_.idle_timeout_ms < 1)
-    fail("server timeouts ", opts_.io_timeout_ms, "/", opts_.idle_timeout_ms, " ms: expected at least 1 ms");
+  if (opts_.io_timeout_ms < 1 || opts_.first_frame_timeout_ms < 1 || opts_.idle_timeout_ms < 1)
+    fail("server timeouts ", opts_.io_timeout_ms, "/", opts_.first_frame_timeout_ms, "/", opts_.idle_timeout_ms,
+         " ms (io/first frame/idle): expected at least 1 ms each");
+  if (opts_.log_burst < 1 || !(opts_.log_per_second > 0))
+    fail("log rate ", opts_.log_burst, " lines, ", opts_.log_per_second, "/s: expected a burst >= 1 and a rate > 0");
+  log_tokens_ = opts_.log_burst;
   if (opts_.workers < 0) fail("workers ", opts_.workers, ": expected >= 0 (0 = one per core)");
   if (opts_.max_body_bytes < 1) fail("max_body_bytes 0: expected at least 1");
   workers_free_ = opts_.workers > 0 ? opts_.workers : int(std::max(1u, std::thread::hardware_concurrency()));
@@ -95,6 +115,7 @@ FrameServer::FrameServer(ServerOptions opts, Handler handler) : opts_(std::move(
 void stop_on_signals(FrameServer* server) {
   g_signal_server.store(server);
   struct sigaction sa {};
+  g_stop_signals.store(0);
   sa.sa_handler = server ? on_stop_signal : SIG_DFL;
   sigemptyset(&sa.sa_mask);
   ::sigaction(SIGINT, &sa, nullptr);
@@ -126,10 +147,29 @@ void FrameServer::wait() {
 }
 
 void FrameServer::log(const std::string& line) {
+  // A token bucket, so that a flood of bad frames cannot fill the disk or slow the server down with logging.
+  std::string out;
+  {
+    std::lock_guard<std::mutex> lock(log_mu_);
+    Clock::time_point now = Clock::now();
+    double s = std::chrono::duration<double>(now - log_refilled_).count();
+    log_refilled_ = now;
+    log_tokens_ = std::min(double(opts_.log_burst), log_tokens_ + s * opts_.log_per_second);
+    if (log_tokens_ < 1) {
+      ++log_dropped_;
+      std::lock_guard<std::mutex> stats_lock(stats_mu_);
+      ++counters_.log_suppressed;
+      return;
+    }
+    log_tokens_ -= 1;
+    out = line;
+    if (log_dropped_) out += cat(" (", log_dropped_, " earlier lines suppressed by the log rate limit)");
+    log_dropped_ = 0;
+  }
   if (opts_.log) {
-    opts_.log(line);
+    opts_.log(out);
   } else {
-    std::string out = "nasc serve: " + line + "\n";
+    out = "nasc serve: " + out + "\n";
     std::fputs(out.c_str(), stderr);
   }
 }
@@ -145,49 +185,83 @@ void FrameServer::accept_loop() {
         ++it;
       }
     }
-    if (!s.valid() || stop_.load()) continue;
-    std::string peer = s.peer();
-    if (active_.load() >= opts_.max_connections) {
-      {
-        std::lock_guard<std::mutex> lock(stats_mu_);
-        ++counters_.rejected;
-      }
-      count_error(ErrorCode::Overloaded);
-      log(cat(peer, ": refused: ", opts_.max_connections, " connections already open"));
-      send_frame(s, make_error(0, ErrorCode::Overloaded,
-                               cat("server has ", opts_.max_connections, " connections open: retry later")),
-                 100);
-      continue;
-    }
-    {
-      std::lock_guard<std::mutex> lock(stats_mu_);
-      ++counters_.connections;
-    }
-    ++active_;
-    conns_.emplace_back();
-    Conn* c = &conns_.back();
-    try {
-      c->thread = std::thread(&FrameServer::serve, this, std::move(s), c);
-    } catch (const std::exception& e) {
-      --active_;
-      conns_.pop_back();
-      log(cat(peer, ": refused: cannot start a connection thread (", e.what(), ")"));
-    }
+    if (s.valid() && !stop_.load()) admit(std::move(s));
   }
   listener_.close();
   for (Conn& c : conns_) c.thread.join();
   conns_.clear();
 }
 
-bool FrameServer::send_frame(Socket& s, const Frame& f, int timeout_ms) {
-  std::vector<uint8_t> bytes = encode_frame(f);
-  return s.send_all(bytes.data(), bytes.size(), deadline_in_ms(timeout_ms)) == IoResult::Ok;
+void FrameServer::admit(Socket s) {
+  std::string peer = s.peer();
+  if (active_.load() >= opts_.max_connections && !evict_longest_idle()) {
+    {
+      std::lock_guard<std::mutex> lock(stats_mu_);
+      ++counters_.rejected;
+    }
+    count_error(ErrorCode::Overloaded);
+    log(cat(peer, ": refused: all ", opts_.max_connections, " connections are busy"));
+    send_frame(s,
+               make_error(0, ErrorCode::Overloaded,
+                          cat("server has ", opts_.max_connections, " busy connections: retry later")),
+               deadline_in_ms(100));
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(stats_mu_);
+    ++counters_.connections;
+  }
+  ++active_;
+  conns_.emplace_back();
+  Conn* c = &conns_.back();
+  c->fd = s.fd();
+  try {
+    c->thread = std::thread(&FrameServer::serve, this, std::move(s), c);
+  } catch (const std::exception& e) {
+    --active_;
+    conns_.pop_back();
+    log(cat(peer, ": refused: cannot start a connection thread (", e.what(), ")"));
+  }
+}
+
+bool FrameServer::evict_longest_idle() {
+  // Connections that have never sent a frame go first (a client that connects and waits is the cheap attack),
+  // then the one idle longest; a busy connection is never cut.
+  Conn* victim = nullptr;
+  std::pair<bool, Clock::time_point> best{true, Clock::time_point::max()};
+  for (Conn& c : conns_) {
+    std::lock_guard<std::mutex> lock(c.mu);
+    if (!c.idle || c.evicted || c.fd < 0) continue;
+    std::pair<bool, Clock::time_point> key{c.served, c.idle_since};
+    if (!victim || key < best) {
+      victim = &c;
+      best = key;
+    }
+  }
+  if (!victim) return false;
+  std::lock_guard<std::mutex> lock(victim->mu);
+  if (!victim->idle || victim->evicted || victim->fd < 0) return false;  // it began a frame meanwhile
+  victim->evicted = true;
+  // Ends the victim's wait (its reads see EOF); its thread sends the reason and closes. It no longer counts as
+  // active, so the newcomer takes its place at once.
+  ::shutdown(victim->fd, SHUT_RD);
+  --active_;
+  std::lock_guard<std::mutex> stats_lock(stats_mu_);
+  ++counters_.evicted;
+  return true;
 }
 
 void FrameServer::refuse(Socket& s, const std::string& peer, uint64_t id, const FrameStatus& why) {
   count_error(why.code);
   log(cat(peer, ": ", error_code_name(why.code), ": ", why.message, "; closing the connection"));
-  send_frame(s, make_error(id, why.code, why.message), std::min(opts_.io_timeout_ms, 1000));
+  send_frame(s, make_error(id, why.code, why.message), deadline_in_ms(std::min(opts_.io_timeout_ms, 1000)));
+  s.shutdown_write();
+  s.drain(kDrainBytes, deadline_in_ms(kDrainMs));
+}
+
+void FrameServer::say_goodbye(Socket& s, ErrorCode code, const std::string& why) {
+  // Not a fault of the client: the frame tells it to reconnect (FrameClient retries on both codes), no log line.
+  send_frame(s, make_error(0, code, why), deadline_in_ms(std::min(opts_.io_timeout_ms, 200)));
   s.shutdown_write();
   s.drain(kDrainBytes, deadline_in_ms(kDrainMs));
 }
@@ -256,15 +330,21 @@ void FrameServer::serve(Socket sock, Conn* conn) {
   struct Done {
     FrameServer* self;
     Conn* conn;
+    Socket& sock;
     ~Done() {
-      --self->active_;
+      {
+        std::lock_guard<std::mutex> lock(conn->mu);
+        conn->fd = -1;
+        if (!conn->evicted) --self->active_;  // an eviction already gave the slot away
+      }
+      sock.close();
       conn->done.store(true);
     }
-  } done{this, conn};
+  } done{this, conn, sock};
   const std::string peer = sock.peer();
   // One connection's failure (an allocation that fails, a bug) must never end the server: it ends that connection.
   try {
-    serve_frames(sock, peer);
+    serve_frames(sock, *conn, peer);
   } catch (const std::exception& e) {
     log(cat(peer, ": connection ended by an internal error: ", e.what()));
   } catch (...) {
@@ -272,128 +352,148 @@ void FrameServer::serve(Socket sock, Conn* conn) {
   }
 }
 
-void FrameServer::serve_frames(Socket& sock, const std::string& peer) {
-  const FrameLimits limits{opts_.max_body_bytes};
-  uint8_t hdr[kHeaderBytes];
-
-  while (!stop_.load()) {
-    // Between frames: wait for the next one, or for shutdown, or give the slot back when idle.
-    IoResult r = sock.wait_readable(deadline_in_ms(opts_.idle_timeout_ms), wake_[0]);
-    if (r != IoResult::Ok) break;
-    Deadline frame_deadline = deadline_in_ms(opts_.io_timeout_ms);
-    size_t got = 0;
-    r = sock.recv_exact(hdr, kHeaderBytes, frame_deadline, &got);
-    if (r != IoResult::Ok) {
-      if (got > 0 || r == IoResult::Timeout)
-        refuse(sock, peer, 0, FrameStatus::fail(ErrorCode::Truncated,
-                                                cat("header cut short (", io_result_name(r), " after ", got,
-                                                    " of ", kHeaderBytes, " bytes)")));
-      break;
+void FrameServer::serve_frames(Socket& sock, Conn& conn, const std::string& peer) {
+  for (;;) {
+    switch (await_frame(sock, conn)) {
+      case Wait::Frame: break;
+      case Wait::Closed: return;
+      case Wait::Stopping:
+        say_goodbye(sock, ErrorCode::ShuttingDown, "server is shutting down: reconnect later or elsewhere");
+        return;
+      case Wait::Evicted:
+        say_goodbye(sock, ErrorCode::Overloaded, "idle connection closed to make room for a new one: reconnect");
+        return;
     }
     FrameHeader h;
-    FrameStatus st = decode_header(hdr, limits, h);
-    if (!st.ok()) {
-      refuse(sock, peer, 0, st);
-      break;
-    }
-    auto type = MsgType(h.type);
-    if (type != MsgType::Request && type != MsgType::Health && type != MsgType::Stats) {
-      refuse(sock, peer, h.request_id,
-             FrameStatus::fail(ErrorCode::UnexpectedType, cat("a client cannot send a ", msg_type_name(type),
-                                                              " frame: expected request, health or stats")));
-      break;
-    }
-    // A request's shape and encoding are in its header: a tensor this tail cannot take is refused before its
-    // body is allocated or read (body_len passed the bound in decode_header, so the allocation below is limited
-    // by max_body_bytes, and only made for an input the tail accepts).
-    if (type == MsgType::Request) {
-      const std::string why = opts_.input.check(frame_from(h, {}).tensor);
-      if (!why.empty()) {
-        refuse(sock, peer, h.request_id, FrameStatus::fail(ErrorCode::WrongShape, why));
-        break;
-      }
-    }
-    std::vector<uint8_t> body(h.body_len);
-    r = sock.recv_exact(body.data(), body.size(), frame_deadline, &got);
-    if (r != IoResult::Ok) {
-      refuse(sock, peer, h.request_id,
-             FrameStatus::fail(ErrorCode::Truncated, cat("body cut short (", io_result_name(r), " after ", got,
-                                                         " of ", h.body_len, " bytes)")));
-      break;
-    }
-    st = check_body(h, body.data(), body.size());
-    if (!st.ok()) {
-      refuse(sock, peer, h.request_id, st);
-      break;
-    }
-    Clock::time_point received = Clock::now();
-
-    if (type == MsgType::Health) {
-      {
-        std::lock_guard<std::mutex> lock(stats_mu_);
-        ++counters_.health;
-      }
-      if (!send_frame(sock, make_control(MsgType::HealthReply, h.request_id, health_json().dump()),
-                      opts_.io_timeout_ms))
-        break;
-      continue;
-    }
-    if (type == MsgType::Stats) {
-      {
-        std::lock_guard<std::mutex> lock(stats_mu_);
-        ++counters_.stats;
-      }
-      if (!send_frame(sock, make_control(MsgType::StatsReply, h.request_id, stats().to_json().dump()),
-                      opts_.io_timeout_ms))
-        break;
-      continue;
-    }
-
-    Request req;
-    req.id = h.request_id;
-    req.peer = peer;
-    req.payload = frame_from(h, std::move(body)).tensor;
-    // NaN or Inf would come back as NaN scores: refused, the connection stays (the frame itself was sound).
-    const std::string why = non_finite_reason(req.payload);
-    if (!why.empty()) {
-      count_error(ErrorCode::NonFinite);
-      log(cat(peer, ": request ", req.id, ": non_finite: ", why));
-      if (!send_frame(sock, make_error(req.id, ErrorCode::NonFinite, why), opts_.io_timeout_ms)) break;
-      continue;
-    }
-
-    std::string failure;
-    std::vector<uint8_t> reply;
-    acquire_worker();
-    Clock::time_point started = Clock::now();
-    try {
-      Response resp = handler_(req);
-      double us = std::chrono::duration<double, std::micro>(Clock::now() - started).count();
-      uint32_t compute_us = uint32_t(std::min(us, double(std::numeric_limits<uint32_t>::max())));
-      reply = encode_frame(make_response(req.id, resp.scores, compute_us));
-    } catch (const std::exception& e) {
-      failure = e.what();
-    } catch (...) {
-      failure = "unknown exception";
-    }
-    release_worker();
-
-    if (!failure.empty()) {
-      // The frame was well-formed, so the connection stays. The details (a LibTorch message may carry a backtrace
-      // and paths) go to the log only; the client learns that its request failed.
-      count_error(ErrorCode::HandlerFailed);
-      log(cat(peer, ": request ", req.id, " failed: ", failure));
-      if (!send_frame(sock, make_error(req.id, ErrorCode::HandlerFailed, "the server could not compute this request"),
-                      opts_.io_timeout_ms))
-        break;
-      continue;
-    }
-    if (sock.send_all(reply.data(), reply.size(), deadline_in_ms(opts_.io_timeout_ms)) != IoResult::Ok) {
-      log(cat(peer, ": reply to request ", req.id, " could not be sent; closing the connection"));
-      break;
-    }
-    record_service(ms_since(received));
+    std::vector<uint8_t> body;
+    if (!read_client_frame(sock, peer, h, body)) return;
+    bool keep = MsgType(h.type) == MsgType::Request ? answer_request(sock, peer, h, std::move(body))
+                                                    : answer_control(sock, h);
+    if (!keep) return;
   }
+}
+
+FrameServer::Wait FrameServer::await_frame(Socket& sock, Conn& conn) {
+  bool first;
+  {
+    std::lock_guard<std::mutex> lock(conn.mu);
+    if (conn.evicted) return Wait::Evicted;
+    conn.idle = true;
+    conn.idle_since = Clock::now();
+    first = !conn.served;
+  }
+  if (stop_.load()) return Wait::Stopping;
+  const int wait_ms = first ? std::min(opts_.first_frame_timeout_ms, opts_.idle_timeout_ms) : opts_.idle_timeout_ms;
+  IoResult r = sock.wait_readable(deadline_in_ms(wait_ms), wake_[0]);
+  std::lock_guard<std::mutex> lock(conn.mu);
+  if (conn.evicted) return Wait::Evicted;
+  if (r == IoResult::Interrupted || stop_.load()) return Wait::Stopping;
+  if (r == IoResult::Timeout) {
+    std::lock_guard<std::mutex> stats_lock(stats_mu_);
+    ++counters_.idle_closed;
+  }
+  if (r != IoResult::Ok) return Wait::Closed;
+  conn.idle = false;
+  conn.served = true;
+  return Wait::Frame;
+}
+
+bool FrameServer::read_client_frame(Socket& sock, const std::string& peer, FrameHeader& h,
+                                    std::vector<uint8_t>& body) {
+  const Deadline deadline = deadline_in_ms(opts_.io_timeout_ms);
+  FrameRead r = read_header(sock, FrameLimits{opts_.max_body_bytes}, deadline, h);
+  if (!r.arrived()) {
+    // EOF before any byte is a client that hung up between frames, not a fault.
+    if (r.got > 0 || r.io == IoResult::Timeout)
+      refuse(sock, peer, 0, FrameStatus::fail(ErrorCode::Truncated, r.reason("header", kHeaderBytes)));
+    return false;
+  }
+  if (!r.status.ok()) {
+    refuse(sock, peer, 0, r.status);
+    return false;
+  }
+  auto type = MsgType(h.type);
+  if (type != MsgType::Request && type != MsgType::Health && type != MsgType::Stats) {
+    refuse(sock, peer, h.request_id,
+           FrameStatus::fail(ErrorCode::UnexpectedType, cat("a client cannot send a ", msg_type_name(type),
+                                                            " frame: expected request, health or stats")));
+    return false;
+  }
+  // A request's shape and encoding are in its header: a tensor this tail cannot take is refused before its body
+  // is allocated or read (body_len passed the bound in decode_header, so the allocation in read_body is limited
+  // by max_body_bytes, and only made for an input the tail accepts).
+  if (type == MsgType::Request) {
+    const std::string why = opts_.input.check(frame_from(h, {}).tensor);
+    if (!why.empty()) {
+      refuse(sock, peer, h.request_id, FrameStatus::fail(ErrorCode::WrongShape, why));
+      return false;
+    }
+  }
+  r = read_body(sock, h, deadline, body);
+  if (!r.ok()) {
+    refuse(sock, peer, h.request_id,
+           r.arrived() ? r.status : FrameStatus::fail(ErrorCode::Truncated, r.reason("body", h.body_len)));
+    return false;
+  }
+  return true;
+}
+
+bool FrameServer::answer_control(Socket& sock, const FrameHeader& h) {
+  const bool health = MsgType(h.type) == MsgType::Health;
+  {
+    std::lock_guard<std::mutex> lock(stats_mu_);
+    ++(health ? counters_.health : counters_.stats);
+  }
+  std::string text = health ? health_json().dump() : stats().to_json().dump();
+  return send_frame(sock, make_control(health ? MsgType::HealthReply : MsgType::StatsReply, h.request_id, text),
+                    deadline_in_ms(opts_.io_timeout_ms));
+}
+
+bool FrameServer::answer_request(Socket& sock, const std::string& peer, const FrameHeader& h,
+                                 std::vector<uint8_t> body) {
+  const Clock::time_point received = Clock::now();
+  Request req;
+  req.id = h.request_id;
+  req.peer = peer;
+  req.payload = frame_from(h, std::move(body)).tensor;
+  // NaN or Inf would come back as NaN scores: refused, the connection stays (the frame itself was sound).
+  const std::string why = non_finite_reason(req.payload);
+  if (!why.empty()) {
+    count_error(ErrorCode::NonFinite);
+    log(cat(peer, ": request ", req.id, ": non_finite: ", why));
+    return send_frame(sock, make_error(req.id, ErrorCode::NonFinite, why), deadline_in_ms(opts_.io_timeout_ms));
+  }
+
+  std::string failure;
+  std::vector<uint8_t> reply;
+  acquire_worker();
+  Clock::time_point started = Clock::now();
+  try {
+    Response resp = handler_(req);
+    double us = std::chrono::duration<double, std::micro>(Clock::now() - started).count();
+    uint32_t compute_us = uint32_t(std::min(us, double(std::numeric_limits<uint32_t>::max())));
+    reply = encode_frame(make_response(req.id, resp.scores, compute_us));
+  } catch (const std::exception& e) {
+    failure = e.what();
+  } catch (...) {
+    failure = "unknown exception";
+  }
+  release_worker();
+
+  if (!failure.empty()) {
+    // The frame was well-formed, so the connection stays. The details (a LibTorch message may carry a backtrace
+    // and paths) go to the log only; the client learns that its request failed.
+    count_error(ErrorCode::HandlerFailed);
+    log(cat(peer, ": request ", req.id, " failed: ", failure));
+    return send_frame(sock, make_error(req.id, ErrorCode::HandlerFailed, "the server could not compute this request"),
+                      deadline_in_ms(opts_.io_timeout_ms));
+  }
+  if (sock.send_all(reply.data(), reply.size(), deadline_in_ms(opts_.io_timeout_ms)) != IoResult::Ok) {
+    log(cat(peer, ": reply to request ", req.id, " could not be sent; closing the connection"));
+    return false;
+  }
+  record_service(ms_since(received));
+  return true;
 }
 
 }  // namespace nasc

@@ -1,5 +1,6 @@
 // The edge server's transport: accepts frame connections, answers health and stats itself and hands each
-// well-formed request to a Handler (the tail network). A bad frame closes only its own connection.
+// well-formed request to a Handler (the tail network). A bad frame closes only its own connection; a full server
+// makes room by closing its longest-idle connection; the log is rate-limited (README, "Reliability").
 #pragma once
 #include <array>
 #include <atomic>
@@ -45,14 +46,20 @@ struct InputSpec {
 struct ServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 0;                 // 0: an ephemeral port, see FrameServer::port()
-  int max_connections = 64;          // further connections get an Overloaded error frame and are closed
+  // At the cap, a new connection closes the longest-idle one (those that never sent a frame first) with an
+  // Overloaded error frame; only when every connection is busy is the newcomer refused instead.
+  int max_connections = 64;
   uint32_t max_body_bytes = kDefaultMaxBody;
   int io_timeout_ms = 5000;          // once a frame has begun, all of it must arrive (and a reply leave) in this
+  int first_frame_timeout_ms = 5000; // a new connection must begin its first frame within this (capped at idle)
   int idle_timeout_ms = 60000;       // a connection between frames is closed after this
   int workers = 1;                   // handler calls running at once
   InputSpec input;
-  // One line per refused frame or connection; default: stderr, prefixed "nasc serve: ".
+  // One line per refused frame or connection; default: stderr, prefixed "nasc serve: ". At most log_burst lines
+  // at once and log_per_second on average; the count of lines left out is reported with the next one.
   std::function<void(const std::string&)> log;
+  int log_burst = 20;
+  double log_per_second = 5;
 };
 
 struct ServerStats {
@@ -60,8 +67,11 @@ struct ServerStats {
   uint64_t health = 0;
   uint64_t stats = 0;
   uint64_t connections = 0;  // accepted
-  uint64_t rejected = 0;     // refused at the connection cap
+  uint64_t rejected = 0;     // refused at the connection cap (every connection busy)
+  uint64_t evicted = 0;      // idle connections closed to make room for a new one
+  uint64_t idle_closed = 0;  // closed by the first-frame or idle timeout
   uint64_t active = 0;
+  uint64_t log_suppressed = 0;  // log lines left out by the rate limit
   std::array<uint64_t, kErrorCodeCount> errors{};  // by ErrorCode
   // Service time (full request frame read -> reply written), mean over all requests and percentiles over the
   // most recent 4096.
@@ -80,8 +90,9 @@ class FrameServer {
 
   uint16_t port() const { return port_; }
   const ServerOptions& options() const { return opts_; }
-  // Stops accepting, closes idle connections and lets requests in flight finish. Async-signal-safe (an atomic
-  // store and a write to a pipe), so a SIGINT/SIGTERM handler may call it.
+  // Stops accepting, tells idle connections (shutting_down error frame) and closes them, lets requests in flight
+  // finish and close after their reply. Async-signal-safe (an atomic store and a write to a pipe), so a
+  // SIGINT/SIGTERM handler may call it.
   void request_stop() noexcept;
   bool stopping() const { return stop_.load(); }
   // Blocks until the accept loop and every connection have finished.
@@ -89,15 +100,31 @@ class FrameServer {
   ServerStats stats() const;
 
  private:
+  // One connection. The accept thread reads the fields under mu to pick an eviction victim; the connection's
+  // thread updates them under mu, and clears fd before it closes the socket, so an eviction never touches a
+  // descriptor that has been closed (and maybe reused).
   struct Conn {
     std::thread thread;
     std::atomic<bool> done{false};
+    std::mutex mu;
+    int fd = -1;
+    bool idle = true;     // waiting for a frame to begin
+    bool served = false;  // has begun at least one frame
+    bool evicted = false;
+    Clock::time_point idle_since = Clock::now();
   };
+  enum class Wait { Frame, Closed, Stopping, Evicted };
   void accept_loop();
+  void admit(Socket s);
+  bool evict_longest_idle();
   void serve(Socket sock, Conn* conn);
-  void serve_frames(Socket& sock, const std::string& peer);  // serve()'s loop; may throw
-  bool send_frame(Socket& s, const Frame& f, int timeout_ms);
+  void serve_frames(Socket& sock, Conn& conn, const std::string& peer);  // serve()'s loop; may throw
+  Wait await_frame(Socket& sock, Conn& conn);
+  bool read_client_frame(Socket& sock, const std::string& peer, FrameHeader& h, std::vector<uint8_t>& body);
+  bool answer_control(Socket& sock, const FrameHeader& h);
+  bool answer_request(Socket& sock, const std::string& peer, const FrameHeader& h, std::vector<uint8_t> body);
   void refuse(Socket& s, const std::string& peer, uint64_t id, const FrameStatus& why);
+  void say_goodbye(Socket& s, ErrorCode code, const std::string& why);
   void count_error(ErrorCode c);
   void record_service(double ms);
   void log(const std::string& line);
@@ -118,6 +145,11 @@ class FrameServer {
   std::list<Conn> conns_;  // touched by the accept thread only
   std::atomic<int> active_{0};
 
+  std::mutex log_mu_;
+  double log_tokens_ = 0;
+  Clock::time_point log_refilled_ = Clock::now();
+  uint64_t log_dropped_ = 0;  // since the last line written
+
   std::mutex worker_mu_;
   std::condition_variable worker_cv_;
   int workers_free_ = 0;
@@ -130,7 +162,8 @@ class FrameServer {
 };
 
 // Makes SIGINT and SIGTERM call server->request_stop() (one server per process; nullptr restores the default
-// actions). The server's destructor detaches itself.
+// actions): the first signal drains, a second one exits at once (status 128 + signal) without waiting for the
+// requests in flight. The server's destructor detaches itself.
 void stop_on_signals(FrameServer* server);
 
 }  // namespace nasc

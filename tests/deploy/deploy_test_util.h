@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "deploy/client.h"
+#include "deploy/frame_io.h"
 #include "deploy/protocol.h"
 #include "deploy/server.h"
 #include "deploy/socket.h"
@@ -76,21 +77,9 @@ inline ClientOptions test_client_options(uint16_t port) {
 
 // Reads one frame from a raw socket; the status tells why there was none (Truncated on EOF/timeout).
 inline FrameStatus read_frame(Socket& s, int timeout_ms, Frame& out) {
-  Deadline d = deadline_in_ms(timeout_ms);
-  uint8_t hdr[kHeaderBytes];
-  size_t got = 0;
-  IoResult r = s.recv_exact(hdr, kHeaderBytes, d, &got);
-  if (r != IoResult::Ok)
-    return FrameStatus::fail(ErrorCode::Truncated, cat("no frame: ", io_result_name(r), " after ", got, " bytes"));
-  FrameHeader h;
-  FrameStatus st = decode_header(hdr, FrameLimits{}, h);
-  if (!st.ok()) return st;
-  std::vector<uint8_t> body(h.body_len);
-  if (s.recv_exact(body.data(), body.size(), d) != IoResult::Ok)
-    return FrameStatus::fail(ErrorCode::Truncated, "body cut short");
-  st = check_body(h, body.data(), body.size());
-  if (st.ok()) out = frame_from(h, std::move(body));
-  return st;
+  FrameRead r = nasc::read_frame(s, FrameLimits{}, deadline_in_ms(timeout_ms), out);
+  if (!r.arrived()) return FrameStatus::fail(ErrorCode::Truncated, cat("no frame: ", r.reason("frame", kHeaderBytes)));
+  return r.status;
 }
 
 // True when the peer closes within the timeout (after anything it still had to send).

@@ -237,25 +237,215 @@ TEST(FrameServer, ServesThirtyTwoClientsAtOnce) {
   EXPECT_EQ(server.stats().connections, uint64_t(kClients));
 }
 
-TEST(FrameServer, ConnectionsPastTheCapAreTurnedAway) {
+TEST(FrameServer, ConnectionsPastTheCapAreTurnedAwayWhenAllAreBusy) {
   LogSink log;
   ServerOptions o = test_server_options(log);
   o.max_connections = 2;
-  FrameServer server(o, sum_handler);
-  auto a = std::make_unique<FrameClient>(test_client_options(server.port()));
-  FrameClient b(test_client_options(server.port()));
-  a->infer(good_payload());
-  b.infer(good_payload());
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<int> inside{0};
+  FrameServer server(o, [&](const Request& r) {
+    ++inside;
+    released.wait_for(std::chrono::seconds(5));
+    return sum_handler(r);
+  });
+  auto busy = [&] {
+    return std::async(std::launch::async, [&] {
+      FrameClient c(test_client_options(server.port()));
+      return c.infer(good_payload()).scores[0];
+    });
+  };
+  auto a = busy(), b = busy();
+  for (int i = 0; i < 200 && inside.load() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_EQ(inside.load(), 2);  // both connections are in the handler: none can be evicted
   Socket extra = Socket::connect("127.0.0.1", server.port(), 1000);
   Frame reply;
   ASSERT_TRUE(read_frame(extra, 2000, reply).ok());
   EXPECT_EQ(ErrorCode(reply.status), ErrorCode::Overloaded);
+  EXPECT_NE(decode_text(reply.tensor).find("busy"), std::string::npos);
   EXPECT_TRUE(closed_by_peer(extra, 2000));
   EXPECT_EQ(server.stats().rejected, 1u);
-  a.reset();  // frees a slot
-  for (int i = 0; i < 100 && server.stats().active > 1; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  expect_serves(server.port());
+  EXPECT_EQ(server.stats().evicted, 0u);
+  release.set_value();
+  EXPECT_FLOAT_EQ(a.get(), 16.f);
+  EXPECT_FLOAT_EQ(b.get(), 16.f);
+  expect_serves(server.port());  // an idle slot is taken back for the newcomer
+}
+
+TEST(FrameServer, SilentConnectionsAreEvictedOldestFirstWhenFull) {
+  LogSink log;
+  ServerOptions o = test_server_options(log);
+  o.max_connections = 3;
+  FrameServer server(o, sum_handler);
+  FrameClient regular(test_client_options(server.port()));  // has been served, idle between requests
+  regular.infer(good_payload());
+  Socket oldest = Socket::connect("127.0.0.1", server.port(), 1000);  // connect and never send a byte
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  Socket newer = Socket::connect("127.0.0.1", server.port(), 1000);
+  for (int i = 0; i < 100 && server.stats().active < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_EQ(server.stats().active, 3u);
+
+  FrameClient first(test_client_options(server.port()));
+  EXPECT_NO_THROW(first.infer(good_payload()));  // the server is full of idle connections: the oldest silent one makes room
+  Frame bye;
+  ASSERT_TRUE(read_frame(oldest, 2000, bye).ok());
+  EXPECT_EQ(ErrorCode(bye.status), ErrorCode::Overloaded);
+  EXPECT_NE(decode_text(bye.tensor).find("make room"), std::string::npos);
+  EXPECT_TRUE(closed_by_peer(oldest, 2000));
+  FrameClient second(test_client_options(server.port()));
+  EXPECT_NO_THROW(second.infer(good_payload()));  // then the newer silent one, before the clients that were served
+  ASSERT_TRUE(read_frame(newer, 2000, bye).ok());
+  EXPECT_EQ(ErrorCode(bye.status), ErrorCode::Overloaded);
+  EXPECT_NO_THROW(regular.infer(good_payload()));  // still connected, or reconnects past the goodbye
+  ServerStats st = server.stats();
+  EXPECT_GE(st.evicted, 2u);
+  EXPECT_EQ(st.rejected, 0u);
+}
+
+TEST(FrameServer, GoodClientsAreAllAnsweredWhileSilentConnectionsAndBadFramesFloodIt) {
+  LogSink log;
+  ServerOptions o = test_server_options(log);
+  o.max_connections = 16;
+  o.workers = 4;
+  FrameServer server(o, sum_handler);
+  std::atomic<bool> attacking{true};
+  // An attacker that keeps 24 silent connections open (more than the cap), reopening any the server closes,
+  // and another that sends a bad frame on a fresh connection again and again.
+  std::thread silent([&] {
+    std::vector<Socket> held(24);
+    while (attacking.load()) {
+      for (Socket& s : held) {
+        if (s.valid() && s.wait_readable(deadline_in_ms(0)) == IoResult::Timeout) continue;  // still held open
+        try {
+          s = Socket::connect("127.0.0.1", server.port(), 200);
+        } catch (const Error&) {
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  });
+  std::thread garbage([&] {
+    const std::vector<uint8_t> bad = abuses().front().bytes;
+    while (attacking.load()) {
+      try {
+        Socket s = Socket::connect("127.0.0.1", server.port(), 200);
+        s.send_all(bad.data(), bad.size(), deadline_in_ms(200));
+        closed_by_peer(s, 500);
+      } catch (const Error&) {
+      }
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the server is full of silent connections
+  constexpr int kClients = 8, kRequests = 10;
+  std::vector<std::future<int>> good;
+  for (int c = 0; c < kClients; ++c)
+    good.push_back(std::async(std::launch::async, [&] {
+      ClientOptions co = test_client_options(server.port());
+      co.max_attempts = 6;  // an idle good client may be evicted too; it reconnects
+      FrameClient client(co);
+      int answered = 0;
+      for (int i = 0; i < kRequests; ++i) answered += client.infer(good_payload()).scores[0] == 16.f;
+      return answered;
+    }));
+  int answered = 0;
+  for (auto& f : good) answered += f.get();
+  attacking = false;
+  silent.join();
+  garbage.join();
+  EXPECT_EQ(answered, kClients * kRequests);
+  EXPECT_GT(server.stats().evicted, 0u);
+}
+
+TEST(FrameServer, ConnectionsThatNeverBeginAFrameAreClosedAtTheFirstFrameDeadline) {
+  LogSink log;
+  ServerOptions o = test_server_options(log);
+  o.first_frame_timeout_ms = 150;  // idle timeout stays 5 s
+  FrameServer server(o, sum_handler);
+  Socket silent = Socket::connect("127.0.0.1", server.port(), 1000);
+  auto t0 = Clock::now();
+  EXPECT_TRUE(closed_by_peer(silent, 3000));
+  double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  EXPECT_LT(s, 2.0);
+  EXPECT_GE(s, 0.1);
+  // A served connection waits the idle timeout, not the first-frame one.
+  FrameClient c(test_client_options(server.port()));
+  c.infer(good_payload());
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  EXPECT_TRUE(c.connected());
+  Reply r = c.infer(good_payload());
+  EXPECT_EQ(r.attempts, 1);
+  EXPECT_EQ(server.stats().idle_closed, 1u);
+}
+
+TEST(FrameServer, RefusalLogIsRateLimitedAndCountsWhatItLeftOut) {
+  LogSink log;
+  ServerOptions o = test_server_options(log);
+  o.log_burst = 5;
+  o.log_per_second = 20;
+  FrameServer server(o, sum_handler);
+  const std::string junk = "GET / HTTP/1.1\r\n" + std::string(64, 'x');
+  auto flood = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      Socket s = Socket::connect("127.0.0.1", server.port(), 1000);
+      s.send_all(junk.data(), junk.size(), deadline_in_ms(1000));
+      closed_by_peer(s, 2000);
+    }
+  };
+  auto t0 = Clock::now();
+  flood(40);
+  double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  size_t logged = log.lines().size();
+  EXPECT_LE(double(logged), 5 + 20 * s + 1);  // the burst plus what the rate refilled meanwhile
+  EXPECT_EQ(server.stats().errors[size_t(ErrorCode::BadMagic)], 40u);  // every refusal is still counted
+  uint64_t left_out = server.stats().log_suppressed;
+  EXPECT_EQ(logged + left_out, 40u);
+  ASSERT_GT(left_out, 0u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // refills a token
+  flood(1);
+  std::vector<std::string> lines = log.lines();
+  EXPECT_NE(lines.back().find("earlier lines suppressed"), std::string::npos) << lines.back();
+}
+
+TEST(FrameServer, StopTellsIdleClientsItIsShuttingDown) {
+  LogSink log;
+  FrameServer server(test_server_options(log), sum_handler);
+  Socket idle = Socket::connect("127.0.0.1", server.port(), 1000);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  server.request_stop();
+  Frame bye;
+  ASSERT_TRUE(read_frame(idle, 2000, bye).ok());
+  EXPECT_EQ(ErrorCode(bye.status), ErrorCode::ShuttingDown);
+  EXPECT_TRUE(closed_by_peer(idle, 2000));
+  server.wait();
+}
+
+TEST(FrameServerDeathTest, SecondStopSignalExitsWithoutWaitingForRequestsInFlight) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  auto scenario = [] {
+    LogSink log;
+    std::promise<void> entered;
+    FrameServer server(test_server_options(log), [&](const Request& r) -> Response {
+      entered.set_value();
+      std::this_thread::sleep_for(std::chrono::seconds(30));  // a request the drain would wait for
+      return sum_handler(r);
+    });
+    stop_on_signals(&server);
+    std::thread client([port = server.port()] {
+      try {
+        FrameClient c(test_client_options(port));
+        c.infer(good_payload());
+      } catch (...) {
+      }
+    });
+    client.detach();
+    entered.get_future().wait();
+    std::raise(SIGTERM);  // the drain begins and waits for the handler
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (!server.stopping()) std::_Exit(3);
+    std::raise(SIGTERM);
+    std::_Exit(4);  // not reached when the second signal exits
+  };
+  EXPECT_EXIT(scenario(), ::testing::ExitedWithCode(128 + SIGTERM), "second stop signal");
 }
 
 TEST(FrameServer, StopFinishesRequestsInFlight) {

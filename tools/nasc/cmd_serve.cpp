@@ -1,5 +1,5 @@
 // nasc serve: the edge server. Loads the tail of an exported split and answers device requests over TCP until
-// SIGINT/SIGTERM, finishing the requests in flight, then prints its statistics.
+// SIGINT/SIGTERM, finishing the requests in flight (a second signal exits at once), then prints its statistics.
 #include <cstdio>
 #include <memory>
 
@@ -60,7 +60,13 @@ nasc::cli::Action setup_serve(CLI::App& app) {
                  "Once a frame has begun, all of it must arrive (and the reply leave) within this")
       ->check(CLI::Range(1, 3600000))
       ->capture_default_str();
-  app.add_option("--idle-timeout-ms", a->server.idle_timeout_ms, "A connection idle this long is closed")
+  app.add_option("--first-frame-timeout-ms", a->server.first_frame_timeout_ms,
+                 "A new connection that has not begun a frame within this is closed (at most the idle timeout)")
+      ->check(CLI::Range(1, 3600000))
+      ->capture_default_str();
+  app.add_option("--idle-timeout-ms", a->server.idle_timeout_ms,
+                 "A connection idle this long between frames is closed; when all --max-connections are taken, a "
+                 "new one closes the longest-idle first")
       ->check(CLI::Range(1, 86400000))
       ->capture_default_str();
   app.add_option("--max-body", a->server.max_body_bytes, "Largest request body in bytes; larger frames are refused")
