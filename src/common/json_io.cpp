@@ -121,4 +121,11 @@ NASC_JSON_GET(std::vector<double>)
 NASC_JSON_GET(std::vector<std::string>)
 #undef NASC_JSON_GET
 
+std::string file_in_dir(const std::string& dir, const std::string& name, const char* field, const std::string& source) {
+  if (name.empty() || name.find('/') != std::string::npos || name.find('\\') != std::string::npos || name == "." ||
+      name == "..")
+    fail(source, ": ", field, " '", name, "' must be a file name inside ", dir);
+  return (std::filesystem::path(dir) / name).string();
+}
+
 }  // namespace nasc

@@ -52,7 +52,8 @@ TrainedRun TrainedRun::load(const std::string& dir) {
        SpaceConfig::from_json(member(r.search, "space", dir), dir).to_json() != space.config().to_json()))
     fail(rp, " is not the retraining of ", (d / "search.json").string(), ": space or architecture differ");
   r.normalizer = Normalizer::from_json(member(r.result, "normalizer", rp), rp);
-  const fs::path weights = fs::path(rp).parent_path() / json_get<std::string>(r.result, "weights", rp);
+  const fs::path weights =
+      file_in_dir(fs::path(rp).parent_path().string(), json_get<std::string>(r.result, "weights", rp), "weights", rp);
   if (!fs::exists(weights)) fail(rp, ": its weights ", weights.string(), " do not exist (is the training finished?)");
   r.network = Network(space, space.parse_arch(arch_text));
   try {

@@ -78,13 +78,7 @@ SplitModel SplitModel::load(const std::string& dir, torch::Device device) {
     m.normalizer_ = Normalizer::from_json(d["normalizer"], path);
   if (m.begin_ == 0 && !m.blocks_.empty() && !m.normalizer_)
     fail(path, ": a half starting at block 0 needs its normalizer");
-  // The weights file is named relative to the half's directory and must stay inside it: "../x" or "/etc/x" would
-  // read any file on the machine as an archive.
-  const std::string weights = json_get<std::string>(d, "weights", path);
-  if (weights.empty() || weights.find('/') != std::string::npos || weights.find('\\') != std::string::npos ||
-      weights == "." || weights == "..")
-    fail(path, ": weights '", weights, "' must be a file name inside ", dir);
-  load_folded_weights(m.blocks_, (fs::path(dir) / weights).string());
+  load_folded_weights(m.blocks_, file_in_dir(dir, json_get<std::string>(d, "weights", path), "weights", path));
 
   // One dry run proves that the weights chain from the declared input shape to the declared output shape.
   torch::NoGradGuard no_grad;

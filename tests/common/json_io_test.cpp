@@ -30,3 +30,12 @@ TEST(JsonGet, FieldsMustHoldExactlyTheirType) {
             std::string::npos);
   EXPECT_NE(error_of([&] { json_get<int>(j, "absent", "f.json"); }).find("missing field 'absent'"), std::string::npos);
 }
+
+TEST(FileInDir, OnlyPlainFileNamesAreJoined) {
+  EXPECT_EQ(file_in_dir("runs/a", "model.pt", "weights", "r.json"), "runs/a/model.pt");
+  for (const char* bad : {"../model.pt", "/etc/passwd", "sub/model.pt", "..", ".", "", "a\\b"})
+    EXPECT_NE(error_of([&] { file_in_dir("runs/a", bad, "weights", "r.json"); })
+                  .find("r.json: weights '" + std::string(bad) + "' must be a file name inside runs/a"),
+              std::string::npos)
+        << bad;
+}
