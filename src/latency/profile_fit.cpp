@@ -119,12 +119,13 @@ std::vector<TimedArch> read_timings_csv(const std::string& path, const Space& sp
   return rows;
 }
 
-ProfileFit fit_profile(const Space& space, const std::vector<TimedArch>& rows, const HardwareProfile& reference,
-                       const ProfileFitOptions& opt) {
-  if (!(opt.holdout >= 0 && opt.holdout < 1)) fail("holdout fraction ", opt.holdout, " is not in [0, 1)");
-  const Design d = make_design(space);
-  const int terms = d.terms();
+namespace {
 
+struct HeldOut {
+  std::vector<const TimedArch*> train, test;
+};
+
+HeldOut hold_out(const Space& space, const std::vector<TimedArch>& rows, const ProfileFitOptions& opt, int terms) {
   std::vector<const TimedArch*> shuffled;
   for (const auto& r : rows) {
     space.check_arch(r.arch);
@@ -133,12 +134,17 @@ ProfileFit fit_profile(const Space& space, const std::vector<TimedArch>& rows, c
   std::mt19937_64 rng(opt.seed);
   std::shuffle(shuffled.begin(), shuffled.end(), rng);
   const size_t n_test = size_t(std::llround(opt.holdout * double(rows.size())));
-  const std::vector<const TimedArch*> test(shuffled.begin(), shuffled.begin() + n_test);
-  const std::vector<const TimedArch*> train(shuffled.begin() + n_test, shuffled.end());
-  if (int(train.size()) < terms)
-    fail("too few rows to fit space ", space.name(), ": ", train.size(), " rows in the fit (", n_test,
+  HeldOut h{{shuffled.begin() + n_test, shuffled.end()}, {shuffled.begin(), shuffled.begin() + n_test}};
+  if (int(h.train.size()) < terms)
+    fail("too few rows to fit space ", space.name(), ": ", h.train.size(), " rows in the fit (", n_test,
          " held out) for ", terms, " terms; expected at least ", terms);
+  return h;
+}
 
+// Least squares of T(arch) = c + sum of x[layer key]: returns {c, x per design column}, or names why the rows
+// cannot identify every term.
+std::vector<double> solve_terms(const Space& space, const Design& d, const std::vector<const TimedArch*>& train) {
+  const int terms = d.terms();
   auto A = torch::zeros({int64_t(train.size()), terms}, torch::kFloat64);
   auto b = torch::empty({int64_t(train.size()), 1}, torch::kFloat64);
   auto Aa = A.accessor<double, 2>();
@@ -163,75 +169,96 @@ ProfileFit fit_profile(const Space& space, const std::vector<TimedArch>& rows, c
     fail("the ", train.size(), " rows in the fit identify ", rank.item<int64_t>(), " of ", terms,
          " terms of space ", space.name(), " (some ops always occur together): expected more varied architectures");
   auto xa = x.accessor<double, 2>();
+  std::vector<double> out(terms);
+  for (int c = 0; c < terms; ++c) out[c] = xa[c][0];
+  return out;
+}
 
+// The profile from the solved terms: the constant apportioned over the fixed keys in proportion to the
+// reference profile, every layer key priced, extra FC heads copied.
+void price_keys(const Space& space, const Design& d, const std::vector<double>& x, double tolerance,
+                const HardwareProfile& reference, const ProfileFitOptions& opt, ProfileFit& fit) {
   // Values within rounding of the timings (printed to a few digits) count as 0 rather than as a misfit.
-  double mean_ms = 0;
-  for (const TimedArch* r : train) mean_ms += r->ms / double(train.size());
-  const double tolerance = 1e-5 * mean_ms;
   auto rounded = [tolerance](double ms) { return ms < 0 && ms > -tolerance ? 0.0 : ms; };
-
-  // Apportion c over the fixed keys in proportion to the reference profile.
-  const double constant = rounded(xa[0][0]);
+  const double constant = rounded(x[0]);
   double weight = 0;
   for (const auto& [key, times] : d.absorbed) weight += times * reference.ms(key);
-  if (!(weight > 0)) fail("reference profile ", reference.source(), " prices the stem, head and convolutional skips at 0 ms: cannot apportion by it");
+  if (!(weight > 0))
+    fail("reference profile ", reference.source(),
+         " prices the stem, head and convolutional skips at 0 ms: cannot apportion by it");
   if (!(constant >= 0))
     fail("the fitted constant (stem, head and convolutional skips) is ", constant,
          " ms: expected >= 0; the timings do not fit an additive per-block model");
   std::map<std::string, double> share;
   for (const auto& [key, times] : d.absorbed) share[key] = constant * reference.ms(key) / weight;
 
-  ProfileFit fit;
-  fit.terms = terms;
+  fit.terms = d.terms();
   fit.constant_ms = constant;
   HardwareProfile& prof = fit.profile;
   prof.meta().batch_size = 1;
   for (const auto& key : d.identity_keys) prof.set(key, 0.0);
   for (const auto& [key, ms] : share) prof.set(key, ms);
-  for (int c = 1; c < terms; ++c) {
+  for (int c = 1; c < d.terms(); ++c) {
     const std::string& base = d.column_base[c - 1];
-    const double ms = rounded(xa[c][0] + (base.empty() ? 0.0 : share.at(base)));
+    const double ms = rounded(x[c] + (base.empty() ? 0.0 : share.at(base)));
     if (ms < 0)
       fail("fitted latency of ", d.column_keys[c - 1], " is ", ms,
            " ms: expected >= 0; the timings do not fit an additive per-block model at that layer");
     prof.set(d.column_keys[c - 1], ms);
   }
   const std::string fc_key = space.block_keys(space.num_blocks() - 1, 0).back();
-  json extra = json::array();
   for (int classes : opt.extra_head_classes) {
     SpaceConfig other = space.config();
     other.num_classes = classes;
     const Space o(other);
     prof.set(o.block_keys(o.num_blocks() - 1, 0).back(), prof.ms(fc_key));
-    extra.push_back(classes);
   }
   for (const auto& key : space_keys(space))
     if (!prof.contains(key)) fail("internal: fitted profile lacks key ", key);
+}
 
-  fit.train = quality(space, prof, train);
-  fit.test = quality(space, prof, test);
-
+json fit_metadata(const Space& space, const Design& d, const HardwareProfile& reference,
+                  const ProfileFitOptions& opt, const ProfileFit& fit) {
   std::string absorbed;
   for (const auto& [key, times] : d.absorbed) absorbed += (absorbed.empty() ? "" : ", ") + key;
-  prof.meta().fit = {
+  json meta = {
       {"model", "T(arch) = c + sum over layers of x[key of (layer, op)]: least squares over whole-network timings, "
                 "one term per distinct layer key plus the constant c"},
       {"rule", cat("an identity skip costs 0; a layer whose skip is a 1x1 convolution is fitted relative to it; the "
-                   "constant c = ", constant, " ms (stem, head and those skips) is apportioned among them in "
+                   "constant c = ", fit.constant_ms, " ms (stem, head and those skips) is apportioned among them in "
                    "proportion to their latencies in the reference profile, so whole-network sums equal the fit")},
       {"reference_profile", reference.source()},
       {"apportioned_keys", absorbed},
-      {"constant_ms", constant},
-      {"terms", terms},
+      {"constant_ms", fit.constant_ms},
+      {"terms", fit.terms},
       {"holdout", opt.holdout},
       {"seed", opt.seed},
       {"train", fit.train.to_json()},
       {"test", fit.test.rows ? fit.test.to_json() : json(nullptr)}};
-  if (!extra.empty())
-    prof.meta().fit["extra_head_classes"] = {
-        {"classes", extra},
-        {"rule", cat("the FC layer for these class counts is priced as the fitted ", fc_key,
-                     ": the timings price no other class count")}};
+  if (!opt.extra_head_classes.empty())
+    meta["extra_head_classes"] = {
+        {"classes", opt.extra_head_classes},
+        {"rule", cat("the FC layer for these class counts is priced as the fitted ",
+                     space.block_keys(space.num_blocks() - 1, 0).back(), ": the timings price no other class count")}};
+  return meta;
+}
+
+}  // namespace
+
+ProfileFit fit_profile(const Space& space, const std::vector<TimedArch>& rows, const HardwareProfile& reference,
+                       const ProfileFitOptions& opt) {
+  if (!(opt.holdout >= 0 && opt.holdout < 1)) fail("holdout fraction ", opt.holdout, " is not in [0, 1)");
+  const Design d = make_design(space);
+  const HeldOut sets = hold_out(space, rows, opt, d.terms());
+  const std::vector<double> x = solve_terms(space, d, sets.train);
+  double mean_ms = 0;
+  for (const TimedArch* r : sets.train) mean_ms += r->ms / double(sets.train.size());
+
+  ProfileFit fit;
+  price_keys(space, d, x, 1e-5 * mean_ms, reference, opt, fit);
+  fit.train = quality(space, fit.profile, sets.train);
+  fit.test = quality(space, fit.profile, sets.test);
+  fit.profile.meta().fit = fit_metadata(space, d, reference, opt, fit);
   return fit;
 }
 

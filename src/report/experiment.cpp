@@ -219,6 +219,38 @@ json Runner::retrain(const std::string& arch_text, uint64_t seed) {
   return r;
 }
 
+// One row of results.csv from a run's search.json and retrain.json.
+ResultRow result_row(const RunSpec& rs, const json& found, const std::string& ctx, const json& rt,
+                     const std::string& rt_ctx) {
+  const json& lat = found.at("latency");
+  ResultRow row;
+  row.scenario = rs.scenario->spec->name;
+  row.device_profile = fs::path(rs.scenario->spec->device_profile).stem().string();
+  row.server_profile = fs::path(rs.scenario->spec->server_profile).stem().string();
+  row.privacy_floor = rs.floor;
+  row.bandwidth_mbps = rs.bandwidth;
+  row.threshold_fraction = rs.fraction;
+  row.threshold_ms = std::isinf(rs.threshold) ? kNaN : rs.threshold;
+  row.floor_ms = rs.floor_ms;
+  row.strategy = rs.strategy.name();
+  row.seed = rs.seed;
+  row.arch = json_get<std::string>(found, "arch", ctx);
+  row.split = json_get<int>(found, "split", ctx);
+  row.payload_bytes = json_get<int64_t>(found, "payload_bytes", ctx);
+  row.device_ms = json_get<double>(lat, "device_ms", ctx);
+  row.uplink_ms = json_get<double>(lat, "uplink_ms", ctx);
+  row.server_ms = json_get<double>(lat, "server_ms", ctx);
+  row.downlink_ms = json_get<double>(lat, "downlink_ms", ctx);
+  row.total_ms = json_get<double>(lat, "total_ms", ctx);
+  row.feasible = json_get<bool>(found, "feasible", ctx);
+  row.supernet_val_acc = json_num_or_nan(found.value("supernet_val_acc", json()));
+  row.test_acc = json_get<double>(rt, "test_accuracy", rt_ctx);
+  row.search_s = json_get<double>(found, "search_cost_seconds", ctx);
+  row.retrain_s = json_get<double>(rt, "seconds", rt_ctx);
+  row.run_dir = rs.rel;
+  return row;
+}
+
 ResultRow Runner::run(const RunSpec& rs, const LatencyEstimator& est) {
   fs::path dir = out_ / rs.rel;
   json found;
@@ -253,35 +285,8 @@ ResultRow Runner::run(const RunSpec& rs, const LatencyEstimator& est) {
           {"retrain_dir", r["dir"]}};
     write_json_atomic((dir / "retrain.json").string(), rt);
   }
-  const std::string ctx = (dir / "search.json").string();
-  const json& lat = found.at("latency");
-  ResultRow row;
-  row.scenario = rs.scenario->spec->name;
-  row.device_profile = fs::path(rs.scenario->spec->device_profile).stem().string();
-  row.server_profile = fs::path(rs.scenario->spec->server_profile).stem().string();
-  row.privacy_floor = rs.floor;
-  row.bandwidth_mbps = rs.bandwidth;
-  row.threshold_fraction = rs.fraction;
-  row.threshold_ms = std::isinf(rs.threshold) ? kNaN : rs.threshold;
-  row.floor_ms = rs.floor_ms;
-  row.strategy = rs.strategy.name();
-  row.seed = rs.seed;
-  row.arch = json_get<std::string>(found, "arch", ctx);
-  row.split = json_get<int>(found, "split", ctx);
-  row.payload_bytes = json_get<int64_t>(found, "payload_bytes", ctx);
-  row.device_ms = json_get<double>(lat, "device_ms", ctx);
-  row.uplink_ms = json_get<double>(lat, "uplink_ms", ctx);
-  row.server_ms = json_get<double>(lat, "server_ms", ctx);
-  row.downlink_ms = json_get<double>(lat, "downlink_ms", ctx);
-  row.total_ms = json_get<double>(lat, "total_ms", ctx);
-  row.feasible = json_get<bool>(found, "feasible", ctx);
-  row.supernet_val_acc = json_num_or_nan(found.value("supernet_val_acc", json()));
-  row.test_acc = json_get<double>(rt, "test_accuracy", (dir / "retrain.json").string());
-  row.search_s = json_get<double>(found, "search_cost_seconds", ctx);
-  row.retrain_s = json_get<double>(rt, "seconds", (dir / "retrain.json").string());
-  row.run_dir = rs.rel;
   ++done;
-  return row;
+  return result_row(rs, found, (dir / "search.json").string(), rt, (dir / "retrain.json").string());
 }
 
 // The reference cost: a stand-alone network trained for the search's epochs on as many images as the search
@@ -333,23 +338,19 @@ CostRecord Runner::standalone_cost() {
 
 }  // namespace
 
-ExperimentStats run_experiment(const ExperimentConfig& cfg, const std::string& out_dir, torch::Device device) {
-  Space space(SpaceConfig::load(cfg.space));
-  fs::path out(out_dir);
-  json fp = fingerprint(cfg, space);
-  fs::path record = out / "experiment.json";
-  if (fs::exists(record)) {
-    json old = read_json_file(record.string()).value("fingerprint", json());
-    for (auto& [k, v] : fp.items())
-      if (old.value(k, json()) != v)
-        fail(out_dir, " holds an experiment made with a different '", k, "' setting (", old.value(k, json()).dump(),
-             "); choose another --out or restore that setting");
-  }
+namespace {
 
-  // Everything that can fail on bad input is checked before the first run, so that a typo in a profile path or
-  // a profile lacking a key of the space stops the experiment before hours of searching, not after.
-  ExperimentStats stats;
-  const Encoding enc = parse_encoding(cfg.encoding);
+// An output folder is reused only by the experiment that made it (a changed setting would mix two experiments).
+void require_same_experiment(const fs::path& record, const json& fp, const std::string& out_dir) {
+  if (!fs::exists(record)) return;
+  json old = read_json_file(record.string()).value("fingerprint", json());
+  for (auto& [k, v] : fp.items())
+    if (old.value(k, json()) != v)
+      fail(out_dir, " holds an experiment made with a different '", k, "' setting (", old.value(k, json()).dump(),
+           "); choose another --out or restore that setting");
+}
+
+std::vector<LoadedScenario> load_scenarios(const ExperimentConfig& cfg, const Space& space, ExperimentStats& stats) {
   std::vector<LoadedScenario> scenarios;
   for (auto& s : cfg.scenarios) {
     if (s.optional && (!fs::exists(s.device_profile) || !fs::exists(s.server_profile))) {
@@ -367,13 +368,50 @@ ExperimentStats run_experiment(const ExperimentConfig& cfg, const std::string& o
     }
   }
   if (scenarios.empty()) fail("no scenario of experiment ", cfg.name, " has its profiles; expected at least one");
+  return scenarios;
+}
 
+// The runs of one (scenario, privacy floor, bandwidth) cell: the unconstrained baseline first, since the
+// thresholds are placed relative to its latency, then every constrained strategy at every threshold.
+void run_cell(Runner& runner, const ExperimentConfig& cfg, const LoadedScenario& sc, int floor, double bw,
+              const LatencyEstimator& est, const Strategy& accuracy_only, const std::vector<Strategy>& constrained,
+              std::vector<ResultRow>& rows) {
+  const double floor_ms = est.oracle(floor).latency.total_ms;
+  const std::string cell = cat("runs/", sc.spec->name, "/floor", floor, "/bw", g(bw));
+  double baseline = 0;
+  for (uint64_t seed : cfg.seeds) {
+    RunSpec rs{&sc, floor, bw, kNaN, kInf, floor_ms, accuracy_only, seed,
+               cat(cell, "/unconstrained/accuracy-only/seed", seed)};
+    rows.push_back(runner.run(rs, est));
+    baseline += rows.back().total_ms / double(cfg.seeds.size());
+  }
+  for (double f : cfg.threshold_fractions) {
+    double T = threshold_between(floor_ms, baseline, f);
+    for (auto& st : constrained)
+      for (uint64_t seed : cfg.seeds) {
+        RunSpec rs{&sc, floor, bw, f, T, floor_ms, st, seed,
+                   cat(cell, "/f", g(f), "/", path_safe(st.name()), "/seed", seed)};
+        rows.push_back(runner.run(rs, est));
+      }
+  }
+}
+
+}  // namespace
+
+ExperimentStats run_experiment(const ExperimentConfig& cfg, const std::string& out_dir, torch::Device device) {
+  Space space(SpaceConfig::load(cfg.space));
+  fs::path out(out_dir);
+  json fp = fingerprint(cfg, space);
+  fs::path record = out / "experiment.json";
+  require_same_experiment(record, fp, out_dir);
+
+  // Everything that can fail on bad input is checked before the first run, so that a typo in a profile path or
+  // a profile lacking a key of the space stops the experiment before hours of searching, not after.
+  ExperimentStats stats;
+  const Encoding enc = parse_encoding(cfg.encoding);
+  std::vector<LoadedScenario> scenarios = load_scenarios(cfg, space, stats);
   TrainTest data = load_train_test(DataSpec::parse(cfg.data));
-  if (data.train.c != space.input_shape().c || data.train.h != space.input_shape().h ||
-      data.train.w != space.input_shape().w || data.train.num_classes != space.num_classes())
-    fail("data ", cfg.data, " (", data.train.c, "x", data.train.h, "x", data.train.w, ", ", data.train.num_classes,
-         " classes) does not fit space ", space.name(), ": expected ", space.input_shape().c, "x",
-         space.input_shape().h, "x", space.input_shape().w, " images in ", space.num_classes(), " classes");
+  require_data_fits(space, data.train, cfg.data);
 
   fs::create_directories(out);
   write_json_atomic(record.string(), {{"fingerprint", fp},
@@ -390,32 +428,12 @@ ExperimentStats run_experiment(const ExperimentConfig& cfg, const std::string& o
   runner.total = int(scenarios.size() * cfg.min_device_blocks.size() * cfg.bandwidths_mbps.size() *
                      cfg.seeds.size() * (1 + cfg.threshold_fractions.size() * constrained.size()));
   std::vector<ResultRow> rows;
-  for (auto& sc : scenarios) {
-    for (int floor : cfg.min_device_blocks) {
+  for (auto& sc : scenarios)
+    for (int floor : cfg.min_device_blocks)
       for (double bw : cfg.bandwidths_mbps) {
         LatencyEstimator est(space, sc.device, sc.server, LinkModel{bw, bw, cfg.delay_ms, cfg.return_result}, enc);
-        const double floor_ms = est.oracle(floor).latency.total_ms;
-        const std::string cell = cat("runs/", sc.spec->name, "/floor", floor, "/bw", g(bw));
-        // The unconstrained baseline first: the thresholds are placed relative to its latency.
-        double baseline = 0;
-        for (uint64_t seed : cfg.seeds) {
-          RunSpec rs{&sc, floor, bw, kNaN, kInf, floor_ms, accuracy_only, seed,
-                     cat(cell, "/unconstrained/accuracy-only/seed", seed)};
-          rows.push_back(runner.run(rs, est));
-          baseline += rows.back().total_ms / double(cfg.seeds.size());
-        }
-        for (double f : cfg.threshold_fractions) {
-          double T = threshold_between(floor_ms, baseline, f);
-          for (auto& st : constrained)
-            for (uint64_t seed : cfg.seeds) {
-              RunSpec rs{&sc, floor, bw, f, T, floor_ms, st, seed,
-                         cat(cell, "/f", g(f), "/", path_safe(st.name()), "/seed", seed)};
-              rows.push_back(runner.run(rs, est));
-            }
-        }
+        run_cell(runner, cfg, sc, floor, bw, est, accuracy_only, constrained, rows);
       }
-    }
-  }
   CostRecord cost = runner.standalone_cost();
   stats.runs = int(rows.size());
   stats.runs_reused = runner.stats.runs_reused;

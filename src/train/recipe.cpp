@@ -3,11 +3,12 @@
 #include <cmath>
 
 #include "common/error.h"
+#include "space/space.h"
 
 namespace nasc {
 
 json TrainOptions::to_json() const {
-  return {{"epochs", epochs},
+  json j = {{"epochs", epochs},
           {"batch_size", batch_size},
           {"lr", lr},
           {"momentum", momentum},
@@ -17,6 +18,8 @@ json TrainOptions::to_json() const {
           {"train_limit", train_limit},
           {"test_limit", test_limit},
           {"seed", seed}};
+  if (payload_split >= 0) j["payload"] = {{"split", payload_split}, {"encoding", payload_encoding}};
+  return j;
 }
 
 TrainOptions TrainOptions::from_json(const json& j, const std::string& ctx) {
@@ -31,6 +34,10 @@ TrainOptions TrainOptions::from_json(const json& j, const std::string& ctx) {
   o.train_limit = json_get_or(j, "train_limit", o.train_limit, ctx);
   o.test_limit = json_get_or(j, "test_limit", o.test_limit, ctx);
   o.seed = uint64_t(json_get_or<int64_t>(j, "seed", int64_t(o.seed), ctx));
+  if (j.contains("payload")) {
+    o.payload_split = json_get<int>(j.at("payload"), "split", ctx);
+    o.payload_encoding = json_get<std::string>(j.at("payload"), "encoding", ctx);
+  }
   o.validate();
   return o;
 }
@@ -43,6 +50,8 @@ void TrainOptions::validate() const {
   if (weight_decay < 0) fail("weight decay = ", weight_decay, ": expected >= 0");
   if (label_smoothing < 0 || label_smoothing >= 1) fail("label smoothing = ", label_smoothing, ": expected 0 <= e < 1");
   if (train_limit < 0 || test_limit < 0) fail("data limits must be >= 0 (0 = all)");
+  if (payload_split < -1) fail("payload split = ", payload_split, ": expected -1 (none) or a block index >= 0");
+  parse_encoding(payload_encoding);
 }
 
 double cosine_lr(double lr, int64_t t, int64_t total) {

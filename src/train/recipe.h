@@ -19,10 +19,15 @@ struct TrainOptions {
   int64_t train_limit = 0;  // use only the first N training images (0 = all); for quick runs and tests
   int64_t test_limit = 0;   // likewise for the test set
   uint64_t seed = 1;
+  // Training as deployed: the activation sent at this split is fake-quantised (payload_encoding, with the
+  // deployed rounding and a straight-through gradient) in every training and test pass, so the accuracy is the
+  // one the device/server pair gets. -1: the network runs whole. In JSON only when set (older runs stay valid).
+  int payload_split = -1;
+  std::string payload_encoding = "int8";
 
   json to_json() const;
   static TrainOptions from_json(const json& j, const std::string& context);
-  void validate() const;  // throws Error naming the bad option
+  void validate() const;  // throws Error naming the bad option (the split against the space: Trainer)
 };
 
 // Cosine decay from lr to 0 over `total` steps, evaluated at step t (0-based).

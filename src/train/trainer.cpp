@@ -9,6 +9,7 @@
 #include "common/json_io.h"
 #include "nn/device.h"
 #include "common/progress.h"
+#include "nn/quantize.h"
 
 namespace nasc {
 
@@ -86,6 +87,8 @@ Trainer::Trainer(const Space& space, Arch arch, TrainOptions options, torch::Dev
     : space_(space), arch_(std::move(arch)), opt_(options), device_(device) {
   opt_.validate();
   space_.check_arch(arch_);
+  if (opt_.payload_split > space_.num_blocks())
+    fail("payload split ", opt_.payload_split, " of space ", space_.name(), ": expected 0..", space_.num_blocks());
   torch::manual_seed(opt_.seed);
   net_ = Network(space_, arch_);
   to_device_layout(*net_, device_);
@@ -132,13 +135,62 @@ bool Trainer::load_checkpoint(const std::string& dir, std::vector<EpochRecord>& 
   return true;
 }
 
+void require_data_fits(const Space& space, const ImageSet& data, const std::string& what) {
+  const auto& in = space.input_shape();
+  if (data.c != in.c || data.h != in.h || data.w != in.w || data.num_classes != space.num_classes())
+    fail("data ", what, " (", data.c, "x", data.h, "x", data.w, ", ", data.num_classes, " classes) does not fit space ",
+         space.name(), ": expected ", in.c, "x", in.h, "x", in.w, " images in ", space.num_classes(), " classes");
+}
+
+torch::Tensor Trainer::forward(const torch::Tensor& x) {
+  const int p = opt_.payload_split, B = space_.num_blocks();
+  // Split 0 sends the raw image and split B nothing: both lossless, so the network runs whole.
+  if (p <= 0 || p >= B) return net_->forward(x);
+  torch::Tensor head = net_->forward_range(x, 0, p);
+  return net_->forward_range(fake_quantize(head, parse_encoding(opt_.payload_encoding)), p, B);
+}
+
+std::pair<EpochRecord, int64_t> Trainer::train_epoch(BatchLoader& loader, int epoch, int64_t total_steps,
+                                                     Progress& progress) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const int64_t steps = loader.num_batches();
+  net_->train();
+  loader.set_epoch(epoch);
+  auto loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device_));
+  auto correct = torch::zeros({}, torch::TensorOptions().dtype(torch::kLong).device(device_));
+  int64_t seen = 0, step = 0;
+  double lr = opt_.lr;
+  Batch b;
+  while (loader.next(b)) {
+    lr = cosine_lr(opt_.lr, epoch * steps + step, total_steps);
+    for (auto& g : sgd_->param_groups()) static_cast<torch::optim::SGDOptions&>(g.options()).lr(lr);
+    auto x = b.x.to(device_, true), y = b.y.to(device_, true);
+    sgd_->zero_grad();
+    auto logits = forward(x);
+    auto loss = classification_loss(logits, y, opt_.label_smoothing);
+    loss.backward();
+    sgd_->step();
+    loss_sum += loss.detach() * x.size(0);
+    correct += count_correct(logits.detach(), y);
+    seen += x.size(0);
+    ++step;
+    if (progress.due()) {  // reading the running sums synchronises with the device: only when printing
+      double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      progress.update(step, steps, cat("steps | loss ", loss_sum.item<double>() / seen, " acc ",
+                                       double(correct.item<int64_t>()) / seen, " | ", int(seen / el), " img/s"));
+    }
+  }
+  EpochRecord r;
+  r.epoch = epoch + 1;
+  r.lr = lr;
+  r.train_loss = seen ? loss_sum.item<double>() / seen : 0;
+  r.train_acc = seen ? double(correct.item<int64_t>()) / seen : 0;
+  return {r, seen};
+}
+
 TrainResult Trainer::run(const TrainTest& data, const std::string& out_dir, bool resume,
                          const std::function<bool(const EpochRecord&)>& after_epoch) {
-  if (data.train.c != space_.input_shape().c || data.train.h != space_.input_shape().h ||
-      data.train.w != space_.input_shape().w || data.train.num_classes != space_.num_classes())
-    fail("data set ", data.train.name, " (", data.train.c, "x", data.train.h, "x", data.train.w, ", ",
-         data.train.num_classes, " classes) does not fit space ", space_.name(), " (", space_.input_shape().c, "x",
-         space_.input_shape().h, "x", space_.input_shape().w, ", ", space_.num_classes(), " classes)");
+  require_data_fits(space_, data.train, data.train.name);
   auto train_idx = first_indices(data.train.size(), opt_.train_limit);
   auto test_idx = first_indices(data.test.size(), opt_.test_limit);
   norm_ = Normalizer::fit(data.train, train_idx);
@@ -153,44 +205,13 @@ TrainResult Trainer::run(const TrainTest& data, const std::string& out_dir, bool
   if (resume && !out_dir.empty() && load_checkpoint(out_dir, result.history, seconds_before))
     std::fprintf(stderr, "resuming from %s/checkpoint after epoch %zu\n", out_dir.c_str(), result.history.size());
 
-  const int64_t steps = train_loader.num_batches();
-  const int64_t total_steps = steps * opt_.epochs;
+  const int64_t total_steps = train_loader.num_batches() * opt_.epochs;
   for (int epoch = int(result.history.size()); epoch < opt_.epochs; ++epoch) {
-    auto t0 = std::chrono::steady_clock::now();
-    net_->train();
-    train_loader.set_epoch(epoch);
+    const auto t0 = std::chrono::steady_clock::now();
     Progress progress(cat("epoch ", epoch + 1, "/", opt_.epochs));
-    auto loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device_));
-    auto correct = torch::zeros({}, torch::TensorOptions().dtype(torch::kLong).device(device_));
-    int64_t seen = 0, step = 0;
-    double lr = opt_.lr;
-    Batch b;
-    while (train_loader.next(b)) {
-      lr = cosine_lr(opt_.lr, epoch * steps + step, total_steps);
-      for (auto& g : sgd_->param_groups()) static_cast<torch::optim::SGDOptions&>(g.options()).lr(lr);
-      auto x = b.x.to(device_, true), y = b.y.to(device_, true);
-      sgd_->zero_grad();
-      auto logits = net_->forward(x);
-      auto loss = classification_loss(logits, y, opt_.label_smoothing);
-      loss.backward();
-      sgd_->step();
-      loss_sum += loss.detach() * x.size(0);
-      correct += count_correct(logits.detach(), y);
-      seen += x.size(0);
-      ++step;
-      if (progress.due()) {  // reading the running sums synchronises with the device: only when printing
-        double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        progress.update(step, steps, cat("steps | loss ", loss_sum.item<double>() / seen, " acc ",
-                                         double(correct.item<int64_t>()) / seen, " | ", int(seen / el), " img/s"));
-      }
-    }
+    auto [r, seen] = train_epoch(train_loader, epoch, total_steps, progress);
     net_->eval();
-    EvalResult test = evaluate([&](const torch::Tensor& x) { return net_->forward(x); }, test_loader, device_);
-    EpochRecord r;
-    r.epoch = epoch + 1;
-    r.lr = lr;
-    r.train_loss = seen ? loss_sum.item<double>() / seen : 0;
-    r.train_acc = seen ? double(correct.item<int64_t>()) / seen : 0;
+    EvalResult test = evaluate([&](const torch::Tensor& x) { return forward(x); }, test_loader, device_);
     r.test_loss = test.loss;
     r.test_acc = test.accuracy;
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -7,6 +7,7 @@
 
 #include "data/batch_loader.h"
 #include "data/data_spec.h"
+#include "common/progress.h"
 #include "nn/network.h"
 #include "train/recipe.h"
 
@@ -57,7 +58,12 @@ class Trainer {
   const Arch& arch() const { return arch_; }
   const TrainOptions& options() const { return opt_; }
 
+  // The network as deployed: whole, or with the payload at options().payload_split fake-quantised.
+  torch::Tensor forward(const torch::Tensor& x);
+
  private:
+  // One pass over the training batches: the epoch's record without its test scores and times, and the images seen.
+  std::pair<EpochRecord, int64_t> train_epoch(BatchLoader& loader, int epoch, int64_t total_steps, Progress& progress);
   void save_checkpoint(const std::string& dir, const std::vector<EpochRecord>& history, double seconds);
   bool load_checkpoint(const std::string& dir, std::vector<EpochRecord>& history, double& seconds);
 
@@ -69,6 +75,9 @@ class Trainer {
   std::unique_ptr<torch::optim::SGD> sgd_;
   Normalizer norm_;
 };
+
+// Throws Error naming the data set and the space unless its images and classes are the space's input and output.
+void require_data_fits(const Space& space, const ImageSet& data, const std::string& what);
 
 // Loss of the recipe: cross-entropy with the given label smoothing.
 torch::Tensor classification_loss(const torch::Tensor& logits, const torch::Tensor& labels, double smoothing);

@@ -4,6 +4,8 @@
 
 #include "data/data_spec.h"
 #include "train/trainer.h"
+#include "common/error.h"
+#include "nn/quantize.h"
 
 using namespace nasc;
 namespace fs = std::filesystem;
@@ -71,4 +73,37 @@ TEST(Trainer, CosineScheduleEndpoints) {
   EXPECT_DOUBLE_EQ(cosine_lr(0.1, 0, 100), 0.1);
   EXPECT_NEAR(cosine_lr(0.1, 50, 100), 0.05, 1e-12);
   EXPECT_NEAR(cosine_lr(0.1, 100, 100), 0.0, 1e-12);
+}
+
+TEST(Trainer, PayloadSplitFakeQuantisesTheSentActivationLikeTheDeployedPair) {
+  Space space(SpaceConfig::preset("tiny"));
+  const int B = space.num_blocks(), p = B / 2;
+  TrainOptions o;
+  o.payload_split = p;
+  o.payload_encoding = "int8";
+  Trainer t(space, space.default_arch(), o, torch::kCPU);
+  Network net = t.network();
+  net->eval();
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(3);
+  const auto& in = space.input_shape();
+  torch::Tensor x = torch::randn({4, in.c, in.h, in.w});
+  torch::Tensor expected = net->forward_range(fake_quantize(net->forward_range(x, 0, p), Encoding::Int8), p, B);
+  EXPECT_TRUE(torch::equal(t.forward(x), expected));
+  EXPECT_GT((t.forward(x) - net->forward(x)).abs().max().item<float>(), 0.f) << "int8 must change the logits";
+
+  TrainOptions whole;  // no split: the network runs whole
+  Trainer w(space, space.default_arch(), whole, torch::kCPU);
+  EXPECT_TRUE(torch::equal(w.forward(x), w.network()->forward(x)));
+
+  // The options say so in their JSON only when set, so older runs' keys and checkpoints stay valid.
+  EXPECT_FALSE(whole.to_json().contains("payload"));
+  TrainOptions back = TrainOptions::from_json(o.to_json(), "test");
+  EXPECT_EQ(back.payload_split, p);
+  EXPECT_EQ(back.payload_encoding, "int8");
+  o.payload_split = B + 1;
+  EXPECT_THROW(Trainer(space, space.default_arch(), o, torch::kCPU), Error);
+  o.payload_split = p;
+  o.payload_encoding = "int4";
+  EXPECT_THROW(o.validate(), Error);
 }

@@ -20,6 +20,7 @@ struct TrainArgs {
   std::string device = "auto";
   int threads = 0;
   bool resume = false;
+  bool float_payload = false;
   nasc::TrainOptions opt;
 };
 
@@ -33,7 +34,13 @@ int run_train(TrainArgs args) {
     args.arch = json_get<std::string>(found, "arch", args.from);
     if (found.contains("data")) args.data = json_get<std::string>(found, "data", args.from);
     if (args.out.empty()) args.out = (fs::path(args.from).parent_path() / "retrain").string();
+    // Retrained as it will be deployed: the payload at the search's split, in its encoding.
+    if (!args.float_payload && args.opt.payload_split < 0) {
+      args.opt.payload_split = json_get<int>(found, "split", args.from);
+      args.opt.payload_encoding = json_get_or<std::string>(found, "encoding", args.opt.payload_encoding, args.from);
+    }
   }
+  if (args.float_payload) args.opt.payload_split = -1;
   if (args.out.empty()) args.out = "runs/train";
   Space space(found.contains("space") ? SpaceConfig::from_json(found["space"], args.from)
                                       : SpaceConfig::load(args.space));
@@ -95,6 +102,17 @@ nasc::cli::Action setup_train(CLI::App& app) {
   app.add_option("--test-limit", a->opt.test_limit, "Use only the first N test images (0 = all)")
       ->capture_default_str();
   app.add_flag("!--no-augment", a->opt.augment, "Disable random-crop/flip augmentation");
+  app.add_option("--payload-split", a->opt.payload_split,
+                 "Fake-quantise the activation sent at this split in training and testing, as deployed (-1: none; "
+                 "with --from: the search's split)")
+      ->check(CLI::Range(-1, 100000))
+      ->capture_default_str();
+  app.add_option("--payload-encoding", a->opt.payload_encoding,
+                 "Encoding of that payload: fp32, fp16 or int8 (with --from: the search's)")
+      ->check(CLI::IsMember({"fp32", "fp16", "int8"}))
+      ->capture_default_str();
+  app.add_flag("--float-payload", a->float_payload,
+               "Train the network whole, without the payload's quantisation (the default before --payload-split)");
   app.add_flag("--resume", a->resume, "Continue from the checkpoint in --out");
   nasc::cli::add_seed_option(app, a->opt.seed);
   nasc::cli::add_device_option(app, a->device);
