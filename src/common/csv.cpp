@@ -15,6 +15,7 @@ int CsvTable::column(const std::string& name) const {
   fail(source, ": no column '", name, "' (columns: ", have, ")");
 }
 
+// A single-pass state machine over characters (quotes, escapes, line ends); its states read best together.
 CsvTable parse_csv(const std::string& text, const std::string& source) {
   CsvTable t;
   t.source = source;

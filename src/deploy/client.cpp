@@ -63,6 +63,7 @@ Frame FrameClient::exchange(const Frame& request, MsgType expected, Reply& timin
   }
 }
 
+// One try, in the order it happens on the wire: connect, send, read the reply, judge it.
 Frame FrameClient::attempt_exchange(const std::vector<uint8_t>& bytes, uint64_t id, MsgType expected,
                                     Deadline deadline, const std::string& what, Reply& timing) {
   auto timed_out = [&]() -> Error {

@@ -163,6 +163,68 @@ void encode_header(const FrameHeader& h, uint8_t out[kHeaderBytes]) {
   put_u32(out + 60, crc(out, 60));
 }
 
+namespace {
+
+// The tensor fields of a header, in wire order: rank and dims, the int8 parameters, the body length.
+FrameStatus decode_shape(const uint8_t in[kHeaderBytes], FrameHeader& h) {
+  using E = ErrorCode;
+  if (h.ndim > kMaxDims)
+    return FrameStatus::fail(E::BadShape, cat("tensor rank ", int(h.ndim), ": expected at most ", kMaxDims));
+  for (int i = 0; i < kMaxDims; ++i) {
+    h.dims[i] = get_u32(in + 20 + 4 * i);
+    if (i < h.ndim && h.dims[i] == 0)
+      return FrameStatus::fail(E::BadShape, cat("dimension ", i, " is 0: expected >= 1"));
+    if (i >= h.ndim && h.dims[i] != 0)
+      return FrameStatus::fail(E::BadShape, cat("unused dimension ", i, " holds ", h.dims[i], " for rank ",
+                                                int(h.ndim), ": expected 0"));
+  }
+  return {};
+}
+
+FrameStatus decode_quantisation(const uint8_t in[kHeaderBytes], FrameHeader& h) {
+  using E = ErrorCode;
+  h.scale = get_f32(in + 36);
+  h.zero_point = int32_t(get_u32(in + 40));
+  auto enc = WireEncoding(h.encoding);
+  if (enc == WireEncoding::Int8) {
+    if (!(std::isfinite(h.scale) && h.scale > 0.f))
+      return FrameStatus::fail(E::BadQuantisation, cat("int8 scale ", h.scale, ": expected finite and > 0"));
+    if (h.zero_point < -128 || h.zero_point > 127)
+      return FrameStatus::fail(E::BadQuantisation, cat("int8 zero point ", h.zero_point, ": expected -128..127"));
+  } else if (get_u32(in + 36) != 0 || h.zero_point != 0) {  // bits, so that -0.0 is refused too
+    return FrameStatus::fail(E::BadQuantisation, cat("scale/zero point set on a ", wire_encoding_name(enc),
+                                                     " payload: expected 0 outside int8"));
+  }
+  return {};
+}
+
+FrameStatus decode_length(const uint8_t in[kHeaderBytes], const FrameLimits& limits, FrameHeader& h) {
+  using E = ErrorCode;
+  h.body_len = get_u32(in + 52);
+  if (h.body_len > limits.max_body_bytes)
+    return FrameStatus::fail(E::TooLarge, cat("declared body of ", h.body_len, " bytes exceeds the limit of ",
+                                              limits.max_body_bytes, " bytes"));
+  // Dims are >= 1, so the product only grows; it stops (checked before multiplying, so it never wraps) once it
+  // passes any possible body length.
+  constexpr uint64_t kPastAnyBody = uint64_t(1) << 33;
+  uint64_t numel = h.ndim == 0 ? 0 : 1;
+  for (int i = 0; i < h.ndim && numel <= kPastAnyBody; ++i)
+    numel = numel > kPastAnyBody / h.dims[i] ? kPastAnyBody + 1 : numel * h.dims[i];
+  const auto enc = WireEncoding(h.encoding);
+  uint64_t expected = numel * uint64_t(wire_element_bytes(enc));
+  if (expected != h.body_len) {
+    std::vector<int64_t> shape(h.dims, h.dims + h.ndim);
+    return FrameStatus::fail(E::LengthMismatch,
+                             cat("body of ", h.body_len, " bytes does not match shape ", format_shape(shape), " ",
+                                 wire_encoding_name(enc), ": expected ",
+                                 numel > kPastAnyBody ? std::string("a smaller shape")
+                                                      : std::to_string(expected) + " bytes"));
+  }
+  return {};
+}
+
+}  // namespace
+
 FrameStatus decode_header(const uint8_t in[kHeaderBytes], const FrameLimits& limits, FrameHeader& h) {
   using E = ErrorCode;
   if (std::memcmp(in, kFrameMagic, 4) != 0)
@@ -197,48 +259,9 @@ FrameStatus decode_header(const uint8_t in[kHeaderBytes], const FrameLimits& lim
   if (type != MsgType::Response && h.compute_us != 0)
     return FrameStatus::fail(E::BadField, cat("compute_us ", h.compute_us, " in a ", msg_type_name(type),
                                               " frame: expected 0 outside response frames"));
-  if (h.ndim > kMaxDims)
-    return FrameStatus::fail(E::BadShape, cat("tensor rank ", int(h.ndim), ": expected at most ", kMaxDims));
-  for (int i = 0; i < kMaxDims; ++i) {
-    h.dims[i] = get_u32(in + 20 + 4 * i);
-    if (i < h.ndim && h.dims[i] == 0)
-      return FrameStatus::fail(E::BadShape, cat("dimension ", i, " is 0: expected >= 1"));
-    if (i >= h.ndim && h.dims[i] != 0)
-      return FrameStatus::fail(E::BadShape, cat("unused dimension ", i, " holds ", h.dims[i], " for rank ",
-                                                int(h.ndim), ": expected 0"));
-  }
-  h.scale = get_f32(in + 36);
-  h.zero_point = int32_t(get_u32(in + 40));
-  auto enc = WireEncoding(h.encoding);
-  if (enc == WireEncoding::Int8) {
-    if (!(std::isfinite(h.scale) && h.scale > 0.f))
-      return FrameStatus::fail(E::BadQuantisation, cat("int8 scale ", h.scale, ": expected finite and > 0"));
-    if (h.zero_point < -128 || h.zero_point > 127)
-      return FrameStatus::fail(E::BadQuantisation,
-                               cat("int8 zero point ", h.zero_point, ": expected -128..127"));
-  } else if (get_u32(in + 36) != 0 || h.zero_point != 0) {  // bits, so that -0.0 is refused too
-    return FrameStatus::fail(E::BadQuantisation, cat("scale/zero point set on a ", wire_encoding_name(enc),
-                                                     " payload: expected 0 outside int8"));
-  }
-  h.body_len = get_u32(in + 52);
-  if (h.body_len > limits.max_body_bytes)
-    return FrameStatus::fail(E::TooLarge, cat("declared body of ", h.body_len, " bytes exceeds the limit of ",
-                                              limits.max_body_bytes, " bytes"));
-  // Dims are >= 1, so the product only grows; it stops (checked before multiplying, so it never wraps) once it
-  // passes any possible body length.
-  constexpr uint64_t kPastAnyBody = uint64_t(1) << 33;
-  uint64_t numel = h.ndim == 0 ? 0 : 1;
-  for (int i = 0; i < h.ndim && numel <= kPastAnyBody; ++i)
-    numel = numel > kPastAnyBody / h.dims[i] ? kPastAnyBody + 1 : numel * h.dims[i];
-  uint64_t expected = numel * uint64_t(wire_element_bytes(enc));
-  if (expected != h.body_len) {
-    std::vector<int64_t> shape(h.dims, h.dims + h.ndim);
-    return FrameStatus::fail(E::LengthMismatch,
-                             cat("body of ", h.body_len, " bytes does not match shape ", format_shape(shape), " ",
-                                 wire_encoding_name(enc), ": expected ",
-                                 numel > kPastAnyBody ? std::string("a smaller shape")
-                                                      : std::to_string(expected) + " bytes"));
-  }
+  for (auto step : {decode_shape, decode_quantisation})
+    if (FrameStatus st = step(in, h); !st.ok()) return st;
+  if (FrameStatus st = decode_length(in, limits, h); !st.ok()) return st;
   h.body_crc = get_u32(in + 56);
   std::memcpy(h.magic, in, 4);
   return {};

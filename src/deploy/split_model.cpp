@@ -80,24 +80,28 @@ SplitModel SplitModel::load(const std::string& dir, torch::Device device) {
     fail(path, ": a half starting at block 0 needs its normalizer");
   load_folded_weights(m.blocks_, file_in_dir(dir, json_get<std::string>(d, "weights", path), "weights", path));
 
+  m.finish_load(path, device);
+  return m;
+}
+
+void SplitModel::finish_load(const std::string& path, torch::Device device) {
   // One dry run proves that the weights chain from the declared input shape to the declared output shape.
   torch::NoGradGuard no_grad;
   std::vector<int64_t> out;
   try {
-    out = run_folded(m.blocks_, torch::zeros(batched(1, m.input_shape_))).sizes().vec();
+    out = run_folded(blocks_, torch::zeros(batched(1, input_shape_))).sizes().vec();
   } catch (const c10::Error&) {
-    fail(path, ": the weights do not fit an input of shape ", shape_text(m.input_shape_));
+    fail(path, ": the weights do not fit an input of shape ", shape_text(input_shape_));
   }
-  if (out != batched(1, m.output_shape_))
-    fail(path, ": the blocks produce ", c10::IntArrayRef(out), ", expected ", shape_text(m.output_shape_));
-  m.device_ = device;
-  for (auto& b : m.blocks_)
+  if (out != batched(1, output_shape_))
+    fail(path, ": the blocks produce ", c10::IntArrayRef(out), ", expected ", shape_text(output_shape_));
+  device_ = device;
+  for (auto& b : blocks_)
     for (auto& s : b.steps)
       if (s.weight.defined()) {
         s.weight = s.weight.to(device);
         s.bias = s.bias.to(device);
       }
-  return m;
 }
 
 torch::Tensor SplitModel::forward(const torch::Tensor& x) const {

@@ -48,6 +48,7 @@ class SplitModel {
   torch::Device device() const { return device_; }
 
  private:
+  void finish_load(const std::string& path, torch::Device device);  // the dry run, then the weights to device
   json desc_;
   std::string role_;
   int split_ = 0, begin_ = 0, end_ = 0, classes_ = 0;

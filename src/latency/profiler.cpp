@@ -126,7 +126,40 @@ std::string processor_name(bool cuda) {
   return "unknown";
 }
 
-HardwareProfile profile_space(const Space& space, const ProfilerOptions& o, std::ostream* progress) {
+namespace {
+
+// Times one probe: warm-up, then timed runs until the median's confidence interval is tight enough or a bound on
+// runs or seconds is reached.
+TimingStats time_probe(const Probe& p, const ProfilerOptions& o, torch::Device device, bool cuda) {
+  auto sync = [cuda] {
+    if (cuda) torch::cuda::synchronize();
+  };
+  torch::Tensor x = torch::randn(p.input_shape, device);
+  auto t0 = Clock::now();
+  for (int w = 0; w < 3 || seconds_since(t0) < o.warmup_seconds; ++w) p.run(x);
+  sync();
+  std::vector<double> ms;
+  TimingStats st;
+  auto timing_start = Clock::now();
+  while (true) {
+    auto t = Clock::now();
+    p.run(x);
+    sync();
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t).count());
+    int n = int(ms.size());
+    if (n < o.min_reps) continue;
+    // Re-sorting every run would cost more than small blocks take; check the interval at growing counts.
+    bool check = n == o.min_reps || n % std::max(10, n / 10) == 0 || n >= o.max_reps;
+    if (!check) continue;
+    st = timing_stats(ms);
+    if (st.rel_ci_half_width() <= o.target_rel_ci || n >= o.max_reps ||
+        seconds_since(timing_start) >= o.max_seconds_per_key)
+      return st;
+  }
+}
+
+// Validates the options and picks the device (throws Error naming the bad option).
+bool profiler_uses_cuda(const ProfilerOptions& o) {
   if (o.min_reps < 3 || o.max_reps < o.min_reps)
     fail("profiler repetitions: expected 3 <= min (", o.min_reps, ") <= max (", o.max_reps, ")");
   if (!(o.target_rel_ci > 0) || !(o.max_seconds_per_key > 0) || !(o.warmup_seconds >= 0))
@@ -137,12 +170,16 @@ HardwareProfile profile_space(const Space& space, const ProfilerOptions& o, std:
   if (cuda && !torch::cuda::is_available())
     fail("profiler device cuda: LibTorch sees no CUDA device (CPU-only build or no GPU); use --device cpu");
   if (o.threads < 0) fail("profiler threads = ", o.threads, ": expected 0 (all cores) or more");
+  return cuda;
+}
+
+}  // namespace
+
+HardwareProfile profile_space(const Space& space, const ProfilerOptions& o, std::ostream* progress) {
+  const bool cuda = profiler_uses_cuda(o);
   int threads = o.threads > 0 ? o.threads : int(std::max(1u, std::thread::hardware_concurrency()));
   torch::set_num_threads(threads);
   torch::Device device = cuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
-  auto sync = [cuda] {
-    if (cuda) torch::cuda::synchronize();
-  };
 
   torch::NoGradGuard no_grad;
   torch::manual_seed(0);
@@ -165,28 +202,7 @@ HardwareProfile profile_space(const Space& space, const ProfilerOptions& o, std:
   int fewest = o.max_reps;
   for (size_t i = 0; i < probes.size(); ++i) {
     const Probe& p = probes[i];
-    torch::Tensor x = torch::randn(p.input_shape, device);
-    auto t0 = Clock::now();
-    for (int w = 0; w < 3 || seconds_since(t0) < o.warmup_seconds; ++w) p.run(x);
-    sync();
-    std::vector<double> ms;
-    TimingStats st;
-    auto timing_start = Clock::now();
-    while (true) {
-      auto t = Clock::now();
-      p.run(x);
-      sync();
-      ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t).count());
-      int n = int(ms.size());
-      if (n < o.min_reps) continue;
-      // Re-sorting every run would cost more than small blocks take; check the interval at growing counts.
-      bool check = n == o.min_reps || n % std::max(10, n / 10) == 0 || n >= o.max_reps;
-      if (!check) continue;
-      st = timing_stats(ms);
-      if (st.rel_ci_half_width() <= o.target_rel_ci || n >= o.max_reps ||
-          seconds_since(timing_start) >= o.max_seconds_per_key)
-        break;
-    }
+    TimingStats st = time_probe(p, o, device, cuda);
     prof.set(p.key, st.median, st.iqr());
     fewest = std::min(fewest, st.n);
     if (progress) {

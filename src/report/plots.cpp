@@ -155,6 +155,7 @@ std::string breakdown_figure(const Group& gr, const std::string& data) {
 
 }  // namespace
 
+// One plot after another, each a few lines of the same shape (data series, axes, file).
 PlotFiles write_plots(const std::vector<ResultRow>& rows, const std::string& dir) {
   auto [terms, status] = capture("gnuplot -e 'set terminal' 2>&1");
   if (status == 127)

@@ -190,6 +190,8 @@ const StrategySummary* CellSummary::find(const std::string& strategy) const {
   return nullptr;
 }
 
+// One pass that groups runs into cells and computes every column of the summary table side by side; split up,
+// the columns would each re-group the rows.
 std::vector<CellSummary> summarize(const std::vector<ResultRow>& rows) {
   // Group key of a (scenario, floor, bandwidth): bandwidths sort numerically, scenarios keep CSV order.
   std::vector<std::pair<std::string, int>> scen_order;
@@ -351,6 +353,7 @@ std::string pareto_tables(const std::vector<CellSummary>& cells) {
 
 }  // namespace
 
+// Long on purpose: it writes results.md top to bottom, one section after another, as a reader sees it.
 std::string render_markdown(const std::vector<ResultRow>& rows, const CostRecord* cost, const std::string& title) {
   std::vector<CellSummary> cells = summarize(rows);
   std::set<uint64_t> seeds;

@@ -19,6 +19,8 @@ AdaptiveSNG::AdaptiveSNG(CategoricalDistribution dist, AsngConfig cfg) : dist_(s
   s_.assign(size_t(dist_.num_parameters()), 0.0);
 }
 
+// Kept whole: the steps of the ASNG update (gradient, Fisher-normalised step, accumulation, step-size
+// adaptation) share their intermediate vectors, and the update reads best as the one algorithm it is.
 bool AdaptiveSNG::step(const std::vector<Sample>& samples, const std::vector<double>& utilities) {
   if (samples.size() != utilities.size())
     fail("ASNG step: ", samples.size(), " samples but ", utilities.size(), " utilities, expected equal counts");

@@ -330,6 +330,7 @@ SearchEpoch SupernetSearch::summarize(int epoch, double lr, const EpochTally& ta
   return e;
 }
 
+// The loop around the steps: data split and loaders, resume, epochs of weight and theta steps, callbacks.
 SearchState SupernetSearch::run(const ImageSet& train_set, const std::string& out_dir, bool resume,
                                 SearchCallbacks callbacks) {
   if (!callbacks.on_step && !callbacks.after_epoch) callbacks = SearchCallbacks::progress(opt_.epochs);
