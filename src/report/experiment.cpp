@@ -61,9 +61,11 @@ json fingerprint(const ExperimentConfig& c, const Space& space) {
   json s = c.search.to_json(), r = c.retrain.to_json();
   s.erase("seed");
   r.erase("seed");
-  return {{"space", space.config().to_json()}, {"data", c.data},       {"encoding", c.encoding},
-          {"delay_ms", c.delay_ms},            {"return_result", c.return_result}, {"search", s},
-          {"retrain", r}};
+  json fp = {{"space", space.config().to_json()}, {"data", c.data},       {"encoding", c.encoding},
+             {"delay_ms", c.delay_ms},            {"return_result", c.return_result}, {"search", s},
+             {"retrain", r}};
+  if (c.retrain_as_deployed) fp["retrain_as_deployed"] = true;  // absent while off: older folders stay valid
+  return fp;
 }
 
 struct LoadedScenario {
@@ -109,7 +111,7 @@ class Runner {
 
  private:
   json search(const RunSpec& rs, const LatencyEstimator& est, const fs::path& dir);
-  json retrain(const std::string& arch, uint64_t seed);
+  json retrain(const std::string& arch, int split, uint64_t seed);
   bool reusable(const json& found, const RunSpec& rs, const LatencyEstimator& est) const;
   void note(const RunSpec& rs, const std::string& what);
 
@@ -187,11 +189,15 @@ json Runner::search(const RunSpec& rs, const LatencyEstimator& est, const fs::pa
   return r;
 }
 
-// Retraining depends on the architecture, the seed and the recipe only, so runs that found the same network
-// share one training (the fixed networks always do).
-json Runner::retrain(const std::string& arch_text, uint64_t seed) {
+// Retraining depends on the architecture, the seed and the recipe only (and the split when retrained as
+// deployed), so runs that found the same network share one training (the fixed networks always do).
+json Runner::retrain(const std::string& arch_text, int split, uint64_t seed) {
   TrainOptions o = cfg_.retrain;
   o.seed = seed;
+  if (cfg_.retrain_as_deployed) {
+    o.payload_split = split;
+    o.payload_encoding = cfg_.encoding;
+  }
   json key = {{"space", space_.config().to_json()}, {"arch", arch_text}, {"options", o.to_json()}, {"data", cfg_.data}};
   fs::path rdir = out_ / "retrain" / hex16(fnv1a(key.dump()));
   if (fs::exists(rdir / "result.json")) {
@@ -276,7 +282,7 @@ ResultRow Runner::run(const RunSpec& rs, const LatencyEstimator& est) {
       }
     }
     std::string arch = json_get<std::string>(found, "arch", (dir / "search.json").string());
-    json r = retrain(arch, rs.seed);
+    json r = retrain(arch, json_get<int>(found, "split", (dir / "search.json").string()), rs.seed);
     rt = {{"arch", arch},
           {"seed", rs.seed},
           {"test_accuracy", r["test_accuracy"]},

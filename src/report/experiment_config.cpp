@@ -18,7 +18,7 @@ namespace {
 const std::set<std::string> kConfigFields = {"name",       "space",  "data",     "encoding",          "delay_ms",
                                              "return_result", "scenarios", "min_device_blocks", "bandwidths_mbps",
                                              "threshold_fractions", "seeds", "strategies", "search", "retrain",
-                                             "comment"};
+                                             "retrain_as_deployed", "comment"};
 
 bool name_safe(const std::string& s) {
   if (s.empty() || s == "." || s == "..") return false;
@@ -62,7 +62,8 @@ json ExperimentConfig::to_json() const {
           {"seeds", sd},
           {"strategies", strategies},
           {"search", search.to_json()},
-          {"retrain", retrain.to_json()}};
+          {"retrain", retrain.to_json()},
+          {"retrain_as_deployed", retrain_as_deployed}};
 }
 
 // Long on purpose: one check per field, in the order of the file format (README, "nasc experiment"), so that
@@ -153,6 +154,7 @@ ExperimentConfig ExperimentConfig::from_json(const json& j, const std::string& c
   check_fields(rj, TrainOptions().to_json(), ctx + " retrain");
   c.search = SearchOptions::from_json(sj, ctx + " search");
   c.retrain = TrainOptions::from_json(rj, ctx + " retrain");
+  c.retrain_as_deployed = json_get_or(j, "retrain_as_deployed", false, ctx);
   return c;
 }
 

@@ -35,6 +35,9 @@ struct ExperimentConfig {
   std::vector<std::string> strategies;          // must include accuracy-only (the thresholds derive from it)
   SearchOptions search;                         // its seed is replaced by each run's
   TrainOptions retrain;                         // one recipe for every found network; seed likewise
+  // Retrain each found network with its payload fake-quantised at its split (encoding above), as deployed. Off by
+  // default so that experiment folders made before it stay resumable; in the fingerprint only when on.
+  bool retrain_as_deployed = false;
 
   json to_json() const;
   // Validates everything that can be checked without running: lists non-empty, ranges, names, strategies.

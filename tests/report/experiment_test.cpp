@@ -225,6 +225,14 @@ TEST(Experiment, MiniatureRunsEndToEndAndReusesFinishedRuns) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("'retrain'"), std::string::npos) << e.what();
   }
+  changed = cfg;
+  changed.retrain_as_deployed = true;  // the retrained accuracies would change meaning
+  try {
+    run_experiment(changed, out.string(), torch::kCPU);
+    ADD_FAILURE() << "expected an Error for retraining as deployed in a folder made without it";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'retrain_as_deployed'"), std::string::npos) << e.what();
+  }
   fs::remove_all(dir);
 }
 
@@ -269,6 +277,16 @@ TEST(Experiment, ConfigErrorsNameTheFieldAndWhatWasExpected) {
   j = good;
   j.erase("scenarios");
   expect(j, "'scenarios' must be a non-empty list");
+  j = good;
+  j["retrain_as_deployed"] = 1;
+  expect(j, "field 'retrain_as_deployed' holds 1");
+  j = good;
+  j["retrain"]["payload"] = {{"split", 3}, {"encoding", "int8"}};  // per run, from its split: not a recipe field
+  expect(j, "unknown field 'payload'");
+  j = good;
+  j["retrain_as_deployed"] = true;
+  EXPECT_TRUE(ExperimentConfig::from_json(j, "mini.json").retrain_as_deployed);
+  EXPECT_FALSE(ExperimentConfig::from_json(good, "mini.json").retrain_as_deployed);
   // The bundled configs parse.
   for (const char* name : {"quick.json", "paper.json"})
     EXPECT_NO_THROW(ExperimentConfig::from_json(

@@ -114,13 +114,17 @@ TEST(Cli, Search) {
 }
 
 TEST(Cli, Train) {
-  expect_help_and_unknown("train", {"--space", "--arch", "--data", "--from", "--epochs", "--lr", "--resume"});
+  expect_help_and_unknown("train", {"--space", "--arch", "--data", "--from", "--epochs", "--lr", "--resume",
+                                    "--payload-split", "--payload-encoding", "--float-payload"});
   const std::string out = " --out " + scratch("train").string();
   expect_refused("train --arch nope" + out, "expected 12 (one per layer");
   expect_refused("train --epochs 0" + out, "epochs");
   expect_refused("train --from /nonexistent/search.json" + out, "/nonexistent/search.json");
   expect_refused("train --device tpu" + out, "--device");
   expect_refused("train --threads -2" + out, "--threads");
+  expect_refused("train --payload-split 99" + out, "payload split 99 of space fmnist: expected 0..14");
+  expect_refused("train --payload-encoding int4" + out, "--payload-encoding");
+  EXPECT_FALSE(fs::exists(scratch("train"))) << "nothing written for a refused command";
 }
 
 TEST(Cli, Experiment) {

@@ -51,12 +51,12 @@ int run_train(TrainArgs args) {
   TrainTest data = load_train_test(spec);
   if (!args.resume && fs::exists(fs::path(args.out) / "checkpoint"))
     fail(args.out, " already holds a training checkpoint: pass --resume to continue it or choose another --out");
+  Trainer trainer(space, arch, args.opt, device);  // checks the options against the space before any output
   fs::create_directories(args.out);
   std::fprintf(stderr, "training %s on %s (%lld train / %lld test images) on %s\n  arch %s\n",
                space.name().c_str(), spec.to_string().c_str(), (long long)data.train.size(),
                (long long)data.test.size(), device_description(device).c_str(), space.format_arch(arch).c_str());
 
-  Trainer trainer(space, arch, args.opt, device);
   TrainResult r = trainer.run(data, args.out, args.resume);
 
   json result = training_record(trainer, r, spec, device, args.out);
