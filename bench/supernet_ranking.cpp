@@ -58,7 +58,7 @@ int run(const Args& a) {
   Space space(SpaceConfig::load(a.space));
   HardwareProfile profile = HardwareProfile::load(a.profile_dir + "/cpu2-" + space.name() + ".json");
   LatencyEstimator latency(space, profile, profile, LinkModel{}, Encoding::Fp32);
-  TrainTest data = load_train_test(DataSpec::parse(a.data));
+  TrainTest data = load_train_test(DataSpec::parse(a.data), space.input_shape().h, space.input_shape().w);
   fs::create_directories(a.out);
 
   // The supernet as every strategy trains it before theta adapts: uniform paths, no cut, weights only.

@@ -3,6 +3,7 @@
 #include "common/error.h"
 #include "data/cifar.h"
 #include "data/idx.h"
+#include "data/image_folder.h"
 
 namespace nasc {
 namespace {
@@ -17,7 +18,7 @@ DataSpec DataSpec::parse(const std::string& text) {
   spec.kind = text.substr(0, colon);
   spec.dir = colon == std::string::npos ? "" : text.substr(colon + 1);
   const bool known = spec.kind == "fmnist" || spec.kind == "mnist" || spec.kind == "cifar10" ||
-                     spec.kind == "cifar100" || is_padded(spec.kind);
+                     spec.kind == "cifar100" || spec.kind == "folder" || is_padded(spec.kind);
   if (!known) fail("unknown data set '", text, "' (expected ", kDataSpecForms, ")");
   if (spec.dir.empty()) {
     if ((spec.kind != "fmnist" && spec.kind != "fmnist32") || colon != std::string::npos)
@@ -29,9 +30,14 @@ DataSpec DataSpec::parse(const std::string& text) {
 
 std::string DataSpec::to_string() const { return kind + ":" + dir; }
 
-TrainTest load_train_test(const DataSpec& spec) {
+TrainTest load_train_test(const DataSpec& spec, int height, int width) {
   TrainTest tt;
-  if (is_padded(spec.kind)) {
+  if (spec.kind == "folder") {
+    ImageFolderOptions opt;
+    opt.height = height;
+    opt.width = width;
+    tt = load_image_folder(spec.dir, opt);
+  } else if (is_padded(spec.kind)) {
     const std::string base = spec.kind.substr(0, spec.kind.size() - 2);
     tt.train = pad_and_repeat(load_idx_dir(spec.dir, /*train=*/true, base), 3, 32, 32);
     tt.test = pad_and_repeat(load_idx_dir(spec.dir, /*train=*/false, base), 3, 32, 32);

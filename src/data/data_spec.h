@@ -12,12 +12,12 @@ constexpr const char* kDebianFashionMnistDir = "/usr/share/datasets/fashion-mnis
 
 // The forms DataSpec::parse accepts, for help texts and messages.
 constexpr const char* kDataSpecForms =
-    "fmnist, fmnist32 (padded to 3x32x32), fmnist:DIR, fmnist32:DIR, mnist:DIR, mnist32:DIR, cifar10:DIR or "
-    "cifar100:DIR";
+    "fmnist, fmnist32 (padded to 3x32x32), fmnist:DIR, fmnist32:DIR, mnist:DIR, mnist32:DIR, cifar10:DIR, "
+    "cifar100:DIR or folder:DIR (your own images: DIR/<class>/*.png|*.jpg, optional DIR/test/<class>/)";
 
 struct DataSpec {
   // fmnist | mnist | cifar10 | cifar100, or fmnist32 | mnist32: the grey 28x28 images centred on a 32x32 canvas
-  // and repeated to 3 channels, for spaces of the CIFAR geometry (hwnas-cifar10).
+  // and repeated to 3 channels, for spaces of the CIFAR geometry (hwnas-cifar10); or folder: own images.
   std::string kind;
   std::string dir;
 
@@ -30,6 +30,8 @@ struct TrainTest {
   ImageSet train, test;
 };
 
-TrainTest load_train_test(const DataSpec& spec);
+// height x width: the size the space takes, to which folder images are resized (0 x 0: keep their size; the
+// other kinds have a fixed size and ignore it).
+TrainTest load_train_test(const DataSpec& spec, int height = 0, int width = 0);
 
 }  // namespace nasc

@@ -416,7 +416,7 @@ ExperimentStats run_experiment(const ExperimentConfig& cfg, const std::string& o
   ExperimentStats stats;
   const Encoding enc = parse_encoding(cfg.encoding);
   std::vector<LoadedScenario> scenarios = load_scenarios(cfg, space, stats);
-  TrainTest data = load_train_test(DataSpec::parse(cfg.data));
+  TrainTest data = load_train_test(DataSpec::parse(cfg.data), space.input_shape().h, space.input_shape().w);
   require_data_fits(space, data.train, cfg.data);
 
   fs::create_directories(out);

@@ -124,6 +124,8 @@ TEST(Cli, Train) {
   expect_refused("train --threads -2" + out, "--threads");
   expect_refused("train --payload-split 99" + out, "payload split 99 of space fmnist: expected 0..14");
   expect_refused("train --payload-encoding int4" + out, "--payload-encoding");
+  expect_refused("train --data folder:/nonexistent/photos" + out, "/nonexistent/photos: not a folder");
+  expect_refused("train --data fmnist32" + out, "data fmnist32:/usr/share/datasets/fashion-mnist (3x32x32, 10 classes) does not fit space fmnist");
   EXPECT_FALSE(fs::exists(scratch("train"))) << "nothing written for a refused command";
 }
 

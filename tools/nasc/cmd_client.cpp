@@ -112,7 +112,8 @@ int run_client(const ClientArgs& a) {
     copt.link.delay_ms = link->delay_ms;
   }
   FrameClient client(copt);
-  const ImageSet test = load_train_test(DataSpec::parse(a.data)).test;
+  const std::vector<int64_t>& in = head.model().input_shape();  // [C, H, W]: own images are resized to it
+  const ImageSet test = load_train_test(DataSpec::parse(a.data), int(in.at(1)), int(in.at(2))).test;
   std::optional<HardwareProfile> emulated;
   double hold_ms = 0;
   if (!a.emulate_device.empty()) {

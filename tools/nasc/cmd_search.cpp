@@ -10,6 +10,7 @@
 #include "scenario_args.h"
 #include "search/budget.h"
 #include "search/strategy.h"
+#include "train/trainer.h"
 
 namespace {
 
@@ -98,7 +99,8 @@ int run_search(const SearchArgs& a) {
   if (std::isfinite(req.max_latency_ms) && req.strategy.kind != Strategy::AccuracyOnly)
     check_threshold(*sc.latency, req.max_latency_ms, req.min_device_blocks);
   DataSpec spec = DataSpec::parse(a.data);
-  TrainTest data = load_train_test(spec);
+  TrainTest data = load_train_test(spec, space.input_shape().h, space.input_shape().w);
+  require_data_fits(space, data.train, spec.to_string());
   fs::create_directories(a.out);
   std::fprintf(stderr, "search %s on %s, space %s, %s, link %.3g Mbit/s + %.3g ms, %s payload\n",
                req.strategy.name().c_str(), spec.to_string().c_str(), space.name().c_str(),

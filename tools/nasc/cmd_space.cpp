@@ -10,10 +10,20 @@ namespace {
 struct SpaceArgs {
   std::string space = "fmnist";
   bool json = false;
+  bool config = false;
+  int classes = 0;
+  std::string name;
 };
 
 int run_space(const SpaceArgs& args) {
-  nasc::Space s(nasc::SpaceConfig::load(args.space));
+  nasc::SpaceConfig cfg = nasc::SpaceConfig::load(args.space);
+  if (args.classes > 0) cfg.num_classes = args.classes;
+  if (!args.name.empty()) cfg.name = args.name;
+  nasc::Space s(cfg);
+  if (args.config) {
+    std::cout << s.config().to_json().dump(2) << "\n";
+    return 0;
+  }
   if (args.json) {
     std::cout << s.describe().dump(2) << "\n";
     return 0;
@@ -49,6 +59,11 @@ nasc::cli::Action setup_space(CLI::App& app) {
   app.add_option("--space", args->space, "Preset (hwnas-cifar, hwnas-cifar10, hwnas-imagenet, fmnist, tiny) or a space JSON file")
       ->capture_default_str();
   app.add_flag("--json", args->json, "Print the full description as JSON instead of tables");
+  app.add_flag("--config", args->config,
+               "Print only the space's definition as JSON: a file that --space reads back (e.g. for own images)");
+  app.add_option("--classes", args->classes, "Give the space this many classes (e.g. your image folders)")
+      ->check(CLI::Range(2, 32767));
+  app.add_option("--name", args->name, "Give the space this name (shown in results and messages)");
   return [args] { return run_space(*args); };
 }
 

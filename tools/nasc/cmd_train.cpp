@@ -48,7 +48,8 @@ int run_train(TrainArgs args) {
   args.opt.validate();
   torch::Device device = select_device(args.device, args.threads);
   DataSpec spec = DataSpec::parse(args.data);
-  TrainTest data = load_train_test(spec);
+  TrainTest data = load_train_test(spec, space.input_shape().h, space.input_shape().w);
+  require_data_fits(space, data.train, spec.to_string());
   if (!args.resume && fs::exists(fs::path(args.out) / "checkpoint"))
     fail(args.out, " already holds a training checkpoint: pass --resume to continue it or choose another --out");
   Trainer trainer(space, arch, args.opt, device);  // checks the options against the space before any output
