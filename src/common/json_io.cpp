@@ -121,6 +121,11 @@ NASC_JSON_GET(std::vector<double>)
 NASC_JSON_GET(std::vector<std::string>)
 #undef NASC_JSON_GET
 
+const json& json_member(const json& j, const char* name, const std::string& context) {
+  if (!j.is_object() || !j.contains(name)) fail(context, ": missing field '", name, "'");
+  return j[name];
+}
+
 std::string file_in_dir(const std::string& dir, const std::string& name, const char* field, const std::string& source) {
   if (name.empty() || name.find('/') != std::string::npos || name.find('\\') != std::string::npos || name == "." ||
       name == "..")

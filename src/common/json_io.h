@@ -11,6 +11,8 @@ using json = nlohmann::json;
 json read_json_file(const std::string& path);
 void write_text_atomic(const std::string& path, const std::string& text);
 void write_json_atomic(const std::string& path, const json& j);
+// A member that must be present, of any JSON type (json_get covers scalars and vectors only).
+const json& json_member(const json& j, const char* name, const std::string& context);
 // dir/name for a file that a result file names (its `field`): the name must be a plain file name, so that a file
 // saying "../x" or "/etc/x" cannot make a loader read any file on the machine. Throws Error naming `source`.
 std::string file_in_dir(const std::string& dir, const std::string& name, const char* field, const std::string& source);

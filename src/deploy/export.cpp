@@ -13,13 +13,6 @@ namespace nasc {
 
 namespace fs = std::filesystem;
 
-namespace {
-// A member that must be present, of any JSON type (json_get covers scalars and vectors only).
-const json& member(const json& j, const char* name, const std::string& context) {
-  if (!j.is_object() || !j.contains(name)) fail(context, ": missing field '", name, "'");
-  return j[name];
-}
-}  // namespace
 
 int TrainedRun::search_split() const { return search.is_null() ? -1 : json_get<int>(search, "split", "search.json"); }
 
@@ -45,13 +38,13 @@ TrainedRun TrainedRun::load(const std::string& dir) {
   }
   const std::string& rp = r.result_path;
   r.result = read_json_file(rp);
-  Space space(SpaceConfig::from_json(member(r.result, "space", rp), rp));
+  Space space(SpaceConfig::from_json(json_member(r.result, "space", rp), rp));
   const auto arch_text = json_get<std::string>(r.result, "arch", rp);
   if (!r.search.is_null() &&
       (json_get<std::string>(r.search, "arch", dir) != arch_text ||
-       SpaceConfig::from_json(member(r.search, "space", dir), dir).to_json() != space.config().to_json()))
+       SpaceConfig::from_json(json_member(r.search, "space", dir), dir).to_json() != space.config().to_json()))
     fail(rp, " is not the retraining of ", (d / "search.json").string(), ": space or architecture differ");
-  r.normalizer = Normalizer::from_json(member(r.result, "normalizer", rp), rp);
+  r.normalizer = Normalizer::from_json(json_member(r.result, "normalizer", rp), rp);
   const fs::path weights =
       file_in_dir(fs::path(rp).parent_path().string(), json_get<std::string>(r.result, "weights", rp), "weights", rp);
   if (!fs::exists(weights)) fail(rp, ": its weights ", weights.string(), " do not exist (is the training finished?)");

@@ -10,11 +10,6 @@
 namespace nasc {
 
 namespace {
-// A member that must be present, of any JSON type (json_get covers scalars and vectors only).
-const json& member(const json& j, const char* name, const std::string& context) {
-  if (!j.is_object() || !j.contains(name)) fail(context, ": missing field '", name, "'");
-  return j[name];
-}
 
 std::string shape_text(const std::vector<int64_t>& s) {
   std::string t = "[N";
@@ -39,7 +34,7 @@ SplitModel SplitModel::load(const std::string& dir, torch::Device device) {
     fail(path, ": not an exported half (expected \"format\": \"", kHalfFormat, "\")");
   m.role_ = json_get<std::string>(d, "role", path);
   if (m.role_ != "head" && m.role_ != "tail") fail(path, ": role '", m.role_, "', expected head or tail");
-  Space space(SpaceConfig::from_json(member(d, "space", path), path));
+  Space space(SpaceConfig::from_json(json_member(d, "space", path), path));
   m.split_ = json_get<int>(d, "split", path);
   auto range = json_get<std::vector<int>>(d, "block_range", path);
   const int B = space.num_blocks();
@@ -67,7 +62,7 @@ SplitModel SplitModel::load(const std::string& dir, torch::Device device) {
            " (the space's tensor at block ", q, ")");
   }
 
-  const json& blocks = member(d, "blocks", path);
+  const json& blocks = json_member(d, "blocks", path);
   if (!blocks.is_array() || int(blocks.size()) != m.end_ - m.begin_)
     fail(path, ": expected ", m.end_ - m.begin_, " blocks for block_range [", m.begin_, ", ", m.end_, ")");
   for (size_t i = 0; i < blocks.size(); ++i) {

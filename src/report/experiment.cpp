@@ -5,10 +5,13 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <limits>
+#include <optional>
 #include <set>
 
 #include "common/error.h"
+#include "common/file_lock.h"
 #include "data/data_spec.h"
 #include "latency/estimator.h"
 #include "nn/device.h"
@@ -100,11 +103,15 @@ void link_tree(const fs::path& from, const fs::path& to) {
 
 class Runner {
  public:
+  // data may be null for a Runner that only collects finished runs.
   Runner(const ExperimentConfig& cfg, const std::string& out, torch::Device device, const Space& space,
-         const TrainTest& data)
+         const TrainTest* data)
       : cfg_(cfg), out_(out), device_(device), space_(space), data_(data) {}
 
+  // Makes (or reads back) one run, under its lock.
   ResultRow run(const RunSpec& rs, const LatencyEstimator& est);
+  // Reads back one finished, still valid run; nullopt when it is not there (yet).
+  std::optional<ResultRow> collect(const RunSpec& rs, const LatencyEstimator& est) const;
   CostRecord standalone_cost();
   ExperimentStats stats;
   int total = 0, done = 0;
@@ -119,7 +126,11 @@ class Runner {
   fs::path out_;
   torch::Device device_;
   const Space& space_;
-  const TrainTest& data_;
+  const TrainTest* data_;
+  const TrainTest& data() const {
+    if (!data_) fail("internal: a collecting experiment runner cannot train");
+    return *data_;
+  }
 };
 
 void Runner::note(const RunSpec& rs, const std::string& what) {
@@ -152,6 +163,7 @@ json Runner::search(const RunSpec& rs, const LatencyEstimator& est, const fs::pa
   fs::create_directories(dir);
   if (!shared.empty()) {
     fs::path sdir = out_ / "shared" / shared;
+    FileLock lock(sdir.string() + ".lock");  // runs of several shards may share this supernet
     if (!fs::exists(sdir / "search.json")) {
       note(rs, "training the shared supernet in " + fs::relative(sdir, out_).string());
       SearchRequest sreq = req;
@@ -161,7 +173,7 @@ json Runner::search(const RunSpec& rs, const LatencyEstimator& est, const fs::pa
         sreq.max_latency_ms = kInf;
       }
       fs::create_directories(sdir);
-      json s = run_strategy(sreq, space_, est, data_.train, device_, sdir.string(), true);
+      json s = run_strategy(sreq, space_, est, data().train, device_, sdir.string(), true);
       write_search_result(sdir.string(), s);
       ++stats.searches_run;
     }
@@ -173,7 +185,7 @@ json Runner::search(const RunSpec& rs, const LatencyEstimator& est, const fs::pa
   if (fs::exists(dir / "checkpoint" / "state.json"))
     before = read_json_file((dir / "checkpoint" / "state.json").string()).value("seconds", 0.0);
   note(rs, before > 0 ? "continuing the search from its checkpoint" : "searching");
-  json r = run_strategy(req, space_, est, data_.train, device_, dir.string(), true);
+  json r = run_strategy(req, space_, est, data().train, device_, dir.string(), true);
   ++stats.searches_run;
   r["search_cost_seconds"] = r["timings"]["total_seconds"].get<double>() + before;
   if (!shared.empty()) r["supernet_from"] = (fs::path("shared") / shared).string();
@@ -200,6 +212,7 @@ json Runner::retrain(const std::string& arch_text, int split, uint64_t seed) {
   }
   json key = {{"space", space_.config().to_json()}, {"arch", arch_text}, {"options", o.to_json()}, {"data", cfg_.data}};
   fs::path rdir = out_ / "retrain" / hex16(fnv1a(key.dump()));
+  FileLock lock(rdir.string() + ".lock");  // runs of several shards may have found this network
   if (fs::exists(rdir / "result.json")) {
     json r = read_json_file((rdir / "result.json").string());
     if (r.value("key", json()) == key) {
@@ -214,7 +227,7 @@ json Runner::retrain(const std::string& arch_text, int split, uint64_t seed) {
                o.epochs, fs::relative(rdir, out_).string().c_str());
   fs::create_directories(rdir);
   Trainer trainer(space_, arch, o, device_);
-  TrainResult tr = trainer.run(data_, rdir.string(), true);
+  TrainResult tr = trainer.run(data(), rdir.string(), true);
   json r = training_record(trainer, tr, DataSpec::parse(cfg_.data), device_, rdir.string());
   r["key"] = key;
   r["seconds"] = tr.seconds;
@@ -257,8 +270,18 @@ ResultRow result_row(const RunSpec& rs, const json& found, const std::string& ct
   return row;
 }
 
+std::optional<ResultRow> Runner::collect(const RunSpec& rs, const LatencyEstimator& est) const {
+  const fs::path dir = out_ / rs.rel;
+  if (!fs::exists(dir / "search.json") || !fs::exists(dir / "retrain.json")) return std::nullopt;
+  const json found = read_json_file((dir / "search.json").string());
+  if (!reusable(found, rs, est)) return std::nullopt;
+  return result_row(rs, found, (dir / "search.json").string(), read_json_file((dir / "retrain.json").string()),
+                    (dir / "retrain.json").string());
+}
+
 ResultRow Runner::run(const RunSpec& rs, const LatencyEstimator& est) {
   fs::path dir = out_ / rs.rel;
+  FileLock lock(dir.string() + ".lock");  // another shard may be making this run: wait, then read it back
   json found;
   bool have = false;
   if (fs::exists(dir / "search.json")) {
@@ -299,7 +322,7 @@ ResultRow Runner::run(const RunSpec& rs, const LatencyEstimator& est) {
 // trains its supernet weights on (the rest of the search's images score configurations).
 CostRecord Runner::standalone_cost() {
   const SearchOptions& s = cfg_.search;
-  int64_t n = s.train_limit > 0 ? std::min<int64_t>(s.train_limit, data_.train.size()) : data_.train.size();
+  int64_t n = s.train_limit > 0 ? std::min<int64_t>(s.train_limit, data().train.size()) : data().train.size();
   int64_t weights = n - int64_t(train_val_indices(n, s.val_fraction, cfg_.seeds.front()).val.size());
   TrainOptions o;
   o.epochs = s.epochs;
@@ -318,6 +341,7 @@ CostRecord Runner::standalone_cost() {
   c.epochs = o.epochs;
   c.train_images = weights;
   fs::path dir = out_ / "cost" / "standalone";
+  FileLock lock(dir.string() + ".lock");
   json key = {{"arch", c.arch}, {"options", o.to_json()}};
   if (fs::exists(dir / "result.json")) {
     json r = read_json_file((dir / "result.json").string());
@@ -331,7 +355,7 @@ CostRecord Runner::standalone_cost() {
   fs::remove_all(dir);
   fs::create_directories(dir);
   Trainer trainer(space_, space_.default_arch(), o, device_);
-  TrainResult tr = trainer.run(data_, dir.string(), true);
+  TrainResult tr = trainer.run(data(), dir.string(), true);
   c.seconds = tr.seconds;
   write_json_atomic((dir / "result.json").string(), {{"key", key},
                                                      {"seconds", tr.seconds},
@@ -356,17 +380,21 @@ void require_same_experiment(const fs::path& record, const json& fp, const std::
            "); choose another --out or restore that setting");
 }
 
-std::vector<LoadedScenario> load_scenarios(const ExperimentConfig& cfg, const Space& space, ExperimentStats& stats) {
+// The scenarios whose profiles exist (an optional one without them is skipped). `locate` maps a profile path to
+// the file to read; the path itself stays as written, since finished runs record it.
+std::vector<LoadedScenario> load_scenarios(const ExperimentConfig& cfg, const Space& space, ExperimentStats& stats,
+                                           const std::function<std::string(const std::string&)>& locate) {
   std::vector<LoadedScenario> scenarios;
   for (auto& s : cfg.scenarios) {
-    if (s.optional && (!fs::exists(s.device_profile) || !fs::exists(s.server_profile))) {
+    const std::string dev = locate(s.device_profile), srv = locate(s.server_profile);
+    if (s.optional && (!fs::exists(dev) || !fs::exists(srv))) {
       std::fprintf(stderr, "scenario %s skipped: profile %s not found (optional)\n", s.name.c_str(),
-                   (fs::exists(s.device_profile) ? s.server_profile : s.device_profile).c_str());
+                   (fs::exists(dev) ? s.server_profile : s.device_profile).c_str());
       stats.skipped_scenarios.push_back(s.name);
       continue;
     }
     try {
-      scenarios.push_back({&s, HardwareProfile::load(s.device_profile), HardwareProfile::load(s.server_profile)});
+      scenarios.push_back({&s, HardwareProfile::load(dev), HardwareProfile::load(srv)});
       scenarios.back().device.require(space);
       scenarios.back().server.require(space);
     } catch (const Error& e) {
@@ -377,34 +405,107 @@ std::vector<LoadedScenario> load_scenarios(const ExperimentConfig& cfg, const Sp
   return scenarios;
 }
 
-// The runs of one (scenario, privacy floor, bandwidth) cell: the unconstrained baseline first, since the
-// thresholds are placed relative to its latency, then every constrained strategy at every threshold.
-void run_cell(Runner& runner, const ExperimentConfig& cfg, const LoadedScenario& sc, int floor, double bw,
-              const LatencyEstimator& est, const Strategy& accuracy_only, const std::vector<Strategy>& constrained,
-              std::vector<ResultRow>& rows) {
-  const double floor_ms = est.oracle(floor).latency.total_ms;
-  const std::string cell = cat("runs/", sc.spec->name, "/floor", floor, "/bw", g(bw));
-  double baseline = 0;
-  for (uint64_t seed : cfg.seeds) {
-    RunSpec rs{&sc, floor, bw, kNaN, kInf, floor_ms, accuracy_only, seed,
-               cat(cell, "/unconstrained/accuracy-only/seed", seed)};
-    rows.push_back(runner.run(rs, est));
-    baseline += rows.back().total_ms / double(cfg.seeds.size());
+// Makes or reads back one run; nullopt when it is not available. `baseline`: an unconstrained run whose latency
+// places its cell's thresholds.
+using Visit = std::function<std::optional<ResultRow>(const RunSpec&, const LatencyEstimator&, int index, bool baseline)>;
+
+// The grid in its fixed order: per (scenario, privacy floor, bandwidth) cell, the unconstrained baseline first
+// (the thresholds are placed relative to its mean latency), then every constrained strategy at every threshold.
+// A cell whose baseline is incomplete cannot place its thresholds: its other runs count as missing.
+class GridWalk {
+ public:
+  GridWalk(const ExperimentConfig& cfg, const Space& space, const std::vector<LoadedScenario>& scenarios)
+      : cfg_(cfg), space_(space), scenarios_(scenarios), accuracy_only_(Strategy::parse("accuracy-only", space)) {
+    for (auto& s : cfg.strategies)
+      if (s != "accuracy-only") constrained_.push_back(Strategy::parse(s, space));
   }
-  for (double f : cfg.threshold_fractions) {
-    double T = threshold_between(floor_ms, baseline, f);
-    for (auto& st : constrained)
-      for (uint64_t seed : cfg.seeds) {
-        RunSpec rs{&sc, floor, bw, f, T, floor_ms, st, seed,
-                   cat(cell, "/f", g(f), "/", path_safe(st.name()), "/seed", seed)};
-        rows.push_back(runner.run(rs, est));
+  int total() const {
+    return int(scenarios_.size() * cfg_.min_device_blocks.size() * cfg_.bandwidths_mbps.size() * cfg_.seeds.size() *
+               (1 + cfg_.threshold_fractions.size() * constrained_.size()));
+  }
+
+  void walk(const Visit& visit, std::vector<ResultRow>& rows, std::vector<std::string>& missing) const {
+    int index = 0;
+    const Encoding enc = parse_encoding(cfg_.encoding);
+    for (auto& sc : scenarios_)
+      for (int floor : cfg_.min_device_blocks)
+        for (double bw : cfg_.bandwidths_mbps) {
+          LatencyEstimator est(space_, sc.device, sc.server, LinkModel{bw, bw, cfg_.delay_ms, cfg_.return_result},
+                               enc);
+          walk_cell(sc, floor, bw, est, index, visit, rows, missing);
+        }
+  }
+
+ private:
+  void walk_cell(const LoadedScenario& sc, int floor, double bw, const LatencyEstimator& est, int& index,
+                 const Visit& visit, std::vector<ResultRow>& rows, std::vector<std::string>& missing) const {
+    const double floor_ms = est.oracle(floor).latency.total_ms;
+    const std::string cell = cat("runs/", sc.spec->name, "/floor", floor, "/bw", g(bw));
+    double baseline = 0;
+    bool complete = true;
+    for (uint64_t seed : cfg_.seeds) {
+      RunSpec rs{&sc, floor, bw, kNaN, kInf, floor_ms, accuracy_only_, seed,
+                 cat(cell, "/unconstrained/accuracy-only/seed", seed)};
+      std::optional<ResultRow> row = visit(rs, est, index++, true);
+      if (row) {
+        baseline += row->total_ms / double(cfg_.seeds.size());
+        rows.push_back(*row);
+      } else {
+        complete = false;
+        missing.push_back(rs.rel);
       }
+    }
+    for (double f : cfg_.threshold_fractions) {
+      const double T = threshold_between(floor_ms, baseline, f);
+      for (auto& st : constrained_)
+        for (uint64_t seed : cfg_.seeds) {
+          RunSpec rs{&sc, floor, bw, f, T, floor_ms, st, seed,
+                     cat(cell, "/f", g(f), "/", path_safe(st.name()), "/seed", seed)};
+          std::optional<ResultRow> row;
+          const int i = index++;
+          if (complete) row = visit(rs, est, i, false);
+          if (row)
+            rows.push_back(*row);
+          else
+            missing.push_back(rs.rel);
+        }
+    }
   }
+
+  const ExperimentConfig& cfg_;
+  const Space& space_;
+  const std::vector<LoadedScenario>& scenarios_;
+  Strategy accuracy_only_;
+  std::vector<Strategy> constrained_;
+};
+
+// results.csv, cost.csv (when known), results.md and plots/ from the finished runs.
+void write_outputs(const fs::path& out, const ExperimentConfig& cfg, const GridWalk& grid, const Runner& runner,
+                   const std::optional<CostRecord>& cost, ExperimentStats& stats) {
+  std::vector<ResultRow> rows;
+  grid.walk([&](const RunSpec& rs, const LatencyEstimator& est, int, bool) { return runner.collect(rs, est); }, rows,
+            stats.missing);
+  stats.runs = int(rows.size());
+  stats.total = grid.total();
+  FileLock lock((out / "results.lock").string());  // shards finishing together write one after the other
+  write_results_csv((out / "results.csv").string(), rows);
+  if (cost) write_cost_csv((out / "cost.csv").string(), *cost);
+  if (!rows.empty()) stats.plots = write_reports(out.string(), cfg.name);
 }
 
 }  // namespace
 
-ExperimentStats run_experiment(const ExperimentConfig& cfg, const std::string& out_dir, torch::Device device) {
+GridShare GridShare::parse(const std::string& text) {
+  GridShare s;
+  char extra = 0;
+  if (std::sscanf(text.c_str(), "%d/%d%c", &s.index, &s.count, &extra) != 2 || s.count < 1 || s.index < 1 ||
+      s.index > s.count)
+    fail("--shard '", text, "': expected K/N with 1 <= K <= N, e.g. 2/8");
+  return s;
+}
+
+ExperimentStats run_experiment(const ExperimentConfig& cfg, const std::string& out_dir, torch::Device device,
+                               const GridShare& share) {
   Space space(SpaceConfig::load(cfg.space));
   fs::path out(out_dir);
   json fp = fingerprint(cfg, space);
@@ -414,8 +515,8 @@ ExperimentStats run_experiment(const ExperimentConfig& cfg, const std::string& o
   // Everything that can fail on bad input is checked before the first run, so that a typo in a profile path or
   // a profile lacking a key of the space stops the experiment before hours of searching, not after.
   ExperimentStats stats;
-  const Encoding enc = parse_encoding(cfg.encoding);
-  std::vector<LoadedScenario> scenarios = load_scenarios(cfg, space, stats);
+  parse_encoding(cfg.encoding);
+  std::vector<LoadedScenario> scenarios = load_scenarios(cfg, space, stats, [](const std::string& p) { return p; });
   TrainTest data = load_train_test(DataSpec::parse(cfg.data), space.input_shape().h, space.input_shape().w);
   require_data_fits(space, data.train, cfg.data);
 
@@ -425,30 +526,52 @@ ExperimentStats run_experiment(const ExperimentConfig& cfg, const std::string& o
                                       {"device", device_description(device)},
                                       {"versions", library_versions()}});
 
-  std::vector<Strategy> constrained;
-  Strategy accuracy_only = Strategy::parse("accuracy-only", space);
-  for (auto& s : cfg.strategies)
-    if (s != "accuracy-only") constrained.push_back(Strategy::parse(s, space));
-
-  Runner runner(cfg, out.string(), device, space, data);
-  runner.total = int(scenarios.size() * cfg.min_device_blocks.size() * cfg.bandwidths_mbps.size() *
-                     cfg.seeds.size() * (1 + cfg.threshold_fractions.size() * constrained.size()));
+  GridWalk grid(cfg, space, scenarios);
+  Runner runner(cfg, out.string(), device, space, &data);
+  runner.total = grid.total();
   std::vector<ResultRow> rows;
-  for (auto& sc : scenarios)
-    for (int floor : cfg.min_device_blocks)
-      for (double bw : cfg.bandwidths_mbps) {
-        LatencyEstimator est(space, sc.device, sc.server, LinkModel{bw, bw, cfg.delay_ms, cfg.return_result}, enc);
-        run_cell(runner, cfg, sc, floor, bw, est, accuracy_only, constrained, rows);
-      }
+  std::vector<std::string> ignored;
+  // A shard first makes the baselines it owns, so that the others, which need them for their thresholds, seldom
+  // wait; then its constrained runs, making (or waiting for) the baselines of their cells.
+  if (share.count > 1)
+    grid.walk([&](const RunSpec& rs, const LatencyEstimator& est, int i, bool baseline) -> std::optional<ResultRow> {
+      if (baseline && share.owns(i)) return runner.run(rs, est);
+      return std::nullopt;
+    }, rows, ignored);
+  grid.walk([&](const RunSpec& rs, const LatencyEstimator& est, int i, bool baseline) -> std::optional<ResultRow> {
+    if (baseline || share.owns(i)) return runner.run(rs, est);
+    return std::nullopt;
+  }, rows, ignored);
   CostRecord cost = runner.standalone_cost();
-  stats.runs = int(rows.size());
   stats.runs_reused = runner.stats.runs_reused;
   stats.searches_run = runner.stats.searches_run;
   stats.retrains_run = runner.stats.retrains_run;
   stats.retrains_reused = runner.stats.retrains_reused;
-  write_results_csv((out / "results.csv").string(), rows);
-  write_cost_csv((out / "cost.csv").string(), cost);
-  stats.plots = write_reports(out.string(), cfg.name);
+  write_outputs(out, cfg, grid, runner, cost, stats);
+  return stats;
+}
+
+ExperimentStats report_experiment(const std::string& out_dir, const std::vector<std::string>& search_dirs) {
+  const fs::path out(out_dir);
+  const fs::path record = out / "experiment.json";
+  if (!fs::exists(record))
+    fail(out_dir, ": no experiment.json (expected the --out folder of a nasc experiment run)");
+  const json rec = read_json_file(record.string());
+  const ExperimentConfig cfg = ExperimentConfig::from_json(json_member(rec, "config", record.string()), record.string());
+  auto locate = [&](const std::string& p) {
+    if (fs::path(p).is_absolute() || fs::exists(p)) return p;
+    for (auto& d : search_dirs)
+      if (fs::exists(fs::path(d) / p)) return (fs::path(d) / p).string();
+    return p;
+  };
+  Space space(SpaceConfig::load(locate(cfg.space)));
+  ExperimentStats stats;
+  std::vector<LoadedScenario> scenarios = load_scenarios(cfg, space, stats, locate);
+  GridWalk grid(cfg, space, scenarios);
+  Runner runner(cfg, out.string(), torch::kCPU, space, nullptr);
+  std::optional<CostRecord> cost;
+  if (fs::exists(out / "cost.csv")) cost = read_cost_csv((out / "cost.csv").string());
+  write_outputs(out, cfg, grid, runner, cost, stats);
   return stats;
 }
 

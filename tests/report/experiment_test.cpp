@@ -413,3 +413,72 @@ TEST(Report, ResultRowsRoundTripThroughCsv) {
   EXPECT_TRUE(std::isnan(back.supernet_val_acc));
   EXPECT_THROW(ResultRow::from_csv("a,b", "test"), Error);
 }
+
+namespace {
+
+// results.csv without the columns that time the run (they differ between any two runs).
+std::vector<std::string> untimed_rows(const fs::path& csv) {
+  std::vector<std::string> out;
+  for (ResultRow r : read_results_csv(csv.string())) {
+    r.search_s = r.retrain_s = 0;
+    std::ostringstream line;
+    line << r.run_dir << ' ' << r.arch << ' ' << r.split << ' ' << r.total_ms << ' ' << r.threshold_ms << ' '
+         << r.test_acc << ' ' << r.supernet_val_acc << ' ' << r.feasible;
+    out.push_back(line.str());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+int nasc_command(const std::string& args, const fs::path& log) {
+  return std::system((std::string(NASC_BINARY) + " " + args + " > '" + log.string() + "' 2>&1").c_str());
+}
+
+}  // namespace
+
+// Two shards as separate processes at once into one folder, then --report-only: exactly the rows of the unsharded
+// run (same seeds, one thread each, so the same numbers), and a lone shard's folder lists what is missing.
+TEST(Experiment, ShardsRunAsSeparateProcessesMergeToTheUnshardedResults) {
+  fs::path dir = temp_dir("shards");
+  ExperimentConfig cfg = mini_config(dir);
+  cfg.seeds = {1};
+  cfg.threshold_fractions = {0.6};
+  const fs::path config = dir / "cfg.json";
+  write_json_atomic(config.string(), cfg.to_json());
+  const std::string common = "experiment --threads 1 --config '" + config.string() + "' --out ";
+
+  ASSERT_EQ(nasc_command(common + "'" + (dir / "whole").string() + "'", dir / "whole.log"), 0)
+      << read_text(dir / "whole.log");
+  const std::string sharded = common + "'" + (dir / "sharded").string() + "'";
+  const std::string both = "( " + std::string(NASC_BINARY) + " " + sharded + " --shard 1/2 > '" +
+                           (dir / "s1.log").string() + "' 2>&1 & " + std::string(NASC_BINARY) + " " + sharded +
+                           " --shard 2/2 > '" + (dir / "s2.log").string() + "' 2>&1; s2=$?; wait $!; s1=$?; " +
+                           "test $s1 -eq 0 -a $s2 -eq 0 )";
+  ASSERT_EQ(std::system(both.c_str()), 0) << read_text(dir / "s1.log") << read_text(dir / "s2.log");
+  ASSERT_EQ(nasc_command("experiment --report-only --out '" + (dir / "sharded").string() + "'", dir / "merge.log"), 0)
+      << read_text(dir / "merge.log");
+  EXPECT_NE(read_text(dir / "merge.log").find("merged 4 of 4 runs"), std::string::npos) << read_text(dir / "merge.log");
+  const std::vector<std::string> whole = untimed_rows(dir / "whole" / "results.csv");
+  ASSERT_EQ(whole.size(), 4u);  // accuracy-only, then nasc, fixed:k3_e6 and random:4 at one threshold
+  EXPECT_EQ(untimed_rows(dir / "sharded" / "results.csv"), whole);
+
+  // One shard alone: its own runs and the baseline they need; --report-only names the rest as missing.
+  const fs::path lone = dir / "lone";
+  ASSERT_EQ(nasc_command(common + "'" + lone.string() + "' --shard 2/2", dir / "lone.log"), 0) << read_text(dir / "lone.log");
+  ASSERT_EQ(nasc_command("experiment --report-only --out '" + lone.string() + "'", dir / "lone-merge.log"), 0);
+  const std::string report = read_text(dir / "lone-merge.log");
+  EXPECT_NE(report.find("merged 3 of 4 runs"), std::string::npos) << report;  // the baseline, nasc and random:4
+  EXPECT_NE(report.find("1 of 4 runs not finished yet"), std::string::npos) << report;
+  EXPECT_NE(report.find("/fixed_k3_e6/seed1"), std::string::npos) << "run 2 belongs to shard 1/2: " << report;
+  EXPECT_NE(nasc_command(common + "'" + lone.string() + "' --shard 3/2", dir / "bad.log"), 0);
+  EXPECT_NE(read_text(dir / "bad.log").find("--shard '3/2': expected K/N with 1 <= K <= N"), std::string::npos);
+
+  // The Slurm job array's task 3 of an array 0-3 is shard 4/4, on the CPU with the task's cores.
+  const std::string sbatch = "SLURM_ARRAY_TASK_ID=3 SLURM_ARRAY_TASK_MIN=0 SLURM_ARRAY_TASK_COUNT=4 SLURM_CPUS_PER_TASK=6 "
+                             "CUDA_VISIBLE_DEVICES= NASC=echo bash '" NASC_SOURCE_DIR "/scripts/slurm/experiment.sbatch' "
+                             "cfg.json /shared/out > '" + (dir / "sbatch.log").string() + "' 2>&1";
+  ASSERT_EQ(std::system(sbatch.c_str()), 0) << read_text(dir / "sbatch.log");
+  EXPECT_EQ(read_text(dir / "sbatch.log"),
+            "experiment --config cfg.json --out /shared/out --shard 4/4 --device cpu --threads 6\n");
+  fs::remove_all(dir);
+}
