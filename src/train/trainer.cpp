@@ -84,7 +84,8 @@ EvalResult evaluate(const std::function<torch::Tensor(const torch::Tensor&)>& fo
 }
 
 Trainer::Trainer(const Space& space, Arch arch, TrainOptions options, torch::Device device)
-    : space_(space), arch_(std::move(arch)), opt_(options), device_(device) {
+    : space_(space), arch_(std::move(arch)), opt_(options), payload_encoding_(parse_encoding(opt_.payload_encoding)),
+      device_(device) {
   opt_.validate();
   space_.check_arch(arch_);
   if (opt_.payload_split > space_.num_blocks())
@@ -147,7 +148,7 @@ torch::Tensor Trainer::forward(const torch::Tensor& x) {
   // Split 0 sends the raw image and split B nothing: both lossless, so the network runs whole.
   if (p <= 0 || p >= B) return net_->forward(x);
   torch::Tensor head = net_->forward_range(x, 0, p);
-  return net_->forward_range(fake_quantize(head, parse_encoding(opt_.payload_encoding)), p, B);
+  return net_->forward_range(fake_quantize(head, payload_encoding_), p, B);
 }
 
 std::pair<EpochRecord, int64_t> Trainer::train_epoch(BatchLoader& loader, int epoch, int64_t total_steps,

@@ -70,6 +70,7 @@ class Trainer {
   Space space_;
   Arch arch_;
   TrainOptions opt_;
+  Encoding payload_encoding_;  // opt_.payload_encoding, parsed once
   torch::Device device_;
   Network net_{nullptr};
   std::unique_ptr<torch::optim::SGD> sgd_;
