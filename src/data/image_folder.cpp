@@ -146,9 +146,7 @@ TrainTest load_image_folder(const std::string& dir_text, const ImageFolderOption
     for (const auto& [name, files] : classes) {
       std::vector<size_t> order(files.size());
       for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-      uint64_t h = 1469598103934665603ull;  // FNV-1a of the class name: the same split on every machine
-      for (unsigned char ch : name) h = (h ^ ch) * 1099511628211ull;
-      fisher_yates(order, mix_seed(opt.seed, h));
+      fisher_yates(order, mix_seed(opt.seed, fnv1a(name)));  // the same split on every machine
       const size_t n_test = size_t(double(files.size()) * opt.test_fraction + 0.5);
       std::vector<bool> is_test(files.size(), false);
       for (size_t i = 0; i < n_test; ++i) is_test[order[i]] = true;

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <random>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -22,6 +23,13 @@ inline uint64_t mix_seed(uint64_t a, uint64_t b) {
   uint64_t s = a;
   s = splitmix64(s) ^ b;
   return splitmix64(s);
+}
+
+// FNV-1a of a string: a stable 64-bit hash (std::hash differs between standard libraries), for seeds and keys.
+inline uint64_t fnv1a(const std::string& s) {
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
+  return h;
 }
 
 struct SplitMix64 {

@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "common/file_lock.h"
 #include "data/data_spec.h"
+#include "data/random.h"
 #include "latency/estimator.h"
 #include "nn/device.h"
 #include "report/plots.h"
@@ -39,12 +40,6 @@ std::string g(double v) {
   char buf[40];
   std::snprintf(buf, sizeof buf, "%g", v);
   return buf;
-}
-
-uint64_t fnv1a(const std::string& s) {
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
-  return h;
 }
 
 std::string hex16(uint64_t v) {
