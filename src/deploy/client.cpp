@@ -31,6 +31,29 @@ FrameClient::FrameClient(ClientOptions opts) : opts_(std::move(opts)), link_(opt
   if (opts_.max_attempts < 1) fail("max_attempts ", opts_.max_attempts, ": expected >= 1");
   if (opts_.backoff_initial_ms < 0 || opts_.backoff_max_ms < opts_.backoff_initial_ms)
     fail("back-off ", opts_.backoff_initial_ms, "..", opts_.backoff_max_ms, " ms: expected 0 <= initial <= max");
+  if (opts_.tls && opts_.tls->role() != TlsRole::Client) fail("frame client needs a client TLS context");
+  if (!opts_.tls && !opts_.insecure && !is_loopback_host(opts_.host))
+    fail("server '", opts_.host, "' is not a loopback address and the link has no TLS: give this device's "
+         "certificate (--tls DIR, made by scripts/make-certs.sh), or --insecure to send payloads in clear");
+}
+
+void FrameClient::connect(Deadline deadline, const std::string& what) {
+  const int64_t left = ms_left(deadline);
+  try {
+    sock_ = Socket::connect(opts_.host, opts_.port, int(std::min<int64_t>(opts_.connect_timeout_ms, left)));
+  } catch (const Error& e) {
+    throw Retry{e.what()};
+  }
+  if (!opts_.tls) return;
+  const TlsHandshake hs =
+      opts_.tls->handshake(sock_, opts_.host, std::min(deadline, deadline_in_ms(opts_.connect_timeout_ms)));
+  if (hs.ok) {
+    server_identity_ = hs.peer_name;
+    return;
+  }
+  sock_.close();
+  if (hs.retryable) throw Retry{hs.error};
+  fail(what, ": ", hs.error);  // a certificate refused on either side: another try would be refused the same way
 }
 
 std::string FrameClient::where() const { return cat(opts_.host, ":", opts_.port); }
@@ -70,18 +93,21 @@ Frame FrameClient::attempt_exchange(const std::vector<uint8_t>& bytes, uint64_t 
     sock_.close();
     return Error(cat(what, ": no reply within ", opts_.request_timeout_ms, " ms"));
   };
+  // TLS 1.3 lets the client finish its handshake before the server has checked the device's certificate, so
+  // the server's refusal arrives as an alert on the first read or write.
+  auto refused_by_tls = [&]() -> Error {
+    const std::string why = sock_.last_error();
+    sock_.close();
+    return Error(cat(what, ": the server refused the TLS session: ", why));
+  };
   if (!sock_.valid()) {
-    int64_t left = ms_left(deadline);
-    if (left < 1) throw timed_out();
-    try {
-      sock_ = Socket::connect(opts_.host, opts_.port, int(std::min<int64_t>(opts_.connect_timeout_ms, left)));
-    } catch (const Error& e) {
-      throw Retry{e.what()};
-    }
+    if (ms_left(deadline) < 1) throw timed_out();
+    connect(deadline, what);
   }
   Clock::time_point sent = Clock::now();
   IoResult r = link_.send(sock_, bytes.data(), bytes.size(), deadline);
   if (r == IoResult::Timeout) throw timed_out();
+  if (sock_.tls_failed()) throw refused_by_tls();
   if (r != IoResult::Ok) throw Retry{cat("connection lost while sending (", io_result_name(r), ")")};
   timing.uplink_ms = ms_between(sent, Clock::now());
 
@@ -94,6 +120,7 @@ Frame FrameClient::attempt_exchange(const std::vector<uint8_t>& bytes, uint64_t 
   std::vector<uint8_t> body;
   if (header_arrived) got = read_body(sock_, h, deadline, body);
   if (got.io == IoResult::Timeout) throw timed_out();
+  if (sock_.tls_failed()) throw refused_by_tls();
   if (!got.arrived()) {
     if (!header_arrived && got.got == 0) throw Retry{"server closed the connection before replying"};
     throw Retry{header_arrived ? got.reason("reply body", h.body_len) : got.reason("reply header", kHeaderBytes)};

@@ -9,6 +9,7 @@
 #include "deploy/link_emulator.h"
 #include "deploy/protocol.h"
 #include "deploy/socket.h"
+#include "deploy/tls.h"
 
 namespace nasc {
 
@@ -22,6 +23,10 @@ struct ClientOptions {
   int backoff_max_ms = 1000;
   uint32_t max_body_bytes = kDefaultMaxBody;  // bound on replies
   LinkOptions link;
+  // TLS 1.3 with this device's certificate (a Client context): the server's certificate must chain to the CA and
+  // carry the host's name (or the pinned fingerprint). Without it a non-loopback host is refused unless `insecure`.
+  std::shared_ptr<const TlsContext> tls;
+  bool insecure = false;
 };
 
 // One answered request with what it cost, measured on the device (ARCHITECTURE.md §5: device/transfer/server/total).
@@ -48,6 +53,7 @@ class FrameClient {
   json stats();
 
   bool connected() const { return sock_.valid(); }
+  const std::string& server_identity() const { return server_identity_; }  // the certificate's name (TLS)
   void disconnect() { sock_.close(); }
   const ClientOptions& options() const { return opts_; }
 
@@ -57,11 +63,13 @@ class FrameClient {
   Frame attempt_exchange(const std::vector<uint8_t>& bytes, uint64_t id, MsgType expected, Deadline deadline,
                          const std::string& what, Reply& timing);
   json control(MsgType ask, MsgType expected);
+  void connect(Deadline deadline, const std::string& what);
   std::string where() const;
 
   ClientOptions opts_;
   LinkEmulator link_;
   Socket sock_;
+  std::string server_identity_;
   uint64_t next_id_ = 1;
 };
 

@@ -90,6 +90,7 @@ const char* error_code_name(ErrorCode c) {
     case ErrorCode::Overloaded: return "overloaded";
     case ErrorCode::ShuttingDown: return "shutting_down";
     case ErrorCode::NonFinite: return "non_finite";
+    case ErrorCode::TlsRequired: return "tls_required";
   }
   return "unknown";
 }
@@ -227,6 +228,10 @@ FrameStatus decode_length(const uint8_t in[kHeaderBytes], const FrameLimits& lim
 
 FrameStatus decode_header(const uint8_t in[kHeaderBytes], const FrameLimits& limits, FrameHeader& h) {
   using E = ErrorCode;
+  // A TLS record header (handshake type 22, version 3.x) is the one wrong start worth naming: a client set up for
+  // TLS talking to a server that is not.
+  if (in[0] == 0x16 && in[1] == 0x03)
+    return FrameStatus::fail(E::BadMagic, "a TLS handshake, not a NASC frame: this end runs without TLS (--tls)");
   if (std::memcmp(in, kFrameMagic, 4) != 0)
     return FrameStatus::fail(E::BadMagic, cat("bad magic ", printable_magic(in), ": expected \"NASC\" (0x4e415343)"));
   h.version = get_u16(in + 4);

@@ -79,8 +79,9 @@ enum class ErrorCode : uint32_t {
   Overloaded = 16,
   ShuttingDown = 17,
   NonFinite = 18,  // well-formed, but the tensor holds NaN or Inf (or an int8 scale that decodes beyond float)
+  TlsRequired = 19,  // a plaintext frame sent to a server that accepts TLS only (sent in clear, then closed)
 };
-constexpr int kErrorCodeCount = 19;
+constexpr int kErrorCodeCount = 20;
 const char* error_code_name(ErrorCode c);  // "bad_magic"; "unknown" for values outside the enum
 const char* msg_type_name(MsgType t);
 const char* wire_encoding_name(WireEncoding e);  // raw|fp32|fp16|int8

@@ -84,6 +84,7 @@ json ServerStats::to_json() const {
             {"rejected", rejected},
             {"evicted", evicted},
             {"idle_closed", idle_closed},
+            {"tls_refused", tls_refused},
             {"active", active}}},
           {"log_suppressed", log_suppressed},
           {"service_ms", {{"mean", mean_ms}, {"p50", p50_ms}, {"p95", p95_ms}, {"p99", p99_ms}, {"max", max_ms}}}};
@@ -105,6 +106,11 @@ FrameServer::FrameServer(ServerOptions opts, Handler handler) : opts_(std::move(
   if (opts_.max_body_bytes < 1) fail("max_body_bytes 0: expected at least 1");
   workers_free_ = opts_.workers > 0 ? opts_.workers : int(std::max(1u, std::thread::hardware_concurrency()));
   recent_ms_.reserve(kRecentSamples);
+  if (opts_.tls && opts_.tls->role() != TlsRole::Server) fail("frame server needs a server TLS context");
+  if (!opts_.tls && !opts_.insecure && !is_loopback_host(opts_.host))
+    fail("listening on '", opts_.host, "' (not a loopback address) without TLS: give a certificate (--tls DIR, made "
+         "by scripts/make-certs.sh) so that devices are authenticated and payloads encrypted, or --insecure to "
+         "serve in clear anyone who can reach the port");
 
   listener_ = Listener::open(opts_.host, opts_.port);
   port_ = listener_.port();
@@ -201,7 +207,9 @@ void FrameServer::admit(Socket s) {
     }
     count_error(ErrorCode::Overloaded);
     log(cat(peer, ": refused: all ", opts_.max_connections, " connections are busy"));
-    send_frame(s,
+    // A TLS client expects a handshake, not a frame in clear: it just sees the close and retries.
+    if (!opts_.tls)
+      send_frame(s,
                make_error(0, ErrorCode::Overloaded,
                           cat("server has ", opts_.max_connections, " busy connections: retry later")),
                deadline_in_ms(100));
@@ -255,15 +263,13 @@ void FrameServer::refuse(Socket& s, const std::string& peer, uint64_t id, const 
   count_error(why.code);
   log(cat(peer, ": ", error_code_name(why.code), ": ", why.message, "; closing the connection"));
   send_frame(s, make_error(id, why.code, why.message), deadline_in_ms(std::min(opts_.io_timeout_ms, 1000)));
-  s.shutdown_write();
-  s.drain(kDrainBytes, deadline_in_ms(kDrainMs));
+  shut_and_drain(s);
 }
 
 void FrameServer::say_goodbye(Socket& s, ErrorCode code, const std::string& why) {
   // Not a fault of the client: the frame tells it to reconnect (FrameClient retries on both codes), no log line.
   send_frame(s, make_error(0, code, why), deadline_in_ms(std::min(opts_.io_timeout_ms, 200)));
-  s.shutdown_write();
-  s.drain(kDrainBytes, deadline_in_ms(kDrainMs));
+  shut_and_drain(s);
 }
 
 void FrameServer::count_error(ErrorCode c) {
@@ -307,6 +313,7 @@ ServerStats FrameServer::stats() const {
 json FrameServer::health_json() const {
   return {{"status", stopping() ? "stopping" : "ok"},
           {"protocol", kProtocolVersion},
+          {"tls", opts_.tls != nullptr},
           {"input", opts_.input.to_json()},
           {"max_body_bytes", opts_.max_body_bytes},
           {"active_connections", active_.load()}};
@@ -341,15 +348,69 @@ void FrameServer::serve(Socket sock, Conn* conn) {
       conn->done.store(true);
     }
   } done{this, conn, sock};
-  const std::string peer = sock.peer();
+  std::string peer = sock.peer();
   // One connection's failure (an allocation that fails, a bug) must never end the server: it ends that connection.
   try {
+    if (opts_.tls && !start_tls(sock, *conn, peer)) return;
     serve_frames(sock, *conn, peer);
   } catch (const std::exception& e) {
     log(cat(peer, ": connection ended by an internal error: ", e.what()));
   } catch (...) {
     log(cat(peer, ": connection ended by an internal error"));
   }
+}
+
+bool FrameServer::start_tls(Socket& sock, Conn& conn, std::string& peer) {
+  // The handshake is held to the first-frame timeout, and a connection in it counts as never served, so
+  // connections that never finish one are closed and evicted like silent ones.
+  const Deadline deadline = deadline_in_ms(std::min(opts_.first_frame_timeout_ms, opts_.idle_timeout_ms));
+  uint8_t first = 0;
+  size_t got = 0;
+  IoResult r = sock.peek(&first, 1, deadline, &got, wake_[0]);
+  TlsHandshake hs;
+  if (r == IoResult::Ok && first != 0x16) {  // 0x16: a TLS handshake record
+    {
+      std::lock_guard<std::mutex> lock(stats_mu_);
+      ++counters_.tls_refused;
+    }
+    if (first == uint8_t(kFrameMagic[0])) {
+      refuse(sock, peer, 0,
+             FrameStatus::fail(ErrorCode::TlsRequired, "this server accepts TLS connections only: give the client "
+                                                       "--tls DIR (or --tls-ca, --tls-cert and --tls-key)"));
+    } else {
+      log(cat(peer, ": refused: not a TLS handshake (first byte 0x", std::hex, int(first), ")"));
+      shut_and_drain(sock);
+    }
+    return false;
+  }
+  if (r == IoResult::Ok) {
+    hs = opts_.tls->handshake(sock, "", deadline, wake_[0]);
+    if (hs.ok) {
+      peer = cat(hs.peer_name.empty() ? "?" : hs.peer_name, "@", peer);
+      return true;
+    }
+  }
+  std::lock_guard<std::mutex> lock(conn.mu);
+  if (conn.evicted || stop_.load() || r == IoResult::Interrupted || hs.io == IoResult::Interrupted) return false;
+  if (r == IoResult::Timeout || hs.io == IoResult::Timeout) {
+    std::lock_guard<std::mutex> stats_lock(stats_mu_);
+    ++counters_.idle_closed;
+    return false;
+  }
+  if (r != IoResult::Ok || hs.retryable) return false;  // the peer went away: nothing to tell
+  {
+    std::lock_guard<std::mutex> stats_lock(stats_mu_);
+    ++counters_.tls_refused;
+  }
+  log(cat(peer, ": TLS refused: ", hs.error));
+  shut_and_drain(sock);
+  return false;
+}
+
+void FrameServer::shut_and_drain(Socket& sock) {
+  // Read what the peer still sends before closing, so that the close is not a reset that destroys the alert.
+  sock.shutdown_write();
+  sock.drain(kDrainBytes, deadline_in_ms(kDrainMs));
 }
 
 void FrameServer::serve_frames(Socket& sock, Conn& conn, const std::string& peer) {

@@ -17,6 +17,7 @@
 #include "common/json_io.h"
 #include "deploy/protocol.h"
 #include "deploy/socket.h"
+#include "deploy/tls.h"
 
 namespace nasc {
 
@@ -55,6 +56,11 @@ struct ServerOptions {
   int idle_timeout_ms = 60000;       // a connection between frames is closed after this
   int workers = 1;                   // handler calls running at once
   InputSpec input;
+  // TLS 1.3 with client certificates (a Server context). Without it the server refuses to bind a non-loopback
+  // address unless `insecure` says plaintext is meant. With it, a plaintext frame is answered with a
+  // tls_required error frame and a failed handshake is logged with its reason; neither reaches the handler.
+  std::shared_ptr<const TlsContext> tls;
+  bool insecure = false;
   // One line per refused frame or connection; default: stderr, prefixed "nasc serve: ". At most log_burst lines
   // at once and log_per_second on average; the count of lines left out is reported with the next one.
   std::function<void(const std::string&)> log;
@@ -70,6 +76,7 @@ struct ServerStats {
   uint64_t rejected = 0;     // refused at the connection cap (every connection busy)
   uint64_t evicted = 0;      // idle connections closed to make room for a new one
   uint64_t idle_closed = 0;  // closed by the first-frame or idle timeout
+  uint64_t tls_refused = 0;  // TLS handshakes that failed (no, foreign or expired certificate; not TLS at all)
   uint64_t active = 0;
   uint64_t log_suppressed = 0;  // log lines left out by the rate limit
   std::array<uint64_t, kErrorCodeCount> errors{};  // by ErrorCode
@@ -119,6 +126,8 @@ class FrameServer {
   bool evict_longest_idle();
   void serve(Socket sock, Conn* conn);
   void serve_frames(Socket& sock, Conn& conn, const std::string& peer);  // serve()'s loop; may throw
+  bool start_tls(Socket& sock, Conn& conn, std::string& peer);           // peer gains the certificate's name
+  void shut_and_drain(Socket& sock);
   Wait await_frame(Socket& sock, Conn& conn);
   bool read_client_frame(Socket& sock, const std::string& peer, FrameHeader& h, std::vector<uint8_t>& body);
   bool answer_control(Socket& sock, const FrameHeader& h);

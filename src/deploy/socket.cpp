@@ -7,6 +7,9 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +17,7 @@
 #include <cstring>
 
 #include "common/error.h"
+#include "deploy/tls.h"
 
 namespace nasc {
 namespace {
@@ -71,7 +75,77 @@ void resolve(const std::string& host, uint16_t port, bool passive, AddrInfo& out
 
 std::string errno_text(int e) { return std::strerror(e); }
 
+// OpenSSL's own socket BIO writes with write(), which raises SIGPIPE when the peer is gone and would kill the
+// process; this one sends with MSG_NOSIGNAL like the plaintext path, so nothing process-wide has to change.
+int bio_fd(BIO* b) { return int(reinterpret_cast<intptr_t>(BIO_get_data(b))); }
+
+bool would_block(int e) { return e == EAGAIN || e == EWOULDBLOCK || e == EINTR; }
+
+int bio_write(BIO* b, const char* data, int len) {
+  BIO_clear_retry_flags(b);
+  ssize_t n = ::send(bio_fd(b), data, size_t(len), MSG_NOSIGNAL);
+  if (n < 0 && would_block(errno)) BIO_set_retry_write(b);
+  return int(n);
+}
+
+int bio_read(BIO* b, char* data, int len) {
+  BIO_clear_retry_flags(b);
+  ssize_t n = ::recv(bio_fd(b), data, size_t(len), 0);
+  if (n < 0 && would_block(errno)) BIO_set_retry_read(b);
+  return int(n);
+}
+
+long bio_ctrl(BIO* b, int cmd, long, void* ptr) {
+  if (cmd == BIO_CTRL_FLUSH) return 1;
+  if (cmd == BIO_C_GET_FD) {
+    if (ptr) *static_cast<int*>(ptr) = bio_fd(b);
+    return bio_fd(b);
+  }
+  return 0;
+}
+
+int bio_create(BIO* b) {
+  BIO_set_init(b, 1);
+  return 1;
+}
+
+BIO_METHOD* socket_bio_method() {
+  static BIO_METHOD* method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "nasc socket");
+    if (!m || !BIO_meth_set_write(m, bio_write) || !BIO_meth_set_read(m, bio_read) ||
+        !BIO_meth_set_ctrl(m, bio_ctrl) || !BIO_meth_set_create(m, bio_create))
+      fail("cannot set up OpenSSL's socket I/O (out of memory?)");
+    return m;
+  }();
+  return method;
+}
+
+bool eof_reason(unsigned long e) { return ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING; }
+
 }  // namespace
+
+bool is_loopback_host(const std::string& host) {
+  if (host.empty()) return false;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* list = nullptr;
+  if (::getaddrinfo(host.c_str(), nullptr, &hints, &list) != 0) return false;
+  bool all = list != nullptr;
+  for (addrinfo* a = list; a; a = a->ai_next) {
+    if (a->ai_family == AF_INET) {
+      const uint32_t ip = ntohl(reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr.s_addr);
+      all = all && (ip >> 24) == 127;
+    } else if (a->ai_family == AF_INET6) {
+      const in6_addr& ip = reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr;
+      all = all && (IN6_IS_ADDR_LOOPBACK(&ip) || (IN6_IS_ADDR_V4MAPPED(&ip) && ip.s6_addr[12] == 127));
+    } else {
+      all = false;
+    }
+  }
+  ::freeaddrinfo(list);
+  return all;
+}
 
 Endpoint parse_endpoint(const std::string& text, const char* what) {
   const size_t colon = text.rfind(':');
@@ -104,25 +178,141 @@ Socket::Socket(int fd) : fd_(fd) {
   if (fd_ >= 0) set_nonblocking(fd_);
 }
 
-Socket::Socket(Socket&& o) noexcept : fd_(o.fd_), last_error_(std::move(o.last_error_)) { o.fd_ = -1; }
+Socket::Socket(Socket&& o) noexcept
+    : fd_(o.fd_), ssl_(o.ssl_), tls_failed_(o.tls_failed_), tls_closed_(o.tls_closed_),
+      last_error_(std::move(o.last_error_)) {
+  o.fd_ = -1;
+  o.ssl_ = nullptr;
+}
 
 Socket& Socket::operator=(Socket&& o) noexcept {
   if (this != &o) {
     close();
     fd_ = o.fd_;
+    ssl_ = o.ssl_;
+    tls_failed_ = o.tls_failed_;
+    tls_closed_ = o.tls_closed_;
     last_error_ = std::move(o.last_error_);
     o.fd_ = -1;
+    o.ssl_ = nullptr;
   }
   return *this;
 }
 
+void Socket::send_close_notify() {
+  if (!ssl_ || tls_closed_) return;
+  tls_closed_ = true;
+  if (!SSL_is_init_finished(ssl_)) return;
+  ERR_clear_error();
+  SSL_shutdown(ssl_);  // non-blocking: queues and sends close_notify; the peer's is not awaited
+  ERR_clear_error();
+}
+
 void Socket::close() {
+  if (ssl_) {
+    send_close_notify();
+    SSL_free(ssl_);
+    ssl_ = nullptr;
+  }
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
+  tls_failed_ = tls_closed_ = false;
 }
 
 void Socket::shutdown_write() {
+  send_close_notify();
   if (fd_ >= 0) ::shutdown(fd_, SHUT_WR);
+}
+
+void Socket::attach_tls(ssl_st* ssl) {
+  if (ssl_) SSL_free(ssl_);
+  ssl_ = ssl;
+  tls_failed_ = tls_closed_ = false;
+  BIO* bio = BIO_new(socket_bio_method());
+  if (!bio) fail("cannot set up OpenSSL's socket I/O (out of memory?)");
+  BIO_set_data(bio, reinterpret_cast<void*>(intptr_t(fd_)));
+  SSL_set_bio(ssl_, bio, bio);
+}
+
+IoResult Socket::tls_handshake(Deadline deadline, int interrupt_fd) {
+  for (;;) {
+    ERR_clear_error();
+    const int rc = SSL_do_handshake(ssl_);
+    if (rc == 1) return IoResult::Ok;
+    const int saved = errno;
+    short want = POLLIN;
+    switch (SSL_get_error(ssl_, rc)) {
+      case SSL_ERROR_WANT_READ: break;
+      case SSL_ERROR_WANT_WRITE: want = POLLOUT; break;
+      case SSL_ERROR_ZERO_RETURN: tls_closed_ = true; return IoResult::Closed;
+      case SSL_ERROR_SYSCALL:
+        tls_closed_ = true;
+        if (saved == 0 || saved == EPIPE || saved == ECONNRESET) return IoResult::Closed;
+        last_error_ = errno_text(saved);
+        return IoResult::Error;
+      default:
+        tls_closed_ = true;
+        if (eof_reason(ERR_peek_error())) {
+          ERR_clear_error();
+          return IoResult::Closed;
+        }
+        tls_failed_ = true;
+        last_error_ = tls_error_text();
+        return IoResult::Error;
+    }
+    switch (wait_for(fd_, want, deadline, interrupt_fd)) {
+      case Ready::Yes: continue;
+      case Ready::Timeout: return IoResult::Timeout;
+      case Ready::Interrupted: return IoResult::Interrupted;
+      case Ready::Error: last_error_ = errno_text(errno); return IoResult::Error;
+    }
+  }
+}
+
+long Socket::io_once(bool write, void* data, size_t size, short& want, IoResult& end) {
+  want = write ? POLLOUT : POLLIN;
+  if (!ssl_) {
+    const ssize_t n = write ? ::send(fd_, data, size, MSG_NOSIGNAL) : ::recv(fd_, data, size, 0);
+    if (n > 0) return long(n);
+    if (n == 0 && !write) {
+      end = IoResult::Closed;
+      return -1;
+    }
+    if (n < 0 && would_block(errno)) return 0;
+    if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) {
+      end = IoResult::Closed;
+      return -1;
+    }
+    last_error_ = errno_text(errno);
+    end = IoResult::Error;
+    return -1;
+  }
+  ERR_clear_error();
+  size_t n = 0;
+  const int rc = write ? SSL_write_ex(ssl_, data, size, &n) : SSL_read_ex(ssl_, data, size, &n);
+  if (rc == 1) return long(n);
+  const int saved = errno;
+  switch (SSL_get_error(ssl_, rc)) {
+    case SSL_ERROR_WANT_READ: want = POLLIN; return 0;
+    case SSL_ERROR_WANT_WRITE: want = POLLOUT; return 0;
+    case SSL_ERROR_ZERO_RETURN: end = IoResult::Closed; return -1;  // the peer's close_notify
+    case SSL_ERROR_SYSCALL:
+      tls_closed_ = true;
+      end = saved == 0 || saved == EPIPE || saved == ECONNRESET ? IoResult::Closed : IoResult::Error;
+      if (end == IoResult::Error) last_error_ = errno_text(saved);
+      return -1;
+    default:
+      tls_closed_ = true;
+      if (eof_reason(ERR_peek_error())) {
+        ERR_clear_error();
+        end = IoResult::Closed;
+        return -1;
+      }
+      tls_failed_ = true;
+      last_error_ = tls_error_text();
+      end = IoResult::Error;
+      return -1;
+  }
 }
 
 Socket Socket::connect(const std::string& host, uint16_t port, int timeout_ms) {
@@ -160,27 +350,22 @@ Socket Socket::connect(const std::string& host, uint16_t port, int timeout_ms) {
 }
 
 IoResult Socket::send_all(const void* data, size_t size, Deadline deadline) {
-  const char* p = static_cast<const char*>(data);
+  char* p = static_cast<char*>(const_cast<void*>(data));  // io_once writes from it, never into it
   while (size > 0) {
-    ssize_t n = ::send(fd_, p, size, MSG_NOSIGNAL);
+    short want = 0;
+    IoResult end = IoResult::Ok;
+    const long n = io_once(true, p, size, want, end);
+    if (n < 0) return end;
     if (n > 0) {
       p += n;
       size -= size_t(n);
       continue;
     }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      Ready r = wait_for(fd_, POLLOUT, deadline, -1);
-      if (r == Ready::Timeout) return IoResult::Timeout;
-      if (r == Ready::Error) {
-        last_error_ = errno_text(errno);
-        return IoResult::Error;
-      }
-      continue;
+    switch (wait_for(fd_, want, deadline, -1)) {
+      case Ready::Yes: continue;
+      case Ready::Timeout: return IoResult::Timeout;
+      default: last_error_ = errno_text(errno); return IoResult::Error;
     }
-    if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) return IoResult::Closed;
-    last_error_ = errno_text(errno);
-    return IoResult::Error;
   }
   return IoResult::Ok;
 }
@@ -190,37 +375,49 @@ IoResult Socket::recv_exact(void* data, size_t size, Deadline deadline, size_t* 
   size_t done = 0;
   IoResult result = IoResult::Ok;
   while (done < size) {
-    ssize_t n = ::recv(fd_, p + done, size - done, 0);
+    short want = 0;
+    const long n = io_once(false, p + done, size - done, want, result);
+    if (n < 0) break;
     if (n > 0) {
       done += size_t(n);
       continue;
     }
-    if (n == 0) {
-      result = IoResult::Closed;
-      break;
-    }
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      Ready r = wait_for(fd_, POLLIN, deadline, interrupt_fd);
-      if (r == Ready::Yes) continue;
-      result = r == Ready::Timeout ? IoResult::Timeout : r == Ready::Interrupted ? IoResult::Interrupted
-                                                                                  : IoResult::Error;
-      if (result == IoResult::Error) last_error_ = errno_text(errno);
-      break;
-    }
-    if (errno == ECONNRESET) {
-      result = IoResult::Closed;
-      break;
-    }
-    last_error_ = errno_text(errno);
-    result = IoResult::Error;
+    const Ready r = wait_for(fd_, want, deadline, interrupt_fd);
+    if (r == Ready::Yes) continue;
+    result = r == Ready::Timeout ? IoResult::Timeout : r == Ready::Interrupted ? IoResult::Interrupted
+                                                                                : IoResult::Error;
+    if (result == IoResult::Error) last_error_ = errno_text(errno);
     break;
   }
   if (got) *got = done;
   return result;
 }
 
+IoResult Socket::peek(void* data, size_t size, Deadline deadline, size_t* got, int interrupt_fd) {
+  *got = 0;
+  for (;;) {
+    const ssize_t n = ::recv(fd_, data, size, MSG_PEEK);
+    if (n > 0) {
+      *got = size_t(n);
+      return IoResult::Ok;
+    }
+    if (n == 0) return IoResult::Closed;
+    if (!would_block(errno)) {
+      if (errno == ECONNRESET) return IoResult::Closed;
+      last_error_ = errno_text(errno);
+      return IoResult::Error;
+    }
+    switch (wait_for(fd_, POLLIN, deadline, interrupt_fd)) {
+      case Ready::Yes: continue;
+      case Ready::Timeout: return IoResult::Timeout;
+      case Ready::Interrupted: return IoResult::Interrupted;
+      case Ready::Error: last_error_ = errno_text(errno); return IoResult::Error;
+    }
+  }
+}
+
 IoResult Socket::wait_readable(Deadline deadline, int interrupt_fd) {
+  if (ssl_ && SSL_pending(ssl_) > 0) return IoResult::Ok;  // decrypted bytes already buffered
   switch (wait_for(fd_, POLLIN, deadline, interrupt_fd)) {
     case Ready::Yes: return IoResult::Ok;
     case Ready::Timeout: return IoResult::Timeout;

@@ -1,10 +1,12 @@
 // TCP sockets for the runtime: RAII file descriptors, connect with a timeout, and send/receive calls that report
-// success as a value and never block past their deadline (non-blocking fds + poll).
+// success as a value and never block past their deadline (non-blocking fds + poll), in clear or through TLS.
 #pragma once
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
+
+struct ssl_st;
 
 namespace nasc {
 
@@ -27,6 +29,9 @@ struct Endpoint {
 };
 // "HOST:PORT" (HOST may be [v6-address]); throws Error naming `what` and the text unless PORT is 1..65535.
 Endpoint parse_endpoint(const std::string& text, const char* what);
+// True when every address `host` resolves to is a loopback one (127.0.0.0/8, ::1); false for "", 0.0.0.0 and
+// names that do not resolve.
+bool is_loopback_host(const std::string& host);
 
 class Socket {
  public:
@@ -51,13 +56,32 @@ class Socket {
   // Reads and drops up to max_bytes until EOF or the deadline, so that closing after an error does not reset
   // the connection and destroy the error frame the peer has not read yet.
   void drain(size_t max_bytes, Deadline deadline);
-  void shutdown_write();
+  // Up to `size` bytes that have arrived, left unread (waits for the first one); for telling protocols apart.
+  IoResult peek(void* data, size_t size, Deadline deadline, size_t* got, int interrupt_fd = -1);
+  void shutdown_write();  // after a TLS close_notify when the session is sound
   void close();
   std::string peer() const;  // "127.0.0.1:5000", or "?" when unknown
   const std::string& last_error() const { return last_error_; }
 
+  // TLS (made by TlsContext::handshake): the session is owned from here on and all I/O above goes through it.
+  void attach_tls(ssl_st* ssl);
+  IoResult tls_handshake(Deadline deadline, int interrupt_fd);
+  bool tls() const { return ssl_ != nullptr; }
+  ssl_st* tls_session() const { return ssl_; }
+  // The last Error came from the TLS layer (a refused certificate, the peer's alert, bytes that are no TLS
+  // record), not from the connection: another try would fail the same way.
+  bool tls_failed() const { return tls_failed_; }
+
  private:
+  // One send or receive, in clear or through TLS: > 0 bytes moved; 0: wait for `want` (POLLIN or POLLOUT), then
+  // call again; < 0: finished with `end`.
+  long io_once(bool write, void* data, size_t size, short& want, IoResult& end);
+  void send_close_notify();
+
   int fd_ = -1;
+  ssl_st* ssl_ = nullptr;
+  bool tls_failed_ = false;
+  bool tls_closed_ = false;  // close_notify sent, or the session broke: nothing more is written through it
   std::string last_error_;
 };
 
