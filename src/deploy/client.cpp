@@ -32,8 +32,12 @@ FrameClient::FrameClient(ClientOptions opts) : opts_(std::move(opts)), link_(opt
   if (opts_.backoff_initial_ms < 0 || opts_.backoff_max_ms < opts_.backoff_initial_ms)
     fail("back-off ", opts_.backoff_initial_ms, "..", opts_.backoff_max_ms, " ms: expected 0 <= initial <= max");
   if (opts_.tls && opts_.tls->role() != TlsRole::Client) fail("frame client needs a client TLS context");
-  if (!opts_.tls && !opts_.insecure && !is_loopback_host(opts_.host))
-    fail("server '", opts_.host, "' is not a loopback address and the link has no TLS: give this device's "
+  require_tls_beyond_loopback(opts_);
+}
+
+void require_tls_beyond_loopback(const ClientOptions& opts) {
+  if (!opts.tls && !opts.insecure && !is_loopback_host(opts.host))
+    fail("server '", opts.host, "' is not a loopback address and the link has no TLS: give this device's "
          "certificate (--tls DIR, made by scripts/make-certs.sh), or --insecure to send payloads in clear");
 }
 

@@ -42,6 +42,9 @@ struct Reply {
   int attempts = 0;
 };
 
+// Throws Error when `opts` would send plaintext to a host beyond loopback without saying `insecure`.
+void require_tls_beyond_loopback(const ClientOptions& opts);
+
 class FrameClient {
  public:
   explicit FrameClient(ClientOptions opts);  // connects lazily, on the first call

@@ -107,15 +107,19 @@ FrameServer::FrameServer(ServerOptions opts, Handler handler) : opts_(std::move(
   workers_free_ = opts_.workers > 0 ? opts_.workers : int(std::max(1u, std::thread::hardware_concurrency()));
   recent_ms_.reserve(kRecentSamples);
   if (opts_.tls && opts_.tls->role() != TlsRole::Server) fail("frame server needs a server TLS context");
-  if (!opts_.tls && !opts_.insecure && !is_loopback_host(opts_.host))
-    fail("listening on '", opts_.host, "' (not a loopback address) without TLS: give a certificate (--tls DIR, made "
-         "by scripts/make-certs.sh) so that devices are authenticated and payloads encrypted, or --insecure to "
-         "serve in clear anyone who can reach the port");
+  require_tls_beyond_loopback(opts_);
 
   listener_ = Listener::open(opts_.host, opts_.port);
   port_ = listener_.port();
   if (::pipe2(wake_, O_CLOEXEC | O_NONBLOCK) < 0) fail("cannot create the server's wake-up pipe");
   acceptor_ = std::thread(&FrameServer::accept_loop, this);
+}
+
+void require_tls_beyond_loopback(const ServerOptions& opts) {
+  if (!opts.tls && !opts.insecure && !is_loopback_host(opts.host))
+    fail("listening on '", opts.host, "' (not a loopback address) without TLS: give a certificate (--tls DIR, made "
+         "by scripts/make-certs.sh) so that devices are authenticated and payloads encrypted, or --insecure to "
+         "serve in clear anyone who can reach the port");
 }
 
 void stop_on_signals(FrameServer* server) {

@@ -170,6 +170,9 @@ class FrameServer {
   size_t recent_next_ = 0;
 };
 
+// Throws Error when `opts` would serve plaintext on an address beyond loopback without saying `insecure`.
+void require_tls_beyond_loopback(const ServerOptions& opts);
+
 // Makes SIGINT and SIGTERM call server->request_stop() (one server per process; nullptr restores the default
 // actions): the first signal drains, a second one exits at once (status 128 + signal) without waiting for the
 // requests in flight. The server's destructor detaches itself.

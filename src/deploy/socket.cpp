@@ -147,7 +147,7 @@ bool is_loopback_host(const std::string& host) {
   return all;
 }
 
-Endpoint parse_endpoint(const std::string& text, const char* what) {
+Endpoint parse_endpoint(const std::string& text, const char* what, bool any_port) {
   const size_t colon = text.rfind(':');
   Endpoint e;
   if (colon != std::string::npos) e.host = text.substr(0, colon);
@@ -155,8 +155,9 @@ Endpoint parse_endpoint(const std::string& text, const char* what) {
   const std::string port = colon == std::string::npos ? "" : text.substr(colon + 1);
   const bool digits = !port.empty() && port.size() <= 5 && port.find_first_not_of("0123456789") == std::string::npos;
   const long value = digits ? std::stol(port) : 0;
-  if (e.host.empty() || value < 1 || value > 65535)
-    fail(what, " '", text, "': expected HOST:PORT with a port in 1..65535, e.g. 127.0.0.1:9000");
+  if (e.host.empty() || !digits || value < (any_port ? 0 : 1) || value > 65535)
+    fail(what, " '", text, "': expected HOST:PORT with a port in ", any_port ? "0..65535 (0: any free port)" : "1..65535",
+         ", e.g. 127.0.0.1:9000");
   e.port = uint16_t(value);
   return e;
 }

@@ -27,8 +27,9 @@ struct Endpoint {
   std::string host;
   uint16_t port = 0;
 };
-// "HOST:PORT" (HOST may be [v6-address]); throws Error naming `what` and the text unless PORT is 1..65535.
-Endpoint parse_endpoint(const std::string& text, const char* what);
+// "HOST:PORT" (HOST may be [v6-address]); throws Error naming `what` and the text unless PORT is 1..65535 (or 0,
+// any free port, when `any_port` allows it: for listening).
+Endpoint parse_endpoint(const std::string& text, const char* what, bool any_port = false);
 // True when every address `host` resolves to is a loopback one (127.0.0.0/8, ::1); false for "", 0.0.0.0 and
 // names that do not resolve.
 bool is_loopback_host(const std::string& host);

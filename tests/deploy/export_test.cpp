@@ -5,10 +5,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "../latency/latency_fixtures.h"
 #include "deploy/split_runtime.h"
 #include "common/error.h"
+#include "data/data_spec.h"
 #include "deploy/fold.h"
 #include "deploy/onnx_export.h"
 #include "deploy/split_model.h"
@@ -312,5 +314,74 @@ TEST(ExportCommand, ExportsTrainRunAndRetrainedSearch) {
   EXPECT_LE(max_abs_diff(tail.forward(head.forward(head.normalize(pixels))),
                          net->forward(normalized(test_normalizer(), pixels))),
             1e-5);
+  fs::remove_all(root);
+}
+
+namespace {
+// The first line of `path` holding `marker`, waiting up to `seconds` for a background process to write it.
+std::string wait_for_line(const std::string& path, const std::string& marker, double seconds) {
+  for (int i = 0; i < int(seconds * 20); ++i) {
+    std::ifstream in(path);
+    for (std::string line; std::getline(in, line);)
+      if (line.find(marker) != std::string::npos) return line;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return "";
+}
+}  // namespace
+
+TEST(SplitProcesses, MutualTlsPairAnswersLikeTheInProcessSplit) {
+  Network net = test_network(kArchB, 7);
+  std::string root = fresh_dir("tls-pair");
+  write_train_run(net, root + "/train");
+  saved_profile(net->space(), 1, 1.0, 4.0, "device", root + "/dev.json");
+  saved_profile(net->space(), 2, 0.05, 0.2, "server", root + "/srv.json");
+  ASSERT_EQ(run_nasc("export --from " + root + "/train --split 3 --encoding fp32 --bandwidth 100 --delay 1 "
+                     "--device-profile " + root + "/dev.json --server-profile " + root + "/srv.json --out " + root + "/e",
+                     root + "/export.log"),
+            0);
+  ASSERT_EQ(std::system(("'" NASC_SOURCE_DIR "/scripts/make-certs.sh' " + root + "/certs > /dev/null").c_str()), 0);
+
+  const std::string serve_log = root + "/serve.log";
+  ASSERT_EQ(std::system(("'" NASC_BINARY "' serve --model " + root + "/e --listen 127.0.0.1:0 --tls " + root +
+                         "/certs --device cpu --threads 1 > " + serve_log + " 2>&1 & echo $! > " + root + "/pid")
+                            .c_str()),
+            0);
+  const std::string serving = wait_for_line(serve_log, "serving", 30);
+  ASSERT_FALSE(serving.empty()) << "nasc serve did not start";
+  const int port = std::stoi(serving.substr(serving.find("127.0.0.1:") + 10));
+  EXPECT_FALSE(wait_for_line(serve_log, "TLS 1.3: devices need a certificate", 1).empty());
+  const std::string server = " --server 127.0.0.1:" + std::to_string(port);
+
+  const int limit = 64;
+  const int rc = std::system(("'" NASC_BINARY "' client --model " + root + "/e" + server + " --tls " + root +
+                              "/certs --data fmnist --limit " + std::to_string(limit) +
+                              " --encoding fp32 --device cpu --threads 1 --json > " + root + "/client.json 2> " + root +
+                              "/client.log")
+                                 .c_str());
+  // A device without TLS is turned away by the server process with the reason.
+  const int plain = run_nasc("client --model " + root + "/e" + server + " --limit 1 --no-link", root + "/plain.log");
+  std::system(("kill -INT $(cat " + root + "/pid)").c_str());
+  const std::string stopped = wait_for_line(serve_log, "stopped:", 10);
+  ASSERT_EQ(rc, 0) << "nasc client failed; see " << root << "/client.log";
+  EXPECT_NE(plain, 0);
+  EXPECT_FALSE(wait_for_line(root + "/plain.log", "tls_required: this server accepts TLS connections only", 1).empty());
+
+  const json report = read_json_file(root + "/client.json");
+  EXPECT_EQ(report["measured"]["images"], limit);
+  EXPECT_GT(report["predicted"]["total_ms"].get<double>(), 0.0);  // measured beside the estimator, as without TLS
+  // Same halves, same images, same fp32 payload: the accuracy is the in-process split's to the image.
+  const ImageSet test = load_train_test(DataSpec::parse("fmnist"), 28, 28).test;
+  SplitModel head = SplitModel::load(root + "/e/head"), tail = SplitModel::load(root + "/e/tail");
+  torch::NoGradGuard no_grad;
+  auto pixels = torch::from_blob(const_cast<uint8_t*>(test.pixels.data()), {limit, 1, 28, 28}, torch::kUInt8).clone();
+  auto predicted = tail.forward(head.forward(head.normalize(pixels))).argmax(1);
+  int correct = 0;
+  for (int i = 0; i < limit; ++i) correct += predicted[i].item<int64_t>() == test.labels[size_t(i)];
+  EXPECT_DOUBLE_EQ(report["measured"]["accuracy"].get<double>(), double(correct) / limit);
+  ASSERT_FALSE(stopped.empty()) << "nasc serve did not stop on SIGINT";
+  const json stats = json::parse(stopped.substr(stopped.find('{')));
+  EXPECT_EQ(stats["requests"], limit);
+  EXPECT_EQ(stats["connections"]["tls_refused"], 1);
   fs::remove_all(root);
 }

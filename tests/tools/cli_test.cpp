@@ -144,12 +144,20 @@ TEST(Cli, Export) {
 }
 
 TEST(Cli, ServeAndClient) {
-  expect_help_and_unknown("serve", {"--model", "--listen", "--workers", "--max-connections", "--max-body"},
+  expect_help_and_unknown("serve", {"--model", "--listen", "--workers", "--max-connections", "--max-body", "--tls",
+                                    "--tls-ca", "--tls-cert", "--tls-key", "--insecure"},
                           "--model /tmp/x");
+  // Plaintext beyond loopback is refused before the model is even looked at.
+  expect_refused("serve --model /nonexistent-export --listen 0.0.0.0:9000", "without TLS: give a certificate");
+  expect_refused("client --model /nonexistent-export --server 192.0.2.7:9000", "or --insecure");
+  expect_refused("serve --model /tmp --tls /tmp --insecure", "--tls excludes --insecure");
+  expect_refused("serve --model /tmp --tls-ca /etc/hostname", "give --tls DIR, or all of --tls-ca, --tls-cert");
+  expect_refused("client --model /tmp --tls-pin abc", "--tls-server-name and --tls-pin need TLS");
   expect_refused("serve", "--model");
   expect_refused("serve --model /nonexistent-export", "/nonexistent-export");
   expect_refused("serve --model /tmp --workers 0", "--workers");
-  expect_help_and_unknown("client", {"--model", "--server", "--data", "--limit", "--emulate-device", "--timeout-ms"},
+  expect_help_and_unknown("client", {"--model", "--server", "--data", "--limit", "--emulate-device", "--timeout-ms",
+                                     "--tls", "--tls-server-name", "--tls-pin", "--insecure"},
                           "--model /tmp/x");
   expect_refused("client", "--model");
   expect_refused("client --model /nonexistent-export", "/nonexistent-export");

@@ -12,6 +12,7 @@
 #include "latency/estimator.h"
 #include "nn/device.h"
 #include "common/progress.h"
+#include "tls_args.h"
 
 namespace {
 
@@ -28,6 +29,7 @@ struct ClientArgs {
   int threads = 1;
   int timeout_ms = 10000;
   bool json_out = false;
+  nasc::cli::TlsArgs tls;
 };
 
 // The link to emulate: the export's recorded link unless overridden; none with --no-link or when nothing is known.
@@ -96,16 +98,18 @@ nasc::json predicted(const nasc::SplitManifest& m, const std::optional<nasc::Lin
 int run_client(const ClientArgs& a) {
   using namespace nasc;
   const Endpoint at = parse_endpoint(a.server, "--server");
+  ClientOptions copt;
+  copt.host = at.host;
+  copt.port = at.port;
+  copt.request_timeout_ms = a.timeout_ms;
+  copt.tls = a.tls.context(TlsRole::Client);
+  copt.insecure = a.tls.insecure;
+  require_tls_beyond_loopback(copt);  // before the model is loaded
   torch::Device device = select_device(a.device, a.threads);
   HeadRuntime head(a.model, device);
   const SplitManifest& m = head.manifest();
   const WireEncoding enc = a.encoding.empty() ? head.default_encoding() : to_wire(parse_encoding(a.encoding));
   const std::optional<LinkModel> link = chosen_link(a, m);
-
-  ClientOptions copt;
-  copt.host = at.host;
-  copt.port = at.port;
-  copt.request_timeout_ms = a.timeout_ms;
   if (link) {
     copt.link.up_mbps = link->uplink_mbps;
     copt.link.down_mbps = link->downlink_mbps;
@@ -206,6 +210,7 @@ nasc::cli::Action setup_client(CLI::App& app) {
       ->check(CLI::Range(1, 3600000))
       ->capture_default_str();
   app.add_flag("--json", a->json_out, "Print the report as JSON instead of a table");
+  a->tls.add_to(app, nasc::TlsRole::Client);
   return [a] { return run_client(*a); };
 }
 

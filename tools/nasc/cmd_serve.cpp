@@ -7,6 +7,7 @@
 #include "deploy/server.h"
 #include "deploy/split_runtime.h"
 #include "nn/device.h"
+#include "tls_args.h"
 
 namespace {
 
@@ -16,18 +17,21 @@ struct ServeArgs {
   std::string device = "auto";
   int threads = 0;
   nasc::ServerOptions server;
+  nasc::cli::TlsArgs tls;
 };
 
 int run_serve(ServeArgs& a) {
   using namespace nasc;
-  const Endpoint at = parse_endpoint(a.listen, "--listen");
-  torch::Device device = select_device(a.device, a.threads);
-  TailRuntime tail(a.model, device);
-  const SplitManifest& m = tail.manifest();
-
+  const Endpoint at = parse_endpoint(a.listen, "--listen", true);
   ServerOptions opts = a.server;
   opts.host = at.host;
   opts.port = at.port;
+  opts.tls = a.tls.context(TlsRole::Server);
+  opts.insecure = a.tls.insecure;
+  require_tls_beyond_loopback(opts);  // before the model is loaded
+  torch::Device device = select_device(a.device, a.threads);
+  TailRuntime tail(a.model, device);
+  const SplitManifest& m = tail.manifest();
   opts.input = tail.input_spec();
   FrameServer server(opts, tail.handler());
   stop_on_signals(&server);
@@ -35,6 +39,11 @@ int run_serve(ServeArgs& a) {
               m.split, m.split, m.num_blocks, m.raw.value("arch", std::string("?")).c_str(), opts.host.c_str(),
               unsigned(server.port()), device_description(device).c_str(), format_shape(opts.input.shape).c_str(),
               m.split == 0 ? "raw" : "fp32|fp16|int8");
+  if (opts.tls)
+    std::printf("TLS 1.3: devices need a certificate signed by %s; this server's certificate SHA-256 %s\n",
+                opts.tls->options().ca_file.c_str(), opts.tls->fingerprint().c_str());
+  else
+    std::printf("no TLS: plaintext%s\n", opts.insecure ? " (--insecure)" : " on loopback only");
   std::fflush(stdout);
   server.wait();
   stop_on_signals(nullptr);
@@ -45,7 +54,7 @@ int run_serve(ServeArgs& a) {
 nasc::cli::Action setup_serve(CLI::App& app) {
   auto a = std::make_shared<ServeArgs>();
   app.add_option("--model", a->model, "Export directory (manifest.json, tail/) written by nasc export")->required();
-  app.add_option("--listen", a->listen, "HOST:PORT to listen on; loopback unless you mean to expose it")
+  app.add_option("--listen", a->listen, "HOST:PORT to listen on (port 0: any free one, printed); beyond loopback it needs --tls or --insecure")
       ->capture_default_str();
   nasc::cli::add_device_option(app, a->device);
   nasc::cli::add_threads_option(app, a->threads);
@@ -72,6 +81,7 @@ nasc::cli::Action setup_serve(CLI::App& app) {
   app.add_option("--max-body", a->server.max_body_bytes, "Largest request body in bytes; larger frames are refused")
       ->check(CLI::Range(1u, 1u << 30))
       ->capture_default_str();
+  a->tls.add_to(app, nasc::TlsRole::Server);
   return [a] { return run_serve(*a); };
 }
 
