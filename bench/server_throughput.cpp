@@ -1,11 +1,15 @@
 // Transport cost without a network in the way: requests/s and latency of FrameServer + FrameClient on loopback
-// with a trivial handler at several client counts, and the per-request cost of encoding and framing a payload.
+// with a trivial handler at several client counts, plaintext and TLS 1.3 with mutual authentication side by
+// side (and the cost of a connection's handshake), and the per-request cost of encoding and framing a payload.
+// TLS certificates: --certs DIR (made by scripts/make-certs.sh), else made in a temporary directory.
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <thread>
 #include <vector>
 
@@ -14,6 +18,7 @@
 #include "deploy/client.h"
 #include "deploy/protocol.h"
 #include "deploy/server.h"
+#include "deploy/tls.h"
 
 using namespace nasc;
 
@@ -51,10 +56,21 @@ void bench_codec(const std::vector<int64_t>& shape, int reps) {
   }
 }
 
-void bench_server(int clients, double seconds, const std::vector<int64_t>& shape, int workers) {
+struct Tls {
+  std::shared_ptr<const TlsContext> server, client;
+};
+
+struct Run {
+  double rps = 0, p50 = 0, p99 = 0;
+  size_t requests = 0;
+  int failures = 0;
+};
+
+Run bench_server(int clients, double seconds, const std::vector<int64_t>& shape, int workers, const Tls* tls) {
   ServerOptions so;
   so.max_connections = std::max(64, clients * 2);
   so.workers = workers;
+  if (tls) so.tls = tls->server;
   FrameServer server(so, [](const Request& r) { return Response{std::vector<float>(10, float(r.id % 3))}; });
   size_t n = 1;
   for (int64_t d : shape) n *= size_t(d);
@@ -68,9 +84,10 @@ void bench_server(int clients, double seconds, const std::vector<int64_t>& shape
     threads.emplace_back([&, c] {
       ClientOptions co;
       co.port = server.port();
+      if (tls) co.tls = tls->client;
       FrameClient client(co);
       try {
-        client.health();  // connected before the clock starts
+        client.health();  // connected (and handshaken) before the clock starts
       } catch (const Error&) {
         ++failures;
         return;
@@ -97,8 +114,45 @@ void bench_server(int clients, double seconds, const std::vector<int64_t>& shape
   std::vector<double> all;
   for (auto& l : lat) all.insert(all.end(), l.begin(), l.end());
   std::sort(all.begin(), all.end());
-  std::printf("  %3d clients: %9.0f req/s   latency p50 %.3f ms  p99 %.3f ms   (%zu requests, %d failures)\n",
-              clients, double(all.size()) / elapsed, quantile_sorted(all, 0.5), quantile_sorted(all, 0.99), all.size(), failures.load());
+  Run r;
+  r.requests = all.size();
+  r.failures = failures.load();
+  r.rps = double(all.size()) / elapsed;
+  if (!all.empty()) {
+    r.p50 = quantile_sorted(all, 0.5);
+    r.p99 = quantile_sorted(all, 0.99);
+  }
+  return r;
+}
+
+// A new connection's cost to the device: connect (+ handshake) + one health round trip, median of `count`.
+double connect_ms(int count, const Tls* tls) {
+  ServerOptions so;
+  if (tls) so.tls = tls->server;
+  FrameServer server(so, [](const Request&) { return Response{}; });
+  std::vector<double> ms;
+  for (int i = 0; i < count; ++i) {
+    ClientOptions co;
+    co.port = server.port();
+    if (tls) co.tls = tls->client;
+    double t = now_s();
+    FrameClient client(co);
+    client.health();
+    ms.push_back((now_s() - t) * 1e3);
+  }
+  std::sort(ms.begin(), ms.end());
+  return quantile_sorted(ms, 0.5);
+}
+
+Tls load_tls(std::string certs) {
+  namespace fs = std::filesystem;
+  if (certs.empty()) {
+    certs = (fs::temp_directory_path() / ("nasc_bench_certs_" + std::to_string(::getpid()))).string();
+    const std::string cmd = std::string("'" NASC_SOURCE_DIR "/scripts/make-certs.sh' '") + certs + "' > /dev/null";
+    if (std::system(cmd.c_str()) != 0) fail("scripts/make-certs.sh failed: give --certs DIR");
+  }
+  return {std::make_shared<TlsContext>(TlsRole::Server, TlsOptions::from_dir(certs, "server")),
+          std::make_shared<TlsContext>(TlsRole::Client, TlsOptions::from_dir(certs, "device"))};
 }
 
 }  // namespace
@@ -110,22 +164,39 @@ int main(int argc, char** argv) {
   std::vector<int64_t> codec_shape = {32, 16, 16};
   int workers = 0;
   int reps = 2000;
-  CLI::App app{"Loopback throughput of the NASC frame server and cost of payload encoding"};
-  app.add_option("--seconds", seconds, "Measuring time per client count")->capture_default_str();
+  int connects = 200;
+  std::string certs;
+  CLI::App app{"Loopback throughput of the NASC frame server, plaintext and TLS, and cost of payload encoding"};
+  app.add_option("--seconds", seconds, "Measuring time per client count and transport")->capture_default_str();
   app.add_option("--clients", clients, "Concurrent client counts")->capture_default_str();
   app.add_option("--shape", shape, "Request payload shape (fp32)")->capture_default_str();
   app.add_option("--codec-shape", codec_shape, "Activation shape for the encode/decode timing")->capture_default_str();
   app.add_option("--workers", workers, "Server handler workers (0 = one per core)")->capture_default_str();
   app.add_option("--reps", reps, "Repetitions of the codec timing")->capture_default_str();
+  app.add_option("--connects", connects, "New connections timed for the handshake cost")->capture_default_str();
+  app.add_option("--certs", certs, "Certificates from scripts/make-certs.sh (default: made in a temporary directory)")
+      ->check(CLI::ExistingDirectory);
   CLI11_PARSE(app, argc, argv);
   try {
     bench_codec(codec_shape, reps);
+    const Tls tls = load_tls(certs);
+    std::printf("new connection (connect + handshake + one health round trip), median of %d:\n", connects);
+    const double plain_ms = connect_ms(connects, nullptr), tls_ms = connect_ms(connects, &tls);
+    std::printf("  plaintext %.3f ms   TLS 1.3 mutual (ECDSA P-256) %.3f ms   handshake +%.3f ms\n", plain_ms, tls_ms,
+                tls_ms - plain_ms);
     size_t n = 1;
     for (int64_t d : shape) n *= size_t(d);
     size_t frame_bytes = encode_frame(make_request(0, encode_floats(activation(n), shape, WireEncoding::Fp32))).size();
     std::printf("loopback, trivial handler, %s fp32 request (%zu-byte frame), %.1f s each:\n",
                 format_shape(shape).c_str(), frame_bytes, seconds);
-    for (int c : clients) bench_server(c, seconds, shape, workers);
+    std::printf("  %7s | %10s %9s %9s | %10s %9s %9s | %s\n", "clients", "plain r/s", "p50 ms", "p99 ms", "TLS r/s",
+                "p50 ms", "p99 ms", "TLS added p50");
+    for (int c : clients) {
+      const Run p = bench_server(c, seconds, shape, workers, nullptr);
+      const Run t = bench_server(c, seconds, shape, workers, &tls);
+      std::printf("  %7d | %10.0f %9.3f %9.3f | %10.0f %9.3f %9.3f | %+.3f ms%s\n", c, p.rps, p.p50, p.p99, t.rps,
+                  t.p50, t.p99, t.p50 - p.p50, p.failures + t.failures ? "  (failures!)" : "");
+    }
   } catch (const Error& e) {
     std::fprintf(stderr, "bench_server_throughput: %s\n", e.what());
     return 1;
