@@ -30,6 +30,9 @@ struct Args {
   int epochs = 8, archs = 16, retrain_epochs = 2, threads = 0;
   int64_t train_limit = 0, retrain_limit = 0, score_images = 2000;
   uint64_t seed = 1;
+  int lambda = 2;
+  double lr = 0;  // 0: the quick budget's
+  bool fair = false, zero_init = false;
 };
 
 // N distinct architectures whose latencies spread from the floor to the largest network: the i-th is drawn
@@ -71,6 +74,10 @@ int run(const Args& a) {
   so.epochs = a.epochs;
   so.train_limit = a.train_limit;
   so.seed = a.seed;
+  so.lambda = a.lambda;
+  if (a.lr > 0) so.lr = a.lr;
+  so.fair_sampling = a.fair;
+  so.zero_init_residual = a.zero_init;
   SupernetSearch search(space, latency, uniform, so, device);
   SearchState st = search.run(data.train, (fs::path(a.out) / "supernet").string(), true);
 
@@ -97,7 +104,8 @@ int run(const Args& a) {
   const double tau = kendall_tau(one_shot, retrained), rho = spearman(one_shot, retrained);
   json summary = {{"space", space.name()},
                   {"data", a.data},
-                  {"supernet", {{"epochs", a.epochs}, {"train_limit", a.train_limit}, {"sampling", "uniform"},
+                  {"supernet", {{"epochs", a.epochs}, {"train_limit", a.train_limit}, {"sampling", a.fair ? "fair (every op once per step)" : "uniform"},
+                                {"lambda", a.fair ? space.num_ops() : a.lambda}, {"lr", so.lr}, {"zero_init_residual", a.zero_init},
                                 {"final_val_acc_of_sampled_paths", st.history.empty() ? 0.0 : st.history.back().val_acc},
                                 {"seconds", st.seconds}}},
                   {"scored_on_validation_images", a.score_images},
@@ -130,6 +138,10 @@ int main(int argc, char** argv) {
   app.add_option("--score-images", a.score_images, "Held-out images each supernet score uses")->capture_default_str();
   app.add_option("--retrain-epochs", a.retrain_epochs, "Epochs of each stand-alone retraining")->capture_default_str();
   app.add_option("--retrain-limit", a.retrain_limit, "Retraining images (0 = all)")->capture_default_str();
+  app.add_option("--lambda", a.lambda, "Uniform paths per weight step")->check(CLI::Range(2, 64))->capture_default_str();
+  app.add_option("--lr", a.lr, "Supernet learning rate (0 = the quick budget's)")->capture_default_str();
+  app.add_flag("--fair", a.fair, "Train every op of every layer once per step (FairNAS), not --lambda uniform paths");
+  app.add_flag("--zero-init-residual", a.zero_init, "Residual blocks' last batch norm starts at zero");
   app.add_option("--seed", a.seed, "Seed of supernet, sampling and retraining")->capture_default_str();
   app.add_option("--threads", a.threads, "CPU threads (0 = all)")->capture_default_str();
   app.add_option("--out", a.out, "Directory: supernet/, retrain/N/, ranking.csv, ranking.json")->capture_default_str();

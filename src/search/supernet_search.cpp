@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <numeric>
 #include <memory>
 
 #include "common/error.h"
@@ -12,6 +13,7 @@
 #include "nn/device.h"
 #include "nn/quantize.h"
 #include "common/progress.h"
+#include "nn/blocks.h"
 #include "search/ranking.h"
 #include "train/trainer.h"
 
@@ -27,6 +29,8 @@ json SearchOptions::to_json() const {
           {"seed", seed}};
   // Written only when set, so that the options (and experiment fingerprints) of runs made before it stay equal.
   if (warmup_epochs > 0) j["warmup_epochs"] = warmup_epochs;
+  if (fair_sampling) j["fair_sampling"] = true;
+  if (zero_init_residual) j["zero_init_residual"] = true;
   return j;
 }
 
@@ -45,6 +49,8 @@ SearchOptions SearchOptions::from_json(const json& j, const std::string& ctx) {
   o.train_limit = json_get_or(j, "train_limit", o.train_limit, ctx);
   o.eval_limit = json_get_or(j, "eval_limit", o.eval_limit, ctx);
   o.augment = json_get_or(j, "augment", o.augment, ctx);
+  o.fair_sampling = json_get_or(j, "fair_sampling", o.fair_sampling, ctx);
+  o.zero_init_residual = json_get_or(j, "zero_init_residual", o.zero_init_residual, ctx);
   o.seed = uint64_t(json_get_or<int64_t>(j, "seed", int64_t(o.seed), ctx));
   o.validate();
   return o;
@@ -125,6 +131,11 @@ SupernetSearch::SupernetSearch(const Space& space, const LatencyEstimator& laten
   opt_.validate();
   torch::manual_seed(opt_.seed);
   net_ = Supernet(space_);
+  if (opt_.zero_init_residual) {
+    torch::NoGradGuard no_grad;
+    for (auto& m : net_->modules())
+      if (auto* b = m->as<MBConvImpl>(); b && b->residual) b->bn3->weight.zero_();
+  }
   to_device_layout(*net_, device_);
   sgd_ = std::make_unique<torch::optim::SGD>(
       net_->parameters(),
@@ -271,9 +282,25 @@ WeightStep SupernetSearch::weight_step(const torch::Tensor& x, const torch::Tens
   for (auto& p : net_->parameters()) p.mutable_grad() = torch::Tensor();
   WeightStep w;
   w.loss = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device_));
-  for (int i = 0; i < lambda; ++i) {
-    Candidate c = to_candidate(asng_.sample(rng));
-    auto loss = classification_loss(forward(c, x), y, 0.0) / double(lambda);
+  std::vector<Candidate> paths;
+  if (opt_.fair_sampling) {
+    const int L = space_.num_layers(), n = space_.num_ops();
+    std::vector<std::vector<int>> order(static_cast<size_t>(L));
+    for (auto& o : order) {
+      o.resize(size_t(n));
+      std::iota(o.begin(), o.end(), 0);
+      std::shuffle(o.begin(), o.end(), rng);
+    }
+    for (int k = 0; k < n; ++k) {
+      Candidate c = to_candidate(asng_.sample(rng));  // the split (and nothing else) comes from theta
+      for (int l = 0; l < L; ++l) c.arch[size_t(l)] = order[size_t(l)][size_t(k)];
+      paths.push_back(c);
+    }
+  } else {
+    for (int i = 0; i < lambda; ++i) paths.push_back(to_candidate(asng_.sample(rng)));
+  }
+  for (const Candidate& c : paths) {
+    auto loss = classification_loss(forward(c, x), y, 0.0) / double(paths.size());
     loss.backward();
     w.loss += loss.detach();
   }

@@ -31,6 +31,12 @@ struct SearchOptions {
   int64_t train_limit = 0;    // first N training images only (0 = all)
   int64_t eval_limit = 5000;  // validation images used for the final supernet accuracy (0 = all)
   bool augment = true;
+  // Weight steps train every op of every layer once per step on num_ops paths (FairNAS's strict fairness)
+  // instead of lambda paths drawn from theta; the split is still drawn from theta.
+  bool fair_sampling = false;
+  // The last batch norm of each residual block starts at zero (its block is the identity at first), so that
+  // paths through untrained ops do not drown the shared ones.
+  bool zero_init_residual = false;
   uint64_t seed = 1;
 
   json to_json() const;

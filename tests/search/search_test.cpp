@@ -11,6 +11,7 @@
 #include "../latency/latency_fixtures.h"
 #include "common/error.h"
 #include "data/data_spec.h"
+#include "nn/blocks.h"
 #include "nn/quantize.h"
 #include "search/feasible.h"
 #include "search/strategy.h"
@@ -206,6 +207,47 @@ TEST(Search, WarmupEpochsKeepThetaFrozenThenAdapt) {
   o.warmup_epochs = o.epochs;
   EXPECT_THROW(o.validate(), Error);
   EXPECT_FALSE(SearchOptions().to_json().contains("warmup_epochs")) << "unset, it must not change old fingerprints";
+}
+
+// Fair sampling (FairNAS): one weight step trains every op of every layer, where lambda = 2 paths from a uniform
+// theta leave most ops of the tiny space untouched. Zero-initialised residual blocks start as the identity.
+TEST(Search, FairWeightStepsTrainEveryOpAndZeroInitSilencesResidualBranches) {
+  torch::set_num_threads(2);
+  TinyScenario s;
+  SearchProblem prob = behind_privacy_floor(s);
+  torch::manual_seed(5);
+  const auto x = torch::randn({8, 1, 28, 28}), y = torch::randint(10, {8}, torch::kLong);
+  auto untouched_after_one_step = [&](SearchOptions o) {
+    SupernetSearch search(s.space, s.latency, prob, o, torch::kCPU);
+    std::vector<torch::Tensor> before;
+    for (auto& p : search.supernet()->parameters()) before.push_back(p.detach().clone());
+    std::mt19937_64 rng(11);
+    search.weight_step(x, y, rng);
+    int untouched = 0;
+    auto params = search.supernet()->parameters();
+    for (size_t i = 0; i < params.size(); ++i) untouched += torch::equal(params[i], before[i]);
+    return untouched;
+  };
+  SearchOptions o = small_budget();
+  EXPECT_GT(untouched_after_one_step(o), 0) << "two uniform paths cannot reach every op";
+  o.fair_sampling = true;
+  EXPECT_EQ(untouched_after_one_step(o), 0) << "a fair step must train every op of every layer";
+  EXPECT_EQ(o.to_json()["fair_sampling"], true);
+  EXPECT_FALSE(SearchOptions().to_json().contains("fair_sampling")) << "unset, it must not change old fingerprints";
+
+  o.zero_init_residual = true;
+  SupernetSearch search(s.space, s.latency, prob, o, torch::kCPU);
+  Supernet net = search.supernet();
+  torch::NoGradGuard no_grad;
+  net->eval();
+  int residual = 0;
+  for (auto& m : net->modules())
+    if (auto* b = m->as<MBConvImpl>(); b && b->residual) {
+      ++residual;
+      const auto in = torch::randn({2, b->expand->options.in_channels(), 7, 7});
+      EXPECT_TRUE(torch::allclose(b->forward(in), in)) << "a zero-initialised residual block is the identity";
+    }
+  EXPECT_GT(residual, 0);
 }
 
 // The loss the search ranks is the deployed one: the payload at the sampled split is fake-quantised exactly as the
