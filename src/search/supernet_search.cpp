@@ -14,6 +14,7 @@
 #include "nn/quantize.h"
 #include "common/progress.h"
 #include "nn/blocks.h"
+#include "search/budget.h"
 #include "search/ranking.h"
 #include "train/trainer.h"
 
@@ -31,6 +32,7 @@ json SearchOptions::to_json() const {
   if (warmup_epochs > 0) j["warmup_epochs"] = warmup_epochs;
   if (fair_sampling) j["fair_sampling"] = true;
   if (zero_init_residual) j["zero_init_residual"] = true;
+  if (budget_reward != 0) j["budget_reward"] = budget_reward;
   return j;
 }
 
@@ -51,6 +53,7 @@ SearchOptions SearchOptions::from_json(const json& j, const std::string& ctx) {
   o.augment = json_get_or(j, "augment", o.augment, ctx);
   o.fair_sampling = json_get_or(j, "fair_sampling", o.fair_sampling, ctx);
   o.zero_init_residual = json_get_or(j, "zero_init_residual", o.zero_init_residual, ctx);
+  o.budget_reward = json_get_or(j, "budget_reward", o.budget_reward, ctx);
   o.seed = uint64_t(json_get_or<int64_t>(j, "seed", int64_t(o.seed), ctx));
   o.validate();
   return o;
@@ -67,6 +70,8 @@ void SearchOptions::validate() const {
   if (warmup_epochs < 0 || warmup_epochs >= epochs)
     fail("warm-up epochs = ", warmup_epochs, ": expected 0..", epochs - 1, " (fewer than the ", epochs, " epochs)");
   if (!(delta_init > 0)) fail("ASNG step size (delta_init) = ", delta_init, ": expected > 0");
+  if (!(budget_reward >= 0 && budget_reward <= 10))
+    fail("budget reward = ", budget_reward, ": expected 0..10 (loss units for a network that uses all of T_max)");
 }
 
 json SearchEpoch::to_json() const {
@@ -131,6 +136,7 @@ SupernetSearch::SupernetSearch(const Space& space, const LatencyEstimator& laten
   opt_.validate();
   torch::manual_seed(opt_.seed);
   net_ = Supernet(space_);
+  largest_ms_ = std::max(1e-9, largest_network_ms(latency_, space_.num_blocks()));
   if (opt_.zero_init_residual) {
     torch::NoGradGuard no_grad;
     for (auto& m : net_->modules())
@@ -324,6 +330,7 @@ ThetaStep SupernetSearch::theta_step(const torch::Tensor& xv, const torch::Tenso
       auto logits = forward(c, xv);
       losses_t.push_back(torch::nn::functional::cross_entropy(logits, yv));
       correct_t.push_back(count_correct(logits, yv));
+      t.capacities.push_back(latency_.total_ms(c.arch, space_.num_blocks()) / largest_ms_);
       t.violations.push_back(latency_violation(latency_.total_ms(c.arch, c.split), problem_.max_latency_ms));
     }
   }
@@ -334,7 +341,11 @@ ThetaStep SupernetSearch::theta_step(const torch::Tensor& xv, const torch::Tenso
   t.correct.assign(correct_cpu.data_ptr<double>(), correct_cpu.data_ptr<double>() + lambda);
   // A non-finite validation loss cannot be ranked: theta stays where it is.
   t.skipped = !std::all_of(t.losses.begin(), t.losses.end(), [](double l) { return std::isfinite(l); });
-  if (!t.skipped && problem_.adapt && adapting_) asng_.step(samples, rank_utility(t.losses, t.violations));
+  if (!t.skipped && problem_.adapt && adapting_) {
+    std::vector<double> keys = t.losses;
+    for (size_t i = 0; i < keys.size(); ++i) keys[i] -= opt_.budget_reward * t.capacities[i];
+    asng_.step(samples, rank_utility(keys, t.violations));
+  }
   return t;
 }
 

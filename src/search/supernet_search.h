@@ -37,6 +37,10 @@ struct SearchOptions {
   // The last batch norm of each residual block starts at zero (its block is the identity at first), so that
   // paths through untrained ops do not drown the shared ones.
   bool zero_init_residual = false;
+  // Theta's ranking of feasible samples uses loss - budget_reward x capacity, capacity being the sample's ops'
+  // time on the device profile over the largest network's (0..1, whatever the split): a supernet's loss favours
+  // cheap ops, which converge first, and this prices the capacity a network gives up (0: loss alone).
+  double budget_reward = 0;
   uint64_t seed = 1;
 
   json to_json() const;
@@ -93,6 +97,7 @@ struct WeightStep {
 // or skipped when a loss was not finite (theta not moved).
 struct ThetaStep {
   std::vector<double> losses, correct, violations;
+  std::vector<double> capacities;  // the samples' ops' device time over the largest network's (SearchOptions)
   int64_t images = 0;  // per configuration
   bool skipped = false;
 };
@@ -175,6 +180,7 @@ class SupernetSearch {
   Normalizer norm_;
   const ImageSet* data_ = nullptr;
   std::vector<int64_t> train_idx_, val_idx_;
+  double largest_ms_ = 1;  // the largest network's time, all on the device: capacity's unit
 };
 
 // The distribution over (ops, split) of a space: L op variables and one split variable with the allowed values.

@@ -183,6 +183,35 @@ TEST(Search, ThetaStepsMoveSamplesIntoTheFeasibleSet) {
   EXPECT_GT(adapt_last, frozen_last + 0.3) << seen;
 }
 
+// The budget reward: with the loss alone theta has no reason to prefer bigger ops; with it, of two feasible samples
+// the one with more capacity gains, so the sampled capacity climbs. Fails when the reward is ignored or its sign
+// flipped.
+TEST(Search, BudgetRewardMovesSamplesTowardsBiggerNetworks) {
+  torch::set_num_threads(2);
+  TinyScenario s;
+  SearchProblem prob = behind_privacy_floor(s);  // unconstrained: every sample is feasible
+  torch::manual_seed(3);
+  const auto x = torch::randn({4, 1, 28, 28}), y = torch::randint(10, {4}, torch::kLong);
+  auto late_capacity = [&](double reward) {
+    SearchOptions o = small_budget();
+    o.budget_reward = reward;
+    SupernetSearch search(s.space, s.latency, prob, o, torch::kCPU);
+    std::mt19937_64 rng(7);
+    double sum = 0;
+    for (int i = 0; i < 300; ++i) {
+      ThetaStep t = search.theta_step(x, y, rng);
+      if (i >= 250) sum += std::accumulate(t.capacities.begin(), t.capacities.end(), 0.0) / double(t.capacities.size());
+    }
+    return sum / 50;
+  };
+  const double plain = late_capacity(0), rewarded = late_capacity(5);  // measured: 0.40 and 0.82
+  EXPECT_GT(rewarded, plain + 0.15) << "capacity sampled: loss alone " << plain << ", with the reward " << rewarded;
+  SearchOptions o;
+  o.budget_reward = -1;
+  EXPECT_THROW(o.validate(), Error);
+  EXPECT_FALSE(SearchOptions().to_json().contains("budget_reward"));
+}
+
 // Warm-up: theta stays exactly where it started during the warm-up epochs (weights train on uniform samples), then
 // adapts. Also the option's bounds.
 TEST(Search, WarmupEpochsKeepThetaFrozenThenAdapt) {

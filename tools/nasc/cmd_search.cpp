@@ -28,6 +28,7 @@ struct SearchArgs {
   double lr = 0;
   double delta_init = 0;
   int warmup_epochs = -1;
+  double budget_reward = -1;
   std::string out = "runs/search";
   std::string device = "auto";
   int threads = 0;
@@ -77,6 +78,7 @@ int run_search(const SearchArgs& a) {
   if (a.lr > 0) req.options.lr = a.lr;
   if (a.delta_init > 0) req.options.delta_init = a.delta_init;
   if (a.warmup_epochs >= 0) req.options.warmup_epochs = a.warmup_epochs;
+  if (a.budget_reward >= 0) req.options.budget_reward = a.budget_reward;
   req.options.seed = a.seed;
   req.options.validate();
   req.min_device_blocks = a.scenario.min_device_blocks;
@@ -153,6 +155,10 @@ nasc::cli::Action setup_search(CLI::App& app) {
   app.add_option("--warmup-epochs", a->warmup_epochs,
                  "First epochs train the weights on uniformly sampled candidates with theta frozen (default 0)")
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--budget-reward", a->budget_reward,
+                 "Theta ranks feasible samples by loss - R x capacity (the ops' device time over the largest "
+                 "network's, 0..1), so that of two near-equal losses the bigger network wins (default 0: loss alone)")
+      ->check(CLI::Range(0.0, 10.0));
   app.add_option("--out", a->out, "Run directory: search.json, search.csv, checkpoint/")->capture_default_str();
   app.add_flag("--resume", a->resume, "Continue the search from the checkpoint in --out");
   nasc::cli::add_seed_option(app, a->seed);
