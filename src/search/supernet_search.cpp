@@ -33,6 +33,7 @@ json SearchOptions::to_json() const {
   if (fair_sampling) j["fair_sampling"] = true;
   if (zero_init_residual) j["zero_init_residual"] = true;
   if (budget_reward != 0) j["budget_reward"] = budget_reward;
+  if (best_split) j["best_split"] = true;
   return j;
 }
 
@@ -54,6 +55,7 @@ SearchOptions SearchOptions::from_json(const json& j, const std::string& ctx) {
   o.fair_sampling = json_get_or(j, "fair_sampling", o.fair_sampling, ctx);
   o.zero_init_residual = json_get_or(j, "zero_init_residual", o.zero_init_residual, ctx);
   o.budget_reward = json_get_or(j, "budget_reward", o.budget_reward, ctx);
+  o.best_split = json_get_or(j, "best_split", o.best_split, ctx);
   o.seed = uint64_t(json_get_or<int64_t>(j, "seed", int64_t(o.seed), ctx));
   o.validate();
   return o;
@@ -132,7 +134,8 @@ SupernetSearch::SupernetSearch(const Space& space, const LatencyEstimator& laten
       problem_(std::move(problem)),
       opt_(options),
       device_(device),
-      asng_(make_distribution(space, problem_.allowed_splits), AsngConfig{1.5, options.delta_init}) {
+      asng_(make_distribution(space, sampled_splits(problem_.allowed_splits, options.best_split)),
+            AsngConfig{1.5, options.delta_init}) {
   opt_.validate();
   torch::manual_seed(opt_.seed);
   net_ = Supernet(space_);
@@ -151,8 +154,31 @@ SupernetSearch::SupernetSearch(const Space& space, const LatencyEstimator& laten
 Candidate SupernetSearch::to_candidate(const Sample& s) const {
   Candidate c;
   c.arch.assign(s.begin(), s.begin() + space_.num_layers());
-  c.split = s.back();
+  c.split = opt_.best_split ? fastest_split(c.arch) : s.back();
   return c;
+}
+
+int SupernetSearch::fastest_split(const Arch& arch) const {
+  int best = -1;
+  double best_ms = 0;
+  for (size_t p = 0; p < problem_.allowed_splits.size(); ++p) {
+    if (!problem_.allowed_splits[p]) continue;
+    const double ms = latency_.total_ms(arch, int(p));
+    if (best < 0 || ms < best_ms) best = int(p), best_ms = ms;
+  }
+  if (best < 0) fail("search problem allows no split");
+  return best;
+}
+
+std::vector<bool> sampled_splits(const std::vector<bool>& allowed_splits, bool best_split) {
+  if (!best_split) return allowed_splits;
+  std::vector<bool> one(allowed_splits.size(), false);
+  for (size_t p = allowed_splits.size(); p-- > 0;)
+    if (allowed_splits[p]) {
+      one[p] = true;
+      break;
+    }
+  return one;
 }
 
 bool SupernetSearch::feasible(const Candidate& c) const {

@@ -41,6 +41,10 @@ struct SearchOptions {
   // time on the device profile over the largest network's (0..1, whatever the split): a supernet's loss favours
   // cheap ops, which converge first, and this prices the capacity a network gives up (0: loss alone).
   double budget_reward = 0;
+  // Each sampled architecture runs at its fastest allowed split instead of one theta learns: the loss depends on
+  // the split only through quantisation noise, while a sampled split that crosses a slow link makes the sample
+  // infeasible whatever its ops, and ranking such samples by violation pushes every op row towards `skip`.
+  bool best_split = false;
   uint64_t seed = 1;
 
   json to_json() const;
@@ -160,7 +164,8 @@ class SupernetSearch {
   std::pair<double, double> validate(const Candidate& c, int64_t limit);
   // Loss of configuration c on x (fake-quantised at its split when the problem says so).
   torch::Tensor forward(const Candidate& c, const torch::Tensor& x);
-  Candidate to_candidate(const Sample& s) const;
+  Candidate to_candidate(const Sample& s) const;  // with best_split, the split of the sample is replaced
+  int fastest_split(const Arch& arch) const;       // the fastest split the problem allows
   bool feasible(const Candidate& c) const;
 
  private:
@@ -185,5 +190,9 @@ class SupernetSearch {
 
 // The distribution over (ops, split) of a space: L op variables and one split variable with the allowed values.
 CategoricalDistribution make_distribution(const Space& space, const std::vector<bool>& allowed_splits);
+
+// The split values theta samples: all allowed ones, or with best_split a single one (the split variable is then
+// constant, so theta's steps spend nothing on it).
+std::vector<bool> sampled_splits(const std::vector<bool>& allowed_splits, bool best_split);
 
 }  // namespace nasc

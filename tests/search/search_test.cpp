@@ -212,6 +212,36 @@ TEST(Search, BudgetRewardMovesSamplesTowardsBiggerNetworks) {
   EXPECT_FALSE(SearchOptions().to_json().contains("budget_reward"));
 }
 
+// --best-split: every sample runs at the fastest split the problem allows (checked against brute force), and the
+// split variable is constant, so theta's steps spend nothing on it. Without it the sampled splits vary.
+TEST(Search, BestSplitRunsEverySampleAtItsFastestAllowedSplit) {
+  TinyScenario s;
+  SearchProblem prob = behind_privacy_floor(s);
+  std::set<int> sampled;
+  for (bool best : {true, false}) {
+    SearchOptions o = small_budget();
+    o.best_split = best;
+    SupernetSearch search(s.space, s.latency, prob, o, torch::kCPU);
+    std::mt19937_64 rng(3);
+    for (int i = 0; i < 40; ++i) {
+      const Candidate c = search.to_candidate(search.asng().sample(rng));
+      if (!best) {
+        sampled.insert(c.split);
+        continue;
+      }
+      int fastest = -1;
+      for (int p = 1; p <= s.space.num_blocks(); ++p)
+        if (fastest < 0 || s.latency.total_ms(c.arch, p) < s.latency.total_ms(c.arch, fastest)) fastest = p;
+      ASSERT_EQ(c.split, fastest) << s.space.format_arch(c.arch);
+    }
+    if (best) {
+      const auto& split_row = search.asng().distribution().theta().back();
+      EXPECT_EQ(*std::max_element(split_row.begin(), split_row.end()), 1.0) << "the split must not be a variable";
+    }
+  }
+  EXPECT_GT(sampled.size(), 3u) << "without --best-split the split is sampled";
+}
+
 // Warm-up: theta stays exactly where it started during the warm-up epochs (weights train on uniform samples), then
 // adapts. Also the option's bounds.
 TEST(Search, WarmupEpochsKeepThetaFrozenThenAdapt) {

@@ -29,6 +29,7 @@ struct SearchArgs {
   double delta_init = 0;
   int warmup_epochs = -1;
   double budget_reward = -1;
+  bool best_split = false;
   std::string out = "runs/search";
   std::string device = "auto";
   int threads = 0;
@@ -79,6 +80,7 @@ int run_search(const SearchArgs& a) {
   if (a.delta_init > 0) req.options.delta_init = a.delta_init;
   if (a.warmup_epochs >= 0) req.options.warmup_epochs = a.warmup_epochs;
   if (a.budget_reward >= 0) req.options.budget_reward = a.budget_reward;
+  if (a.best_split) req.options.best_split = true;
   req.options.seed = a.seed;
   req.options.validate();
   req.min_device_blocks = a.scenario.min_device_blocks;
@@ -159,6 +161,9 @@ nasc::cli::Action setup_search(CLI::App& app) {
                  "Theta ranks feasible samples by loss - R x capacity (the ops' device time over the largest "
                  "network's, 0..1), so that of two near-equal losses the bigger network wins (default 0: loss alone)")
       ->check(CLI::Range(0.0, 10.0));
+  app.add_flag("--best-split", a->best_split,
+               "Run each sampled architecture at its fastest allowed split instead of learning the split with the "
+               "ops (the loss hardly depends on it; a sampled split across a slow link only adds infeasible samples)");
   app.add_option("--out", a->out, "Run directory: search.json, search.csv, checkpoint/")->capture_default_str();
   app.add_flag("--resume", a->resume, "Continue the search from the checkpoint in --out");
   nasc::cli::add_seed_option(app, a->seed);
