@@ -1,6 +1,7 @@
 #include "search/strategy.h"
 
 #include <algorithm>
+#include <set>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -166,9 +167,8 @@ class DistributionMode : public SupernetStrategy {
   void choose(const Context& ctx, const SearchProblem& prob, SupernetSearch& search, Outcome& out) const override {
     out.chosen = search.mode();
     out.theta = search.asng().distribution().theta();
-    if (ctx.req.strategy.kind == Strategy::AccuracyOnly) {
-      out.chosen.split = ctx.latency.best_split(out.chosen.arch, ctx.req.min_device_blocks).split;
-    } else {
+    const bool acc_only = ctx.req.strategy.kind == Strategy::AccuracyOnly;
+    if (!acc_only) {
       // A search stopped before theta converged can have an infeasible mode; what it returns is then the most
       // probable candidate that meets the threshold, and search.json says so.
       out.fields["mode_feasible"] = search.feasible(out.chosen);
@@ -186,6 +186,37 @@ class DistributionMode : public SupernetStrategy {
         out.chosen = repaired;
       }
     }
+    if (ctx.req.options.rescore > 0) rescore(ctx, prob, search, out);
+    if (acc_only) out.chosen.split = ctx.latency.best_split(out.chosen.arch, ctx.req.min_device_blocks).split;
+  }
+
+ private:
+  // The answer so far and up to K distinct samples of theta that meet the threshold, each scored on eval_limit
+  // held-out images; the most accurate one is the answer. A mode is one configuration; its neighbours under theta
+  // cost a forward pass each to compare.
+  static void rescore(const Context& ctx, const SearchProblem& prob, SupernetSearch& search, Outcome& out) {
+    const int k = ctx.req.options.rescore;
+    std::mt19937_64 rng(ctx.req.options.seed + 0x5C0AEULL);
+    std::vector<Candidate> candidates{out.chosen};
+    std::set<std::pair<Arch, int>> seen{{out.chosen.arch, out.chosen.split}};
+    for (int draw = 0; draw < 20 * k && int(candidates.size()) <= k; ++draw) {
+      const Candidate c = search.to_candidate(search.asng().sample(rng));
+      if ((std::isfinite(prob.max_latency_ms) && !search.feasible(c)) || !seen.insert({c.arch, c.split}).second)
+        continue;
+      candidates.push_back(c);
+    }
+    json scored = json::array();
+    double best = -1;
+    for (const Candidate& c : candidates) {
+      const double acc = search.validate(c, ctx.req.options.eval_limit).second;
+      scored.push_back({{"arch", ctx.space.format_arch(c.arch)}, {"split", c.split}, {"supernet_val_acc", acc}});
+      if (acc > best) best = acc, out.chosen = c;
+    }
+    out.fields["rescored"] = scored;
+    out.fields["selection"] = cat("most accurate of ", candidates.size(), " rescored (",
+                                  out.fields["selection"].is_string() ? out.fields["selection"].get<std::string>()
+                                                                       : std::string("mode of theta"),
+                                  ", and samples of theta that meet the threshold)");
   }
 };
 

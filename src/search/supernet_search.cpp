@@ -34,6 +34,7 @@ json SearchOptions::to_json() const {
   if (zero_init_residual) j["zero_init_residual"] = true;
   if (budget_reward != 0) j["budget_reward"] = budget_reward;
   if (best_split) j["best_split"] = true;
+  if (rescore > 0) j["rescore"] = rescore;
   return j;
 }
 
@@ -56,6 +57,7 @@ SearchOptions SearchOptions::from_json(const json& j, const std::string& ctx) {
   o.zero_init_residual = json_get_or(j, "zero_init_residual", o.zero_init_residual, ctx);
   o.budget_reward = json_get_or(j, "budget_reward", o.budget_reward, ctx);
   o.best_split = json_get_or(j, "best_split", o.best_split, ctx);
+  o.rescore = json_get_or(j, "rescore", o.rescore, ctx);
   o.seed = uint64_t(json_get_or<int64_t>(j, "seed", int64_t(o.seed), ctx));
   o.validate();
   return o;
@@ -72,6 +74,7 @@ void SearchOptions::validate() const {
   if (warmup_epochs < 0 || warmup_epochs >= epochs)
     fail("warm-up epochs = ", warmup_epochs, ": expected 0..", epochs - 1, " (fewer than the ", epochs, " epochs)");
   if (!(delta_init > 0)) fail("ASNG step size (delta_init) = ", delta_init, ": expected > 0");
+  if (rescore < 0 || rescore > 1000) fail("rescore = ", rescore, ": expected 0..1000 candidates");
   if (!(budget_reward >= 0 && budget_reward <= 10))
     fail("budget reward = ", budget_reward, ": expected 0..10 (loss units for a network that uses all of T_max)");
 }

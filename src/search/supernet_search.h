@@ -45,6 +45,9 @@ struct SearchOptions {
   // the split only through quantisation noise, while a sampled split that crosses a slow link makes the sample
   // infeasible whatever its ops, and ranking such samples by violation pushes every op row towards `skip`.
   bool best_split = false;
+  // After the search, the answer and up to `rescore` distinct feasible samples of theta are scored on eval_limit
+  // held-out images and the most accurate is returned (0: the mode, or its repair, as it is).
+  int rescore = 0;
   uint64_t seed = 1;
 
   json to_json() const;

@@ -117,8 +117,23 @@ TEST(Search, NascFindsAFeasibleArchitectureUnderABindingThreshold) {
   req.options.epochs = 3;
   req.options.train_limit = 4096;  // 32 weight steps per epoch
   req.options.lr = 0.1;
+  req.options.rescore = 6;
   json r = run_strategy(req, s.space, s.latency, fmnist().train, torch::kCPU, "", false);
   EXPECT_TRUE(r["feasible"].get<bool>()) << r.dump();
+  // Rescoring: the mode and distinct feasible samples of theta, the most accurate of them returned.
+  ASSERT_TRUE(r.contains("rescored"));
+  const json& scored = r["rescored"];
+  ASSERT_GE(scored.size(), 2u);
+  ASSERT_LE(scored.size(), 7u);
+  size_t best = 0;
+  for (size_t i = 0; i < scored.size(); ++i) {
+    EXPECT_LE(s.latency.total_ms(s.space.parse_arch(scored[i]["arch"].get<std::string>()), scored[i]["split"]),
+              req.max_latency_ms);
+    if (scored[i]["supernet_val_acc"].get<double>() > scored[best]["supernet_val_acc"].get<double>()) best = i;
+  }
+  EXPECT_EQ(r["arch"], scored[best]["arch"]);
+  EXPECT_EQ(r["split"], scored[best]["split"]);
+  EXPECT_DOUBLE_EQ(r["supernet_val_acc"].get<double>(), scored[best]["supernet_val_acc"].get<double>());
   EXPECT_LE(r["latency"]["total_ms"].get<double>(), req.max_latency_ms);
   EXPECT_GE(r["split"].get<int>(), 1);  // privacy floor
   EXPECT_EQ(r["history"].size(), 3u);

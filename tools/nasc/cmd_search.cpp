@@ -30,6 +30,7 @@ struct SearchArgs {
   int warmup_epochs = -1;
   double budget_reward = -1;
   bool best_split = false;
+  int rescore = -1;
   std::string out = "runs/search";
   std::string device = "auto";
   int threads = 0;
@@ -56,6 +57,8 @@ void print_search_summary(const json& r, const Space& space) {
   if (r.contains("mode"))
     std::printf("selection     %s; the mode was %s at split %d\n", r["selection"].get<std::string>().c_str(),
                 r["mode"]["arch"].get<std::string>().c_str(), r["mode"]["split"].get<int>());
+  else if (r.contains("rescored"))
+    std::printf("selection     %s\n", r["selection"].get<std::string>().c_str());
   if (!r["supernet_val_acc"].is_null())
     std::printf("supernet validation accuracy %.2f%% (before retraining)\n", 100 * r["supernet_val_acc"].get<double>());
 }
@@ -81,6 +84,7 @@ int run_search(const SearchArgs& a) {
   if (a.warmup_epochs >= 0) req.options.warmup_epochs = a.warmup_epochs;
   if (a.budget_reward >= 0) req.options.budget_reward = a.budget_reward;
   if (a.best_split) req.options.best_split = true;
+  if (a.rescore >= 0) req.options.rescore = a.rescore;
   req.options.seed = a.seed;
   req.options.validate();
   req.min_device_blocks = a.scenario.min_device_blocks;
@@ -161,6 +165,10 @@ nasc::cli::Action setup_search(CLI::App& app) {
                  "Theta ranks feasible samples by loss - R x capacity (the ops' device time over the largest "
                  "network's, 0..1), so that of two near-equal losses the bigger network wins (default 0: loss alone)")
       ->check(CLI::Range(0.0, 10.0));
+  app.add_option("--rescore", a->rescore,
+                 "After the search, score the answer and up to K feasible samples of theta on the held-out images "
+                 "of the final accuracy and return the most accurate (default 0: the mode as it is)")
+      ->check(CLI::Range(0, 1000));
   app.add_flag("--best-split", a->best_split,
                "Run each sampled architecture at its fastest allowed split instead of learning the split with the "
                "ops (the loss hardly depends on it; a sampled split across a slow link only adds infeasible samples)");
