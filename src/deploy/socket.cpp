@@ -261,12 +261,8 @@ IoResult Socket::tls_handshake(Deadline deadline, int interrupt_fd) {
         last_error_ = tls_error_text();
         return IoResult::Error;
     }
-    switch (wait_for(fd_, want, deadline, interrupt_fd)) {
-      case Ready::Yes: continue;
-      case Ready::Timeout: return IoResult::Timeout;
-      case Ready::Interrupted: return IoResult::Interrupted;
-      case Ready::Error: last_error_ = errno_text(errno); return IoResult::Error;
-    }
+    const IoResult r = await_io(want, deadline, interrupt_fd);
+    if (r != IoResult::Ok) return r;
   }
 }
 
@@ -362,11 +358,8 @@ IoResult Socket::send_all(const void* data, size_t size, Deadline deadline) {
       size -= size_t(n);
       continue;
     }
-    switch (wait_for(fd_, want, deadline, -1)) {
-      case Ready::Yes: continue;
-      case Ready::Timeout: return IoResult::Timeout;
-      default: last_error_ = errno_text(errno); return IoResult::Error;
-    }
+    const IoResult r = await_io(want, deadline, -1);
+    if (r != IoResult::Ok) return r;
   }
   return IoResult::Ok;
 }
@@ -383,12 +376,8 @@ IoResult Socket::recv_exact(void* data, size_t size, Deadline deadline, size_t* 
       done += size_t(n);
       continue;
     }
-    const Ready r = wait_for(fd_, want, deadline, interrupt_fd);
-    if (r == Ready::Yes) continue;
-    result = r == Ready::Timeout ? IoResult::Timeout : r == Ready::Interrupted ? IoResult::Interrupted
-                                                                                : IoResult::Error;
-    if (result == IoResult::Error) last_error_ = errno_text(errno);
-    break;
+    result = await_io(want, deadline, interrupt_fd);
+    if (result != IoResult::Ok) break;
   }
   if (got) *got = done;
   return result;
@@ -408,18 +397,18 @@ IoResult Socket::peek(void* data, size_t size, Deadline deadline, size_t* got, i
       last_error_ = errno_text(errno);
       return IoResult::Error;
     }
-    switch (wait_for(fd_, POLLIN, deadline, interrupt_fd)) {
-      case Ready::Yes: continue;
-      case Ready::Timeout: return IoResult::Timeout;
-      case Ready::Interrupted: return IoResult::Interrupted;
-      case Ready::Error: last_error_ = errno_text(errno); return IoResult::Error;
-    }
+    const IoResult r = await_io(POLLIN, deadline, interrupt_fd);
+    if (r != IoResult::Ok) return r;
   }
 }
 
 IoResult Socket::wait_readable(Deadline deadline, int interrupt_fd) {
   if (ssl_ && SSL_pending(ssl_) > 0) return IoResult::Ok;  // decrypted bytes already buffered
-  switch (wait_for(fd_, POLLIN, deadline, interrupt_fd)) {
+  return await_io(POLLIN, deadline, interrupt_fd);
+}
+
+IoResult Socket::await_io(short events, Deadline deadline, int interrupt_fd) {
+  switch (wait_for(fd_, events, deadline, interrupt_fd)) {
     case Ready::Yes: return IoResult::Ok;
     case Ready::Timeout: return IoResult::Timeout;
     case Ready::Interrupted: return IoResult::Interrupted;

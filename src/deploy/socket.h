@@ -77,6 +77,8 @@ class Socket {
   // One send or receive, in clear or through TLS: > 0 bytes moved; 0: wait for `want` (POLLIN or POLLOUT), then
   // call again; < 0: finished with `end`.
   long io_once(bool write, void* data, size_t size, short& want, IoResult& end);
+  // Waits until `events` (POLLIN/POLLOUT) are ready: Ok, Timeout, Interrupted, or Error with last_error() set.
+  IoResult await_io(short events, Deadline deadline, int interrupt_fd);
   void send_close_notify();
 
   int fd_ = -1;
