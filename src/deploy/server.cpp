@@ -394,18 +394,17 @@ bool FrameServer::start_tls(Socket& sock, Conn& conn, std::string& peer) {
       return true;
     }
   }
-  std::lock_guard<std::mutex> lock(conn.mu);
-  if (conn.evicted || stop_.load() || r == IoResult::Interrupted || hs.io == IoResult::Interrupted) return false;
-  if (r == IoResult::Timeout || hs.io == IoResult::Timeout) {
-    std::lock_guard<std::mutex> stats_lock(stats_mu_);
-    ++counters_.idle_closed;
-    return false;
+  {
+    std::lock_guard<std::mutex> lock(conn.mu);
+    if (conn.evicted || stop_.load() || r == IoResult::Interrupted || hs.io == IoResult::Interrupted) return false;
   }
-  if (r != IoResult::Ok || hs.retryable) return false;  // the peer went away: nothing to tell
+  const bool timed_out = r == IoResult::Timeout || hs.io == IoResult::Timeout;
+  if (!timed_out && (r != IoResult::Ok || hs.retryable)) return false;  // the peer went away: nothing to tell
   {
     std::lock_guard<std::mutex> stats_lock(stats_mu_);
-    ++counters_.tls_refused;
+    ++(timed_out ? counters_.idle_closed : counters_.tls_refused);
   }
+  if (timed_out) return false;
   log(cat(peer, ": TLS refused: ", hs.error));
   shut_and_drain(sock);
   return false;
