@@ -35,6 +35,7 @@ json SearchOptions::to_json() const {
   if (budget_reward != 0) j["budget_reward"] = budget_reward;
   if (best_split) j["best_split"] = true;
   if (rescore > 0) j["rescore"] = rescore;
+  if (tie_infeasible) j["tie_infeasible"] = true;
   return j;
 }
 
@@ -58,6 +59,7 @@ SearchOptions SearchOptions::from_json(const json& j, const std::string& ctx) {
   o.budget_reward = json_get_or(j, "budget_reward", o.budget_reward, ctx);
   o.best_split = json_get_or(j, "best_split", o.best_split, ctx);
   o.rescore = json_get_or(j, "rescore", o.rescore, ctx);
+  o.tie_infeasible = json_get_or(j, "tie_infeasible", o.tie_infeasible, ctx);
   o.seed = uint64_t(json_get_or<int64_t>(j, "seed", int64_t(o.seed), ctx));
   o.validate();
   return o;
@@ -373,7 +375,10 @@ ThetaStep SupernetSearch::theta_step(const torch::Tensor& xv, const torch::Tenso
   if (!t.skipped && problem_.adapt && adapting_) {
     std::vector<double> keys = t.losses;
     for (size_t i = 0; i < keys.size(); ++i) keys[i] -= opt_.budget_reward * t.capacities[i];
-    asng_.step(samples, rank_utility(keys, t.violations));
+    std::vector<double> violations = t.violations;
+    if (opt_.tie_infeasible)
+      for (double& v : violations) v = v > 0 ? 1.0 : 0.0;
+    asng_.step(samples, rank_utility(keys, violations));
   }
   return t;
 }

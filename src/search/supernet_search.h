@@ -48,6 +48,9 @@ struct SearchOptions {
   // After the search, the answer and up to `rescore` distinct feasible samples of theta are scored on eval_limit
   // held-out images and the most accurate is returned (0: the mode, or its repair, as it is).
   int rescore = 0;
+  // Infeasible samples tie among themselves instead of being ranked by how far they miss T_max, so that theta is
+  // pulled towards the threshold only by samples that meet it, not towards the cheapest ops by pairs that both miss.
+  bool tie_infeasible = false;
   uint64_t seed = 1;
 
   json to_json() const;

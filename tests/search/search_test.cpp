@@ -257,6 +257,28 @@ TEST(Search, BestSplitRunsEverySampleAtItsFastestAllowedSplit) {
   EXPECT_GT(sampled.size(), 3u) << "without --best-split the split is sampled";
 }
 
+// --tie-infeasible: when every sample misses T, theta has nothing to learn from and stays put; ranked by how far
+// they miss (the default), the same samples move it.
+TEST(Search, TiedInfeasibleSamplesLeaveThetaWhereItIs) {
+  TinyScenario s;
+  SearchProblem prob = behind_privacy_floor(s);
+  prob.max_latency_ms = 1e-6;  // nothing meets it
+  torch::manual_seed(3);
+  const auto x = torch::randn({4, 1, 28, 28}), y = torch::randint(10, {4}, torch::kLong);
+  for (bool tie : {true, false}) {
+    SearchOptions o = small_budget();
+    o.tie_infeasible = tie;
+    SupernetSearch search(s.space, s.latency, prob, o, torch::kCPU);
+    const json initial = search.asng().distribution().theta();
+    std::mt19937_64 rng(7);
+    for (int i = 0; i < 20; ++i) search.theta_step(x, y, rng);
+    if (tie)
+      EXPECT_EQ(json(search.asng().distribution().theta()), initial) << "tied infeasible samples moved theta";
+    else
+      EXPECT_NE(json(search.asng().distribution().theta()), initial) << "ranked violations must move theta";
+  }
+}
+
 // Warm-up: theta stays exactly where it started during the warm-up epochs (weights train on uniform samples), then
 // adapts. Also the option's bounds.
 TEST(Search, WarmupEpochsKeepThetaFrozenThenAdapt) {

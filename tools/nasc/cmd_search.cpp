@@ -31,6 +31,7 @@ struct SearchArgs {
   double budget_reward = -1;
   bool best_split = false;
   int rescore = -1;
+  bool tie_infeasible = false;
   std::string out = "runs/search";
   std::string device = "auto";
   int threads = 0;
@@ -85,6 +86,7 @@ int run_search(const SearchArgs& a) {
   if (a.budget_reward >= 0) req.options.budget_reward = a.budget_reward;
   if (a.best_split) req.options.best_split = true;
   if (a.rescore >= 0) req.options.rescore = a.rescore;
+  if (a.tie_infeasible) req.options.tie_infeasible = true;
   req.options.seed = a.seed;
   req.options.validate();
   req.min_device_blocks = a.scenario.min_device_blocks;
@@ -169,6 +171,9 @@ nasc::cli::Action setup_search(CLI::App& app) {
                  "After the search, score the answer and up to K feasible samples of theta on the held-out images "
                  "of the final accuracy and return the most accurate (default 0: the mode as it is)")
       ->check(CLI::Range(0, 1000));
+  app.add_flag("--tie-infeasible", a->tie_infeasible,
+               "Rank samples that miss the threshold as ties instead of by how far they miss it, so that theta "
+               "moves towards T only through samples that meet it");
   app.add_flag("--best-split", a->best_split,
                "Run each sampled architecture at its fastest allowed split instead of learning the split with the "
                "ops (the loss hardly depends on it; a sampled split across a slow link only adds infeasible samples)");
