@@ -1,12 +1,12 @@
 #include "search/strategy.h"
 
 #include <algorithm>
-#include <set>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <limits>
 #include <memory>
+#include <set>
 
 #include "common/error.h"
 #include "common/json_io.h"
@@ -174,13 +174,9 @@ class DistributionMode : public SupernetStrategy {
       out.fields["mode_feasible"] = search.feasible(out.chosen);
       out.fields["selection"] = "mode of theta";
       Candidate repaired;
-      Matrix theta = search.asng().distribution().theta();
-      if (ctx.req.options.best_split) {  // theta holds no split preference: any allowed split may repair the mode
-        const double n = double(std::count(prob.allowed_splits.begin(), prob.allowed_splits.end(), true));
-        for (size_t p = 0; p < theta.back().size(); ++p) theta.back()[p] = prob.allowed_splits[p] ? 1.0 / n : 0.0;
-      }
       if (std::isfinite(ctx.req.max_latency_ms) && !search.feasible(out.chosen) &&
-          most_likely_feasible(ctx.latency, theta, prob.allowed_splits, ctx.req.max_latency_ms, repaired)) {
+          most_likely_feasible(ctx.latency, search.candidate_theta(), prob.allowed_splits, ctx.req.max_latency_ms,
+                               repaired)) {
         out.fields["mode"] = {{"arch", ctx.space.format_arch(out.chosen.arch)}, {"split", out.chosen.split}};
         out.fields["selection"] = "most probable feasible configuration (the mode of theta misses the threshold)";
         out.chosen = repaired;

@@ -175,6 +175,16 @@ int SupernetSearch::fastest_split(const Arch& arch) const {
   return best;
 }
 
+Matrix SupernetSearch::candidate_theta() const {
+  Matrix theta = asng_.distribution().theta();
+  if (opt_.best_split) {
+    const std::vector<bool>& allowed = problem_.allowed_splits;
+    const double n = double(std::count(allowed.begin(), allowed.end(), true));
+    for (size_t p = 0; p < theta.back().size(); ++p) theta.back()[p] = allowed[p] ? 1.0 / n : 0.0;
+  }
+  return theta;
+}
+
 std::vector<bool> sampled_splits(const std::vector<bool>& allowed_splits, bool best_split) {
   if (!best_split) return allowed_splits;
   std::vector<bool> one(allowed_splits.size(), false);

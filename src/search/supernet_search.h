@@ -163,6 +163,9 @@ class SupernetSearch {
   void set_lr(double lr);
 
   Candidate mode() const { return to_candidate(asng_.mode()); }
+  // Theta as probabilities of candidates: with best_split theta holds no split preference, so its split row is
+  // uniform over the allowed splits (what a repair of the mode may choose from).
+  Matrix candidate_theta() const;
   const AdaptiveSNG& asng() const { return asng_; }
   Supernet supernet() const { return net_; }
 
