@@ -32,7 +32,7 @@ struct Args {
   uint64_t seed = 1;
   int lambda = 2;
   double lr = 0;  // 0: the quick budget's
-  bool fair = false, zero_init = false;
+  bool fair = false, zero_init = false, shared = false;
 };
 
 // N distinct architectures whose latencies spread from the floor to the largest network: the i-th is drawn
@@ -78,6 +78,7 @@ int run(const Args& a) {
   if (a.lr > 0) so.lr = a.lr;
   so.fair_sampling = a.fair;
   so.zero_init_residual = a.zero_init;
+  so.shared_kernels = a.shared;
   SupernetSearch search(space, latency, uniform, so, device);
   SearchState st = search.run(data.train, (fs::path(a.out) / "supernet").string(), true);
 
@@ -106,6 +107,7 @@ int run(const Args& a) {
                   {"data", a.data},
                   {"supernet", {{"epochs", a.epochs}, {"train_limit", a.train_limit}, {"sampling", a.fair ? "fair (every op once per step)" : "uniform"},
                                 {"lambda", a.fair ? space.num_ops() : a.lambda}, {"lr", so.lr}, {"zero_init_residual", a.zero_init},
+                                {"shared_kernels", a.shared},
                                 {"final_val_acc_of_sampled_paths", st.history.empty() ? 0.0 : st.history.back().val_acc},
                                 {"seconds", st.seconds}}},
                   {"scored_on_validation_images", a.score_images},
@@ -142,6 +144,7 @@ int main(int argc, char** argv) {
   app.add_option("--lr", a.lr, "Supernet learning rate (0 = the quick budget's)")->capture_default_str();
   app.add_flag("--fair", a.fair, "Train every op of every layer once per step (FairNAS), not --lambda uniform paths");
   app.add_flag("--zero-init-residual", a.zero_init, "Residual blocks' last batch norm starts at zero");
+  app.add_flag("--shared-kernels", a.shared, "The ops of a layer share their kernels (nasc search --shared-kernels)");
   app.add_option("--seed", a.seed, "Seed of supernet, sampling and retraining")->capture_default_str();
   app.add_option("--threads", a.threads, "CPU threads (0 = all)")->capture_default_str();
   app.add_option("--out", a.out, "Directory: supernet/, retrain/N/, ranking.csv, ranking.json")->capture_default_str();

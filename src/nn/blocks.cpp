@@ -61,6 +61,70 @@ torch::Tensor MBConvImpl::forward(torch::Tensor x) {
   return residual ? y + x : y;
 }
 
+SuperKernelImpl::SuperKernelImpl(int cin, int cout, int max_kernel, int max_expansion, int groups)
+    : max_kernel(max_kernel) {
+  // The initialisation of stand-alone convolutions of the largest shapes.
+  const int m = cin * max_expansion;
+  expand = register_parameter("expand", conv(cin, m, 1, 1, groups)->weight.detach().clone());
+  depthwise = register_parameter("depthwise", conv(m, m, max_kernel, 1, m)->weight.detach().clone());
+  project = register_parameter("project", conv(m, cout, 1, 1, groups)->weight.detach().clone());
+}
+
+SlicedMBConvImpl::SlicedMBConvImpl(SuperKernel kernels, int cin, int cout, int kernel, int expansion, int stride,
+                                   int groups)
+    : kernels(std::move(kernels)),
+      bn1(cin * expansion),
+      bn2(cin * expansion),
+      bn3(cout),
+      kernel(kernel),
+      channels(cin * expansion),
+      stride(stride),
+      groups(groups),
+      residual(cin == cout && stride == 1) {
+  if (channels > this->kernels->expand.size(0) || kernel > this->kernels->max_kernel || (kernel % 2) != 1)
+    fail("sliced op k", kernel, "_e", expansion, " does not fit its layer's shared kernels");
+  register_module("bn1", bn1);
+  register_module("bn2", bn2);
+  register_module("bn3", bn3);
+}
+
+torch::Tensor SlicedMBConvImpl::expand_w() const { return kernels->expand.narrow(0, 0, channels); }
+torch::Tensor SlicedMBConvImpl::depthwise_w() const {
+  const int c = (kernels->max_kernel - kernel) / 2;
+  return kernels->depthwise.narrow(0, 0, channels).narrow(2, c, kernel).narrow(3, c, kernel);
+}
+torch::Tensor SlicedMBConvImpl::project_w() const { return kernels->project.narrow(1, 0, channels / groups); }
+
+namespace {
+torch::Tensor conv_with(const torch::Tensor& x, const torch::Tensor& w, int64_t stride, int64_t padding, int64_t groups) {
+  return torch::conv2d(x, w, torch::Tensor(), torch::IntArrayRef{stride, stride}, torch::IntArrayRef{padding, padding},
+                       torch::IntArrayRef{1, 1}, groups);
+}
+}  // namespace
+
+torch::Tensor SlicedMBConvImpl::forward(torch::Tensor x) {
+  auto y = bn1(conv_with(x, expand_w(), 1, 0, groups));
+  y.relu_();
+  if (groups > 1) y = channel_shuffle(y, groups);
+  y = bn2(conv_with(y, depthwise_w(), stride, kernel / 2, channels));
+  y.relu_();
+  y = bn3(conv_with(y, project_w(), 1, 0, groups));
+  return residual ? y + x : y;
+}
+
+void SlicedMBConvImpl::copy_to(MBConvImpl& block) const {
+  torch::NoGradGuard no_grad;
+  if (block.expand->weight.sizes() != expand_w().sizes() || block.depthwise->weight.sizes() != depthwise_w().sizes() ||
+      block.project->weight.sizes() != project_w().sizes())
+    fail("copy_to: the stand-alone block is not the same op");
+  block.expand->weight.copy_(expand_w());
+  block.depthwise->weight.copy_(depthwise_w());
+  block.project->weight.copy_(project_w());
+  copy_module_state(*bn1, *block.bn1);
+  copy_module_state(*bn2, *block.bn2);
+  copy_module_state(*bn3, *block.bn3);
+}
+
 SkipImpl::SkipImpl(int cin, int cout, int stride) {
   if (cin != cout || stride != 1) proj = register_module("proj", ConvBN(cin, cout, 1, stride, 1, true));
 }
@@ -114,6 +178,15 @@ torch::Tensor run_head_part(const std::shared_ptr<torch::nn::Module>& part, torc
   if (auto p = std::dynamic_pointer_cast<AvgPoolImpl>(part)) return p->forward(x);
   if (auto l = std::dynamic_pointer_cast<torch::nn::LinearImpl>(part)) return l->forward(x.flatten(1));
   fail("run_head_part: not a head part");
+}
+
+void copy_module_state(const torch::nn::Module& src, torch::nn::Module& dst) {
+  torch::NoGradGuard no_grad;
+  auto sp = src.named_parameters(), dp = dst.named_parameters();
+  auto sb = src.named_buffers(), db = dst.named_buffers();
+  if (sp.size() != dp.size() || sb.size() != db.size()) fail("copy_module_state: module structures differ");
+  for (auto& item : dp) item.value().copy_(sp[item.key()]);
+  for (auto& item : db) item.value().copy_(sb[item.key()]);
 }
 
 int64_t count_parameters(const torch::nn::Module& m) {

@@ -9,11 +9,13 @@
 namespace nasc {
 
 struct SupernetImpl : torch::nn::Module {
-  explicit SupernetImpl(const Space& space);
+  // shared_kernels: the inverted-residual ops of a layer share their kernels (SuperKernel); otherwise every op of
+  // every layer has weights of its own.
+  explicit SupernetImpl(const Space& space, bool shared_kernels = false);
   torch::Tensor forward(torch::Tensor x, const Arch& arch);
   torch::Tensor forward_range(torch::Tensor x, const Arch& arch, int begin, int end);
   const Space& space() const { return space_; }
-  // Module of layer l, op o (for copying weights).
+  // Module of layer l, op o (for copying weights); with shared kernels a SlicedMBConv for inverted residuals.
   std::shared_ptr<BlockModule> candidate(int layer, int op) const { return layers_.at(layer).at(op); }
   std::shared_ptr<BlockModule> stem() const { return stem_; }
   std::shared_ptr<BlockModule> head() const { return head_; }
@@ -41,8 +43,5 @@ struct NetworkImpl : torch::nn::Module {
   std::vector<std::shared_ptr<BlockModule>> blocks_;  // stem, layers, head
 };
 TORCH_MODULE(Network);
-
-// Copies every parameter and buffer of `src` into `dst` (same structure), without autograd.
-void copy_module_state(const torch::nn::Module& src, torch::nn::Module& dst);
 
 }  // namespace nasc

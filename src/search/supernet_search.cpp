@@ -32,6 +32,7 @@ json SearchOptions::to_json() const {
   if (warmup_epochs > 0) j["warmup_epochs"] = warmup_epochs;
   if (fair_sampling) j["fair_sampling"] = true;
   if (zero_init_residual) j["zero_init_residual"] = true;
+  if (shared_kernels) j["shared_kernels"] = true;
   if (budget_reward != 0) j["budget_reward"] = budget_reward;
   if (best_split) j["best_split"] = true;
   if (rescore > 0) j["rescore"] = rescore;
@@ -56,6 +57,7 @@ SearchOptions SearchOptions::from_json(const json& j, const std::string& ctx) {
   o.augment = json_get_or(j, "augment", o.augment, ctx);
   o.fair_sampling = json_get_or(j, "fair_sampling", o.fair_sampling, ctx);
   o.zero_init_residual = json_get_or(j, "zero_init_residual", o.zero_init_residual, ctx);
+  o.shared_kernels = json_get_or(j, "shared_kernels", o.shared_kernels, ctx);
   o.budget_reward = json_get_or(j, "budget_reward", o.budget_reward, ctx);
   o.best_split = json_get_or(j, "best_split", o.best_split, ctx);
   o.rescore = json_get_or(j, "rescore", o.rescore, ctx);
@@ -143,12 +145,15 @@ SupernetSearch::SupernetSearch(const Space& space, const LatencyEstimator& laten
             AsngConfig{1.5, options.delta_init}) {
   opt_.validate();
   torch::manual_seed(opt_.seed);
-  net_ = Supernet(space_);
+  net_ = Supernet(space_, opt_.shared_kernels);
   largest_ms_ = std::max(1e-9, largest_network_ms(latency_, space_.num_blocks()));
   if (opt_.zero_init_residual) {
     torch::NoGradGuard no_grad;
     for (auto& m : net_->modules())
-      if (auto* b = m->as<MBConvImpl>(); b && b->residual) b->bn3->weight.zero_();
+      if (auto* b = m->as<MBConvImpl>(); b && b->residual)
+        b->bn3->weight.zero_();
+      else if (auto* b = m->as<SlicedMBConvImpl>(); b && b->residual)
+        b->bn3->weight.zero_();
   }
   to_device_layout(*net_, device_);
   sgd_ = std::make_unique<torch::optim::SGD>(

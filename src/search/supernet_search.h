@@ -37,6 +37,9 @@ struct SearchOptions {
   // The last batch norm of each residual block starts at zero (its block is the identity at first), so that
   // paths through untrained ops do not drown the shared ones.
   bool zero_init_residual = false;
+  // The inverted-residual ops of a layer share one set of kernels (the largest op's; smaller ones use its first
+  // channels and centre taps) instead of each having its own, so every op's training also trains its siblings.
+  bool shared_kernels = false;
   // Theta's ranking of feasible samples uses loss - budget_reward x capacity, capacity being the sample's ops'
   // time on the device profile over the largest network's (0..1, whatever the split): a supernet's loss favours
   // cheap ops, which converge first, and this prices the capacity a network gives up (0: loss alone).

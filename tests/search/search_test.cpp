@@ -344,6 +344,21 @@ TEST(Search, FairWeightStepsTrainEveryOpAndZeroInitSilencesResidualBranches) {
       EXPECT_TRUE(torch::allclose(b->forward(in), in)) << "a zero-initialised residual block is the identity";
     }
   EXPECT_GT(residual, 0);
+
+  // The same with shared kernels, whose ops are slices of their layer's kernels.
+  o.shared_kernels = true;
+  EXPECT_TRUE(SearchOptions::from_json(o.to_json(), "options").shared_kernels);
+  EXPECT_FALSE(SearchOptions().to_json().contains("shared_kernels"));
+  SupernetSearch sliced(s.space, s.latency, prob, o, torch::kCPU);
+  sliced.supernet()->eval();
+  residual = 0;
+  for (auto& m : sliced.supernet()->modules())
+    if (auto* b = m->as<SlicedMBConvImpl>(); b && b->residual) {
+      ++residual;
+      const auto in = torch::randn({2, b->kernels->expand.size(1) * b->groups, 7, 7});
+      EXPECT_TRUE(torch::allclose(b->forward(in), in));
+    }
+  EXPECT_GT(residual, 0);
 }
 
 // The loss the search ranks is the deployed one: the payload at the sampled split is fake-quantised exactly as the

@@ -32,6 +32,7 @@ struct SearchArgs {
   bool best_split = false;
   int rescore = -1;
   bool tie_infeasible = false;
+  bool shared_kernels = false;
   std::string out = "runs/search";
   std::string device = "auto";
   int threads = 0;
@@ -87,6 +88,7 @@ int run_search(const SearchArgs& a) {
   if (a.best_split) req.options.best_split = true;
   if (a.rescore >= 0) req.options.rescore = a.rescore;
   if (a.tie_infeasible) req.options.tie_infeasible = true;
+  if (a.shared_kernels) req.options.shared_kernels = true;
   req.options.seed = a.seed;
   req.options.validate();
   req.min_device_blocks = a.scenario.min_device_blocks;
@@ -174,6 +176,9 @@ nasc::cli::Action setup_search(CLI::App& app) {
   app.add_flag("--tie-infeasible", a->tie_infeasible,
                "Rank samples that miss the threshold as ties instead of by how far they miss it, so that theta "
                "moves towards T only through samples that meet it");
+  app.add_flag("--shared-kernels", a->shared_kernels,
+               "Supernet ops of a layer share one set of kernels (the largest op's: smaller ones use its first "
+               "channels and centre taps) instead of each having its own; the supernet learns faster");
   app.add_flag("--best-split", a->best_split,
                "Run each sampled architecture at its fastest allowed split instead of learning the split with the "
                "ops (the loss hardly depends on it; a sampled split across a slow link only adds infeasible samples)");
