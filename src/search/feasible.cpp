@@ -106,4 +106,56 @@ void write_search_result(const std::string& dir, const json& result) {
   write_json_atomic((std::filesystem::path(dir) / "search.json").string(), result);
 }
 
+Matrix theta_meeting_threshold(const LatencyEstimator& latency, const CategoricalDistribution& start, double max_ms,
+                               double fraction, uint64_t seed) {
+  const int L = latency.space().num_layers(), D = start.num_variables();
+  if (D != L + 1) fail("theta_meeting_threshold: expected ", L + 1, " variables (ops, split), got ", D);
+  auto total = [&](const Sample& c) { return latency.total_ms(Arch(c.begin(), c.begin() + L), c.back()); };
+  std::mt19937_64 rng(seed);
+  std::vector<Sample> probes(64);
+  for (auto& c : probes) c = start.sample(rng);
+  Matrix cost(static_cast<size_t>(D));
+  for (int d = 0; d < D; ++d) {
+    cost[d].assign(start.categories()[d], 0.0);
+    for (int k = 0; k < start.categories()[d]; ++k) {
+      if (!start.allowed(d, k)) continue;
+      for (Sample c : probes) {
+        c[d] = k;
+        cost[d][k] += total(c) / double(probes.size()) / max_ms;
+      }
+    }
+  }
+  auto tilted = [&](double beta) {
+    CategoricalDistribution dist = start;
+    Matrix theta(static_cast<size_t>(D));
+    for (int d = 0; d < D; ++d) {
+      const auto& row = cost[d];
+      double lo = std::numeric_limits<double>::infinity(), sum = 0;
+      for (int k = 0; k < int(row.size()); ++k)
+        if (start.allowed(d, k)) lo = std::min(lo, row[k]);
+      theta[d].assign(row.size(), 0.0);
+      for (int k = 0; k < int(row.size()); ++k)
+        if (start.allowed(d, k)) sum += theta[d][k] = std::exp(-beta * (row[k] - lo));
+      for (double& t : theta[d]) t /= sum;
+    }
+    dist.set_theta(theta);
+    dist.clamp_to_floor();
+    return dist;
+  };
+  auto share = [&](const CategoricalDistribution& dist) {
+    std::mt19937_64 r(seed ^ 0x7417ULL);  // the same draws for every beta: a deterministic, smooth estimate
+    int met = 0;
+    for (int i = 0; i < 512; ++i) met += total(dist.sample(r)) <= max_ms;
+    return met / 512.0;
+  };
+  if (share(start) >= fraction) return start.theta();
+  double lo = 0, hi = 1;
+  while (share(tilted(hi)) < fraction && hi < 1e4) lo = hi, hi *= 2;
+  for (int it = 0; it < 30; ++it) {
+    const double mid = 0.5 * (lo + hi);
+    (share(tilted(mid)) < fraction ? lo : hi) = mid;
+  }
+  return tilted(hi).theta();
+}
+
 }  // namespace nasc

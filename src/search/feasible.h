@@ -28,4 +28,13 @@ constexpr int kLatencyGrid = 4096;
 bool most_likely_feasible(const LatencyEstimator& latency, const Matrix& theta,
                           const std::vector<bool>& allowed, double max_ms, Candidate& out);
 
+// A starting theta whose samples meet max_ms with probability about `fraction`, for a search whose uniform start
+// would rank almost only infeasible samples (ranked by how far they miss, they drive every row to the cheapest
+// choice before any two feasible samples are compared). Each allowed category k of variable d is weighted by
+// exp(-beta x m_dk / max_ms), m_dk being the mean latency of `start`'s samples with c_d set to k (so a split that
+// crosses a slow link is priced with the link), floored as ASNG floors theta; beta is found by bisection on the
+// share of 512 samples that meet max_ms. Returns start's theta when that share is already >= fraction.
+Matrix theta_meeting_threshold(const LatencyEstimator& latency, const CategoricalDistribution& start, double max_ms,
+                               double fraction, uint64_t seed);
+
 }  // namespace nasc

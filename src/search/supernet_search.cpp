@@ -15,6 +15,7 @@
 #include "common/progress.h"
 #include "nn/blocks.h"
 #include "search/budget.h"
+#include "search/feasible.h"
 #include "search/ranking.h"
 #include "train/trainer.h"
 
@@ -33,6 +34,7 @@ json SearchOptions::to_json() const {
   if (fair_sampling) j["fair_sampling"] = true;
   if (zero_init_residual) j["zero_init_residual"] = true;
   if (shared_kernels) j["shared_kernels"] = true;
+  if (start_at_threshold) j["start_at_threshold"] = true;
   if (budget_reward != 0) j["budget_reward"] = budget_reward;
   if (best_split) j["best_split"] = true;
   if (rescore > 0) j["rescore"] = rescore;
@@ -58,6 +60,7 @@ SearchOptions SearchOptions::from_json(const json& j, const std::string& ctx) {
   o.fair_sampling = json_get_or(j, "fair_sampling", o.fair_sampling, ctx);
   o.zero_init_residual = json_get_or(j, "zero_init_residual", o.zero_init_residual, ctx);
   o.shared_kernels = json_get_or(j, "shared_kernels", o.shared_kernels, ctx);
+  o.start_at_threshold = json_get_or(j, "start_at_threshold", o.start_at_threshold, ctx);
   o.budget_reward = json_get_or(j, "budget_reward", o.budget_reward, ctx);
   o.best_split = json_get_or(j, "best_split", o.best_split, ctx);
   o.rescore = json_get_or(j, "rescore", o.rescore, ctx);
@@ -144,6 +147,11 @@ SupernetSearch::SupernetSearch(const Space& space, const LatencyEstimator& laten
       asng_(make_distribution(space, sampled_splits(problem_.allowed_splits, options.best_split)),
             AsngConfig{1.5, options.delta_init}) {
   opt_.validate();
+  if (opt_.start_at_threshold && problem_.adapt && std::isfinite(problem_.max_latency_ms)) {
+    CategoricalDistribution start = asng_.distribution();
+    start.set_theta(theta_meeting_threshold(latency_, start, problem_.max_latency_ms, 0.5, opt_.seed));
+    asng_ = AdaptiveSNG(start, AsngConfig{1.5, opt_.delta_init});
+  }
   torch::manual_seed(opt_.seed);
   net_ = Supernet(space_, opt_.shared_kernels);
   largest_ms_ = std::max(1e-9, largest_network_ms(latency_, space_.num_blocks()));

@@ -40,6 +40,10 @@ struct SearchOptions {
   // The inverted-residual ops of a layer share one set of kernels (the largest op's; smaller ones use its first
   // channels and centre taps) instead of each having its own, so every op's training also trains its siblings.
   bool shared_kernels = false;
+  // Theta starts tilted towards cheap choices so that about half of its samples meet T_max
+  // (theta_meeting_threshold), not uniform: under a tight threshold almost every uniform sample misses T, and
+  // ranking those by violation sends every row towards `skip` before two feasible samples are ever compared.
+  bool start_at_threshold = false;
   // Theta's ranking of feasible samples uses loss - budget_reward x capacity, capacity being the sample's ops'
   // time on the device profile over the largest network's (0..1, whatever the split): a supernet's loss favours
   // cheap ops, which converge first, and this prices the capacity a network gives up (0: loss alone).

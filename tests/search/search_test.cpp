@@ -13,6 +13,7 @@
 #include "data/data_spec.h"
 #include "nn/blocks.h"
 #include "nn/quantize.h"
+#include "search/budget.h"
 #include "search/feasible.h"
 #include "search/strategy.h"
 
@@ -277,6 +278,41 @@ TEST(Search, TiedInfeasibleSamplesLeaveThetaWhereItIs) {
     else
       EXPECT_NE(json(search.asng().distribution().theta()), initial) << "ranked violations must move theta";
   }
+}
+
+// --start-at-threshold: where uniform sampling rarely meets a tight T, theta starts tilted towards cheap choices so
+// that about half of its samples do; unconstrained or loose problems start uniform as before.
+TEST(Search, StartAtThresholdTiltsThetaUntilHalfItsSamplesMeetT) {
+  TinyScenario s;
+  SearchProblem prob = behind_privacy_floor(s);
+  const double floor = s.latency.oracle(1).latency.total_ms;
+  prob.max_latency_ms = threshold_between(floor, largest_network_ms(s.latency, 1), kTightFraction);
+  auto share_feasible = [&](const SupernetSearch& search) {
+    std::mt19937_64 rng(99);
+    int met = 0;
+    for (int i = 0; i < 4000; ++i) met += search.feasible(search.to_candidate(search.asng().sample(rng)));
+    return met / 4000.0;
+  };
+  SearchOptions o = small_budget();
+  EXPECT_LT(share_feasible(SupernetSearch(s.space, s.latency, prob, o, torch::kCPU)), 0.15);
+  o.start_at_threshold = true;
+  SupernetSearch tilted(s.space, s.latency, prob, o, torch::kCPU);
+  EXPECT_NEAR(share_feasible(tilted), 0.5, 0.08);
+  const CategoricalDistribution& d = tilted.asng().distribution();
+  const int skip = s.space.op_index("skip"), big = s.space.op_index("k5_e6");
+  for (int l = 0; l < s.space.num_layers(); ++l) {
+    EXPECT_GT(d.prob(l, skip), d.prob(l, big)) << "layer " << l;
+    for (int k = 0; k < s.space.num_ops(); ++k) EXPECT_GE(d.prob(l, k), d.theta_min(l) - 1e-12);
+  }
+  EXPECT_TRUE(SearchOptions::from_json(o.to_json(), "options").start_at_threshold);
+
+  const json uniform = SupernetSearch(s.space, s.latency, behind_privacy_floor(s), small_budget(), torch::kCPU)
+                           .asng().distribution().theta();
+  EXPECT_EQ(json(SupernetSearch(s.space, s.latency, behind_privacy_floor(s), o, torch::kCPU)
+                     .asng().distribution().theta()), uniform) << "unconstrained: nothing to tilt towards";
+  prob.max_latency_ms = 1e9;
+  EXPECT_EQ(json(SupernetSearch(s.space, s.latency, prob, o, torch::kCPU).asng().distribution().theta()), uniform)
+      << "every sample already meets a loose threshold";
 }
 
 // Warm-up: theta stays exactly where it started during the warm-up epochs (weights train on uniform samples), then

@@ -33,6 +33,7 @@ struct SearchArgs {
   int rescore = -1;
   bool tie_infeasible = false;
   bool shared_kernels = false;
+  bool start_at_threshold = false;
   std::string out = "runs/search";
   std::string device = "auto";
   int threads = 0;
@@ -89,6 +90,7 @@ int run_search(const SearchArgs& a) {
   if (a.rescore >= 0) req.options.rescore = a.rescore;
   if (a.tie_infeasible) req.options.tie_infeasible = true;
   if (a.shared_kernels) req.options.shared_kernels = true;
+  if (a.start_at_threshold) req.options.start_at_threshold = true;
   req.options.seed = a.seed;
   req.options.validate();
   req.min_device_blocks = a.scenario.min_device_blocks;
@@ -179,6 +181,9 @@ nasc::cli::Action setup_search(CLI::App& app) {
   app.add_flag("--shared-kernels", a->shared_kernels,
                "Supernet ops of a layer share one set of kernels (the largest op's: smaller ones use its first "
                "channels and centre taps) instead of each having its own; the supernet learns faster");
+  app.add_flag("--start-at-threshold", a->start_at_threshold,
+               "Start theta tilted towards cheap ops and splits so that about half of its samples meet the "
+               "threshold, instead of uniform (where under a tight threshold almost none does)");
   app.add_flag("--best-split", a->best_split,
                "Run each sampled architecture at its fastest allowed split instead of learning the split with the "
                "ops (the loss hardly depends on it; a sampled split across a slow link only adds infeasible samples)");
