@@ -45,4 +45,17 @@ std::vector<double> rank_utility(const std::vector<double>& losses) {
   return rank_utility(losses, std::vector<double>(losses.size(), 0.0));
 }
 
+std::vector<double> rank_utility_penalised(const std::vector<double>& losses, const std::vector<double>& violations,
+                                           double t_max, double weight) {
+  if (!(weight >= 0) || !(t_max > 0)) fail("penalised ranking: weight ", weight, " and T_max ", t_max, ", expected >= 0 and > 0");
+  if (violations.size() != losses.size())
+    fail("ranking: ", losses.size(), " losses but ", violations.size(), " violations, expected one of each per sample");
+  std::vector<double> keys(losses);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (!(violations[i] >= 0)) fail("ranking: violation of sample ", i, " is ", violations[i], ", expected >= 0");
+    keys[i] += weight * violations[i] / t_max;
+  }
+  return rank_utility(keys);
+}
+
 }  // namespace nasc

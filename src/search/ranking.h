@@ -24,4 +24,10 @@ std::vector<double> rank_utility(const std::vector<double>& losses, const std::v
 // The unconstrained case: every sample feasible.
 std::vector<double> rank_utility(const std::vector<double>& losses);
 
+// The constraint as a penalty instead of an order: every sample ranked by f_i + weight x v_i / t_max, so that a
+// sample just over the threshold with a much lower loss beats a feasible one. Throws Error on weight < 0 or
+// t_max <= 0, and as rank_utility.
+std::vector<double> rank_utility_penalised(const std::vector<double>& losses, const std::vector<double>& violations,
+                                           double t_max, double weight);
+
 }  // namespace nasc

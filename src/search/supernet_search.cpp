@@ -35,6 +35,7 @@ json SearchOptions::to_json() const {
   if (zero_init_residual) j["zero_init_residual"] = true;
   if (shared_kernels) j["shared_kernels"] = true;
   if (start_at_threshold) j["start_at_threshold"] = true;
+  if (soft_constraint > 0) j["soft_constraint"] = soft_constraint;
   if (budget_reward != 0) j["budget_reward"] = budget_reward;
   if (best_split) j["best_split"] = true;
   if (rescore > 0) j["rescore"] = rescore;
@@ -61,6 +62,7 @@ SearchOptions SearchOptions::from_json(const json& j, const std::string& ctx) {
   o.zero_init_residual = json_get_or(j, "zero_init_residual", o.zero_init_residual, ctx);
   o.shared_kernels = json_get_or(j, "shared_kernels", o.shared_kernels, ctx);
   o.start_at_threshold = json_get_or(j, "start_at_threshold", o.start_at_threshold, ctx);
+  o.soft_constraint = json_get_or(j, "soft_constraint", o.soft_constraint, ctx);
   o.budget_reward = json_get_or(j, "budget_reward", o.budget_reward, ctx);
   o.best_split = json_get_or(j, "best_split", o.best_split, ctx);
   o.rescore = json_get_or(j, "rescore", o.rescore, ctx);
@@ -82,6 +84,8 @@ void SearchOptions::validate() const {
     fail("warm-up epochs = ", warmup_epochs, ": expected 0..", epochs - 1, " (fewer than the ", epochs, " epochs)");
   if (!(delta_init > 0)) fail("ASNG step size (delta_init) = ", delta_init, ": expected > 0");
   if (rescore < 0 || rescore > 1000) fail("rescore = ", rescore, ": expected 0..1000 candidates");
+  if (!(soft_constraint >= 0 && soft_constraint <= 1000))
+    fail("soft constraint weight = ", soft_constraint, ": expected 0..1000 (loss units for a sample 100% over T_max)");
   if (!(budget_reward >= 0 && budget_reward <= 10))
     fail("budget reward = ", budget_reward, ": expected 0..10 (loss units for a network that uses all of T_max)");
 }
@@ -401,7 +405,9 @@ ThetaStep SupernetSearch::theta_step(const torch::Tensor& xv, const torch::Tenso
     std::vector<double> violations = t.violations;
     if (opt_.tie_infeasible)
       for (double& v : violations) v = v > 0 ? 1.0 : 0.0;
-    asng_.step(samples, rank_utility(keys, violations));
+    asng_.step(samples, opt_.soft_constraint > 0 && std::isfinite(problem_.max_latency_ms)
+                            ? rank_utility_penalised(keys, violations, problem_.max_latency_ms, opt_.soft_constraint)
+                            : rank_utility(keys, violations));
   }
   return t;
 }

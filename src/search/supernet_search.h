@@ -44,6 +44,10 @@ struct SearchOptions {
   // (theta_meeting_threshold), not uniform: under a tight threshold almost every uniform sample misses T, and
   // ranking those by violation sends every row towards `skip` before two feasible samples are ever compared.
   bool start_at_threshold = false;
+  // > 0: theta ranks every sample by loss + soft_constraint x (T - T_max) / T_max for the part over the threshold
+  // (a penalty), instead of every feasible sample before every infeasible one. A sample just over T with a much
+  // lower loss can then win, so theta is not pushed below T by every pair that straddles it (0: the hard rule).
+  double soft_constraint = 0;
   // Theta's ranking of feasible samples uses loss - budget_reward x capacity, capacity being the sample's ops'
   // time on the device profile over the largest network's (0..1, whatever the split): a supernet's loss favours
   // cheap ops, which converge first, and this prices the capacity a network gives up (0: loss alone).

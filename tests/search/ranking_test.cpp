@@ -54,6 +54,18 @@ TEST(RankUtility, InfeasibleRankedByViolationNotLoss) {
   expect_utilities(rank_utility({1.0, 2.0}, {0.7, 0.5}), {-0.5, 0.5});
 }
 
+// The penalised ranking lets a sample just over T with a much lower loss win; a heavy weight restores the order of
+// the hard rule.
+TEST(RankUtility, PenalisedRankingTradesViolationAgainstLoss) {
+  const std::vector<double> losses{1.0, 2.0}, violations{0.01, 0.0};  // T_max = 1: sample 0 is 1% over
+  expect_utilities(rank_utility(losses, violations), {-0.5, 0.5});
+  expect_utilities(rank_utility_penalised(losses, violations, 1.0, 1.0), {0.5, -0.5});
+  expect_utilities(rank_utility_penalised(losses, violations, 1.0, 1000.0), {-0.5, 0.5});
+  expect_utilities(rank_utility_penalised(losses, violations, 1.0, 0.0), {0.5, -0.5});
+  EXPECT_THROW(rank_utility_penalised(losses, violations, 0.0, 1.0), Error);
+  EXPECT_THROW(rank_utility_penalised(losses, {0.01, -1.0}, 1.0, 1.0), Error);
+}
+
 TEST(RankUtility, RejectsBadInput) {
   EXPECT_THROW(rank_utility({1.0}), Error);
   EXPECT_THROW(rank_utility({1.0, 2.0}, {0.0}), Error);

@@ -305,6 +305,12 @@ TEST(Search, StartAtThresholdTiltsThetaUntilHalfItsSamplesMeetT) {
     for (int k = 0; k < s.space.num_ops(); ++k) EXPECT_GE(d.prob(l, k), d.theta_min(l) - 1e-12);
   }
   EXPECT_TRUE(SearchOptions::from_json(o.to_json(), "options").start_at_threshold);
+  o.soft_constraint = 2;
+  EXPECT_EQ(SearchOptions::from_json(o.to_json(), "options").soft_constraint, 2);
+  EXPECT_FALSE(SearchOptions().to_json().contains("soft_constraint"));
+  o.soft_constraint = -1;
+  EXPECT_THROW(o.validate(), Error);
+  o.soft_constraint = 0;
 
   const json uniform = SupernetSearch(s.space, s.latency, behind_privacy_floor(s), small_budget(), torch::kCPU)
                            .asng().distribution().theta();

@@ -34,6 +34,7 @@ struct SearchArgs {
   bool tie_infeasible = false;
   bool shared_kernels = false;
   bool start_at_threshold = false;
+  double soft_constraint = -1;
   std::string out = "runs/search";
   std::string device = "auto";
   int threads = 0;
@@ -91,6 +92,7 @@ int run_search(const SearchArgs& a) {
   if (a.tie_infeasible) req.options.tie_infeasible = true;
   if (a.shared_kernels) req.options.shared_kernels = true;
   if (a.start_at_threshold) req.options.start_at_threshold = true;
+  if (a.soft_constraint >= 0) req.options.soft_constraint = a.soft_constraint;
   req.options.seed = a.seed;
   req.options.validate();
   req.min_device_blocks = a.scenario.min_device_blocks;
@@ -184,6 +186,10 @@ nasc::cli::Action setup_search(CLI::App& app) {
   app.add_flag("--start-at-threshold", a->start_at_threshold,
                "Start theta tilted towards cheap ops and splits so that about half of its samples meet the "
                "threshold, instead of uniform (where under a tight threshold almost none does)");
+  app.add_option("--soft-constraint", a->soft_constraint,
+                 "Rank samples by loss + W x (share of the threshold they exceed it by) instead of every sample that "
+                 "meets T before every one that misses it (default 0: that hard rule); the answer still meets T")
+      ->check(CLI::Range(0.0, 1000.0));
   app.add_flag("--best-split", a->best_split,
                "Run each sampled architecture at its fastest allowed split instead of learning the split with the "
                "ops (the loss hardly depends on it; a sampled split across a slow link only adds infeasible samples)");
