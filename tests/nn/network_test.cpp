@@ -39,40 +39,26 @@ TEST(Supernet, OutputShapeForRandomArchitectures) {
   }
 }
 
+// Also with shared kernels, where an op's weights are slices of its layer's kernels.
 TEST(Network, WeightsCopiedFromSupernetGiveSameOutputs) {
   Space s(SpaceConfig::preset("tiny"));
-  torch::manual_seed(0);
-  Supernet super(s);
-  // Train mode once so that BN running statistics differ from their initial values.
-  super->train();
-  Arch a = s.parse_arch("k5_e3,k3_e1_g2,k3_e6,skip,k5_e1_g2,k3_e3,k5_e6");
-  for (int i = 0; i < 3; ++i) super->forward(torch::randn({8, 1, 28, 28}), a);
-  super->eval();
-  Network net(s, a);
-  net->copy_from(*super);
-  net->eval();
-  auto x = torch::randn({4, 1, 28, 28});
-  auto ys = super->forward(x, a);
-  auto yn = net->forward(x);
-  EXPECT_TRUE(torch::allclose(ys, yn, 1e-5, 1e-6)) << (ys - yn).abs().max().item<float>();
-  EXPECT_EQ(count_parameters(*net) < count_parameters(*super), true);
-}
-
-TEST(Network, WeightsCopiedFromASharedKernelSupernetGiveSameOutputs) {
-  Space s(SpaceConfig::preset("tiny"));
-  torch::manual_seed(0);
-  Supernet super(s, /*shared_kernels=*/true);
-  super->train();
-  Arch a = s.parse_arch("k5_e3,k3_e1_g2,k3_e6,skip,k5_e1_g2,k3_e3,k5_e6");
-  for (int i = 0; i < 3; ++i) super->forward(torch::randn({8, 1, 28, 28}), a);
-  super->eval();
-  Network net(s, a);
-  net->copy_from(*super);
-  net->eval();
-  auto x = torch::randn({4, 1, 28, 28});
-  auto ys = super->forward(x, a);
-  auto yn = net->forward(x);
-  EXPECT_TRUE(torch::allclose(ys, yn, 1e-5, 1e-6)) << (ys - yn).abs().max().item<float>();
+  for (bool shared : {false, true}) {
+    torch::manual_seed(0);
+    Supernet super(s, shared);
+    // Train mode once so that BN running statistics differ from their initial values.
+    super->train();
+    Arch a = s.parse_arch("k5_e3,k3_e1_g2,k3_e6,skip,k5_e1_g2,k3_e3,k5_e6");
+    for (int i = 0; i < 3; ++i) super->forward(torch::randn({8, 1, 28, 28}), a);
+    super->eval();
+    Network net(s, a);
+    net->copy_from(*super);
+    net->eval();
+    auto x = torch::randn({4, 1, 28, 28});
+    auto ys = super->forward(x, a);
+    auto yn = net->forward(x);
+    EXPECT_TRUE(torch::allclose(ys, yn, 1e-5, 1e-6)) << "shared " << shared << ": " << (ys - yn).abs().max().item<float>();
+    EXPECT_LT(count_parameters(*net), count_parameters(*super));
+  }
 }
 
 TEST(Supernet, SharedKernelsAreOneSetPerLayerAndGroupCount) {
