@@ -36,6 +36,7 @@ json SearchOptions::to_json() const {
   if (shared_kernels) j["shared_kernels"] = true;
   if (start_at_threshold) j["start_at_threshold"] = true;
   if (soft_constraint > 0) j["soft_constraint"] = soft_constraint;
+  if (uniform_weights) j["uniform_weights"] = true;
   if (budget_reward != 0) j["budget_reward"] = budget_reward;
   if (best_split) j["best_split"] = true;
   if (rescore > 0) j["rescore"] = rescore;
@@ -63,6 +64,7 @@ SearchOptions SearchOptions::from_json(const json& j, const std::string& ctx) {
   o.shared_kernels = json_get_or(j, "shared_kernels", o.shared_kernels, ctx);
   o.start_at_threshold = json_get_or(j, "start_at_threshold", o.start_at_threshold, ctx);
   o.soft_constraint = json_get_or(j, "soft_constraint", o.soft_constraint, ctx);
+  o.uniform_weights = json_get_or(j, "uniform_weights", o.uniform_weights, ctx);
   o.budget_reward = json_get_or(j, "budget_reward", o.budget_reward, ctx);
   o.best_split = json_get_or(j, "best_split", o.best_split, ctx);
   o.rescore = json_get_or(j, "rescore", o.rescore, ctx);
@@ -149,7 +151,8 @@ SupernetSearch::SupernetSearch(const Space& space, const LatencyEstimator& laten
       opt_(options),
       device_(device),
       asng_(make_distribution(space, sampled_splits(problem_.allowed_splits, options.best_split)),
-            AsngConfig{1.5, options.delta_init}) {
+            AsngConfig{1.5, options.delta_init}),
+      uniform_(make_distribution(space, sampled_splits(problem_.allowed_splits, options.best_split))) {
   opt_.validate();
   if (opt_.start_at_threshold && problem_.adapt && std::isfinite(problem_.max_latency_ms)) {
     CategoricalDistribution start = asng_.distribution();
@@ -361,7 +364,8 @@ WeightStep SupernetSearch::weight_step(const torch::Tensor& x, const torch::Tens
       paths.push_back(c);
     }
   } else {
-    for (int i = 0; i < lambda; ++i) paths.push_back(to_candidate(asng_.sample(rng)));
+    const CategoricalDistribution& from = opt_.uniform_weights ? uniform_ : asng_.distribution();
+    for (int i = 0; i < lambda; ++i) paths.push_back(to_candidate(from.sample(rng)));
   }
   for (const Candidate& c : paths) {
     auto loss = classification_loss(forward(c, x), y, 0.0) / double(paths.size());

@@ -48,6 +48,11 @@ struct SearchOptions {
   // (a penalty), instead of every feasible sample before every infeasible one. A sample just over T with a much
   // lower loss can then win, so theta is not pushed below T by every pair that straddles it (0: the hard rule).
   double soft_constraint = 0;
+  // Weight steps train uniformly sampled configurations instead of theta's samples (theta still decides what is
+  // scored and returned): weights trained on theta's samples favour whatever theta already prefers, so a network
+  // theta has moved away from looks worse than it is, and the first preference (cheap ops, which converge first)
+  // reinforces itself.
+  bool uniform_weights = false;
   // Theta's ranking of feasible samples uses loss - budget_reward x capacity, capacity being the sample's ops'
   // time on the device profile over the largest network's (0..1, whatever the split): a supernet's loss favours
   // cheap ops, which converge first, and this prices the capacity a network gives up (0: loss alone).
@@ -202,6 +207,7 @@ class SupernetSearch {
   Supernet net_{nullptr};
   std::unique_ptr<torch::optim::SGD> sgd_;
   AdaptiveSNG asng_;
+  CategoricalDistribution uniform_;  // what weight steps sample with uniform_weights
   Normalizer norm_;
   const ImageSet* data_ = nullptr;
   std::vector<int64_t> train_idx_, val_idx_;

@@ -321,6 +321,30 @@ TEST(Search, StartAtThresholdTiltsThetaUntilHalfItsSamplesMeetT) {
       << "every sample already meets a loose threshold";
 }
 
+// --uniform-weights: weight steps draw their paths from the uniform distribution whatever theta is, so a tilted
+// theta trains the same weights as a uniform one; without the option it trains others.
+TEST(Search, UniformWeightStepsDoNotFollowTheta) {
+  TinyScenario s;
+  SearchProblem prob = behind_privacy_floor(s);
+  prob.max_latency_ms = threshold_between(s.latency.oracle(1).latency.total_ms, largest_network_ms(s.latency, 1),
+                                          kTightFraction);
+  torch::manual_seed(3);
+  const auto x = torch::randn({4, 1, 28, 28}), y = torch::randint(10, {4}, torch::kLong);
+  auto weights_after_steps = [&](bool tilted, bool uniform) {
+    SearchOptions o = small_budget();
+    o.start_at_threshold = tilted;
+    o.uniform_weights = uniform;
+    SupernetSearch search(s.space, s.latency, prob, o, torch::kCPU);
+    std::mt19937_64 rng(5);
+    for (int i = 0; i < 3; ++i) search.weight_step(x, y, rng);
+    std::vector<torch::Tensor> flat;
+    for (auto& p : search.supernet()->parameters()) flat.push_back(p.flatten());
+    return torch::cat(flat);
+  };
+  EXPECT_TRUE(torch::equal(weights_after_steps(true, true), weights_after_steps(false, true)));
+  EXPECT_FALSE(torch::equal(weights_after_steps(true, false), weights_after_steps(false, false)));
+}
+
 // Warm-up: theta stays exactly where it started during the warm-up epochs (weights train on uniform samples), then
 // adapts. Also the option's bounds.
 TEST(Search, WarmupEpochsKeepThetaFrozenThenAdapt) {

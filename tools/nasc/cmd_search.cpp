@@ -35,6 +35,7 @@ struct SearchArgs {
   bool shared_kernels = false;
   bool start_at_threshold = false;
   double soft_constraint = -1;
+  bool uniform_weights = false;
   std::string out = "runs/search";
   std::string device = "auto";
   int threads = 0;
@@ -93,6 +94,7 @@ int run_search(const SearchArgs& a) {
   if (a.shared_kernels) req.options.shared_kernels = true;
   if (a.start_at_threshold) req.options.start_at_threshold = true;
   if (a.soft_constraint >= 0) req.options.soft_constraint = a.soft_constraint;
+  if (a.uniform_weights) req.options.uniform_weights = true;
   req.options.seed = a.seed;
   req.options.validate();
   req.min_device_blocks = a.scenario.min_device_blocks;
@@ -190,6 +192,10 @@ nasc::cli::Action setup_search(CLI::App& app) {
                  "Rank samples by loss + W x (share of the threshold they exceed it by) instead of every sample that "
                  "meets T before every one that misses it (default 0: that hard rule); the answer still meets T")
       ->check(CLI::Range(0.0, 1000.0));
+  app.add_flag("--uniform-weights", a->uniform_weights,
+               "Train the supernet weights on uniformly sampled configurations, not on theta's samples (theta "
+               "still decides what is scored and returned), so that theta's early preferences do not train "
+               "themselves in");
   app.add_flag("--best-split", a->best_split,
                "Run each sampled architecture at its fastest allowed split instead of learning the split with the "
                "ops (the loss hardly depends on it; a sampled split across a slow link only adds infeasible samples)");
