@@ -88,6 +88,8 @@ void SearchOptions::validate() const {
   if (rescore < 0 || rescore > 1000) fail("rescore = ", rescore, ": expected 0..1000 candidates");
   if (!(soft_constraint >= 0 && soft_constraint <= 1000))
     fail("soft constraint weight = ", soft_constraint, ": expected 0..1000 (loss units for a sample 100% over T_max)");
+  if (soft_constraint > 0 && tie_infeasible)
+    fail("soft constraint and tie_infeasible: give one, the penalty replaces the ranking that ties infeasible samples");
   if (!(budget_reward >= 0 && budget_reward <= 10))
     fail("budget reward = ", budget_reward, ": expected 0..10 (loss units for a network that uses all of T_max)");
 }

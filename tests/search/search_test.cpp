@@ -308,6 +308,9 @@ TEST(Search, StartAtThresholdTiltsThetaUntilHalfItsSamplesMeetT) {
   o.soft_constraint = 2;
   EXPECT_EQ(SearchOptions::from_json(o.to_json(), "options").soft_constraint, 2);
   EXPECT_FALSE(SearchOptions().to_json().contains("soft_constraint"));
+  o.tie_infeasible = true;
+  EXPECT_THROW(o.validate(), Error) << "a penalty and tied infeasible samples exclude each other";
+  o.tie_infeasible = false;
   o.soft_constraint = -1;
   EXPECT_THROW(o.validate(), Error);
   o.soft_constraint = 0;
