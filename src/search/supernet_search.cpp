@@ -152,15 +152,9 @@ SupernetSearch::SupernetSearch(const Space& space, const LatencyEstimator& laten
       problem_(std::move(problem)),
       opt_(options),
       device_(device),
-      asng_(make_distribution(space, sampled_splits(problem_.allowed_splits, options.best_split)),
-            AsngConfig{1.5, options.delta_init}),
-      uniform_(make_distribution(space, sampled_splits(problem_.allowed_splits, options.best_split))) {
+      uniform_(make_distribution(space, sampled_splits(problem_.allowed_splits, options.best_split))),
+      asng_(starting_distribution(), AsngConfig{1.5, options.delta_init}) {
   opt_.validate();
-  if (opt_.start_at_threshold && problem_.adapt && std::isfinite(problem_.max_latency_ms)) {
-    CategoricalDistribution start = asng_.distribution();
-    start.set_theta(theta_meeting_threshold(latency_, start, problem_.max_latency_ms, 0.5, opt_.seed));
-    asng_ = AdaptiveSNG(start, AsngConfig{1.5, opt_.delta_init});
-  }
   torch::manual_seed(opt_.seed);
   net_ = Supernet(space_, opt_.shared_kernels);
   largest_ms_ = std::max(1e-9, largest_network_ms(latency_, space_.num_blocks()));
@@ -176,6 +170,13 @@ SupernetSearch::SupernetSearch(const Space& space, const LatencyEstimator& laten
   sgd_ = std::make_unique<torch::optim::SGD>(
       net_->parameters(),
       torch::optim::SGDOptions(opt_.lr).momentum(opt_.momentum).nesterov(opt_.momentum > 0).weight_decay(opt_.weight_decay));
+}
+
+CategoricalDistribution SupernetSearch::starting_distribution() const {
+  CategoricalDistribution start = uniform_;
+  if (opt_.start_at_threshold && problem_.adapt && std::isfinite(problem_.max_latency_ms))
+    start.set_theta(theta_meeting_threshold(latency_, start, problem_.max_latency_ms, 0.5, opt_.seed));
+  return start;
 }
 
 Candidate SupernetSearch::to_candidate(const Sample& s) const {

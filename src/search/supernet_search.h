@@ -195,6 +195,8 @@ class SupernetSearch {
 
  private:
   SearchEpoch summarize(int epoch, double lr, const EpochTally& tally, double seconds) const;
+  // Uniform, or tilted towards T_max with start_at_threshold.
+  CategoricalDistribution starting_distribution() const;
   bool adapting_ = true;  // theta steps move theta: the problem adapts and the warm-up is over
   void save_checkpoint(const std::string& dir, const SearchState& st);
   bool load_checkpoint(const std::string& dir, SearchState& st);
@@ -206,8 +208,8 @@ class SupernetSearch {
   torch::Device device_;
   Supernet net_{nullptr};
   std::unique_ptr<torch::optim::SGD> sgd_;
-  AdaptiveSNG asng_;
-  CategoricalDistribution uniform_;  // what weight steps sample with uniform_weights
+  CategoricalDistribution uniform_;  // theta's space at uniform: what weight steps sample with uniform_weights
+  AdaptiveSNG asng_;                 // starts at starting_distribution(), so after uniform_
   Normalizer norm_;
   const ImageSet* data_ = nullptr;
   std::vector<int64_t> train_idx_, val_idx_;
