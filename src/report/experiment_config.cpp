@@ -148,8 +148,8 @@ ExperimentConfig ExperimentConfig::from_json(const json& j, const std::string& c
     fail(ctx, ": 'strategies' must include accuracy-only: the thresholds are placed relative to its latency");
 
   json sj = j.value("search", json::object()), rj = j.value("retrain", json::object());
-  json search_fields = SearchOptions().to_json();
-  search_fields["warmup_epochs"] = 0;  // to_json leaves it out while 0
+  json search_fields = json::object();
+  for (const std::string& k : SearchOptions::field_names()) search_fields[k] = 0;
   check_fields(sj, search_fields, ctx + " search");
   check_fields(rj, TrainOptions().to_json(), ctx + " retrain");
   c.search = SearchOptions::from_json(sj, ctx + " search");

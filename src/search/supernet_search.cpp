@@ -44,6 +44,19 @@ json SearchOptions::to_json() const {
   return j;
 }
 
+std::vector<std::string> SearchOptions::field_names() {
+  SearchOptions on;  // every optional field set, so that to_json writes it
+  on.warmup_epochs = 1;
+  on.fair_sampling = on.zero_init_residual = on.shared_kernels = on.start_at_threshold = on.uniform_weights = true;
+  on.best_split = on.tie_infeasible = true;
+  on.soft_constraint = on.budget_reward = 1;
+  on.rescore = 1;
+  const json all = on.to_json();
+  std::vector<std::string> names;
+  for (auto& [k, v] : all.items()) names.push_back(k);
+  return names;
+}
+
 SearchOptions SearchOptions::from_json(const json& j, const std::string& ctx) {
   SearchOptions o;
   o.epochs = json_get_or(j, "epochs", o.epochs, ctx);

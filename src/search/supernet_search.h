@@ -71,6 +71,8 @@ struct SearchOptions {
 
   json to_json() const;
   static SearchOptions from_json(const json& j, const std::string& context);
+  // Every field from_json reads, those to_json leaves out while off included: what a config may name.
+  static std::vector<std::string> field_names();
   void validate() const;
 };
 

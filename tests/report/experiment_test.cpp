@@ -262,6 +262,19 @@ TEST(Experiment, ConfigErrorsNameTheFieldAndWhatWasExpected) {
   j = good;
   j["search"]["epoch"] = 3;
   expect(j, "unknown field 'epoch'");
+  j = good;  // the search options that are written only when set are accepted and read all the same
+  j["search"].update({{"shared_kernels", true}, {"uniform_weights", true}, {"start_at_threshold", true},
+                      {"rescore", 8}, {"soft_constraint", 2}, {"budget_reward", 0.5}, {"best_split", true},
+                      {"fair_sampling", true}, {"zero_init_residual", true}, {"epochs", 2}, {"warmup_epochs", 1}});
+  const SearchOptions so = ExperimentConfig::from_json(j, "mini.json").search;
+  EXPECT_TRUE(so.shared_kernels && so.uniform_weights && so.start_at_threshold && so.best_split && so.fair_sampling &&
+              so.zero_init_residual);
+  EXPECT_EQ(so.rescore, 8);
+  EXPECT_EQ(so.soft_constraint, 2);
+  EXPECT_EQ(so.budget_reward, 0.5);
+  EXPECT_EQ(so.warmup_epochs, 1);
+  j["search"]["tie_infeasible"] = true;
+  expect(j, "soft constraint and tie_infeasible");
   j = good;
   j["retrain"] = 5;
   expect(j, "retrain: expected a JSON object");
@@ -288,7 +301,7 @@ TEST(Experiment, ConfigErrorsNameTheFieldAndWhatWasExpected) {
   EXPECT_TRUE(ExperimentConfig::from_json(j, "mini.json").retrain_as_deployed);
   EXPECT_FALSE(ExperimentConfig::from_json(good, "mini.json").retrain_as_deployed);
   // The bundled configs parse.
-  for (const char* name : {"quick.json", "paper.json"})
+  for (const char* name : {"quick.json", "paper.json", "edge.json", "search-quality.json", "edge-quality.json"})
     EXPECT_NO_THROW(ExperimentConfig::from_json(
         read_json_file((fs::path(NASC_SOURCE_DIR) / "configs" / name).string()), name))
         << name;
