@@ -1,6 +1,7 @@
 #include "report/tables.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -285,6 +286,44 @@ double latency_reduction(const CellSummary& cell, const std::string& strategy) {
 
 std::string format_percent(double fraction) { return fmt("%.1f%%", 100 * fraction); }
 
+int HeadToHead::verdict() const {
+  if (seeds < 2 || !(spread == spread)) return 0;
+  return delta_mean > spread ? 1 : delta_mean < -spread ? -1 : 0;
+}
+
+std::vector<HeadToHead> head_to_head(const std::vector<ResultRow>& rows, const CellSummary& cell) {
+  const StrategySummary* nasc = cell.find("nasc");
+  std::vector<HeadToHead> out;
+  if (!nasc || !cell.constrained()) return out;
+  auto in_cell = [&](const ResultRow& r, const std::string& strategy) {
+    return r.strategy == strategy && r.scenario == cell.scenario && r.privacy_floor == cell.privacy_floor &&
+           r.bandwidth_mbps == cell.bandwidth_mbps && r.threshold_fraction == cell.threshold_fraction;
+  };
+  for (const StrategySummary& b : cell.strategies) {
+    if (b.strategy == "nasc" || b.strategy == "accuracy-only" || b.strategy.rfind("fixed:", 0) == 0) continue;
+    std::map<uint64_t, double> theirs;
+    for (auto& r : rows)
+      if (in_cell(r, b.strategy)) theirs[r.seed] = r.test_acc;
+    std::vector<double> deltas;
+    int wins = 0;
+    for (auto& r : rows) {
+      auto it = theirs.find(r.seed);
+      if (!in_cell(r, "nasc") || it == theirs.end()) continue;
+      deltas.push_back(r.test_acc - it->second);
+      wins += r.test_acc > it->second;
+    }
+    HeadToHead h;
+    h.baseline = b.strategy;
+    h.seeds = int(deltas.size());
+    h.wins = wins;
+    h.delta_mean = mean(deltas);
+    h.delta_std = deltas.size() > 1 ? sample_std(deltas) : kNaN;
+    h.spread = nasc->n > 1 && b.n > 1 ? std::max(nasc->acc_std, b.acc_std) : kNaN;
+    out.push_back(h);
+  }
+  return out;
+}
+
 namespace {
 
 std::string accuracy_cell(const StrategySummary& s) {
@@ -351,6 +390,43 @@ std::string pareto_tables(const std::vector<CellSummary>& cells) {
   return md.str();
 }
 
+// NASC against each other search that follows T, cell by cell, and how often it is ahead by more than the spread.
+std::string head_to_head_tables(const std::vector<ResultRow>& rows, const std::vector<CellSummary>& cells) {
+  std::ostringstream table;
+  std::map<std::string, std::array<int, 4>> tally;  // baseline -> cells ahead, within, behind, all
+  std::vector<std::string> order;
+  for (auto& c : cells)
+    for (const HeadToHead& h : head_to_head(rows, c)) {
+      if (!tally.count(h.baseline)) order.push_back(h.baseline);
+      auto& t = tally[h.baseline];
+      ++t[h.verdict() > 0 ? 0 : h.verdict() < 0 ? 2 : 1];
+      ++t[3];
+      const StrategySummary *n = c.find("nasc"), *b = c.find(h.baseline);
+      table << "| " << c.scenario << " | " << c.privacy_floor << " | " << fmt("%g", c.bandwidth_mbps) << " | "
+            << fmt("%g", c.threshold_fraction) << " | " << h.baseline << " | " << accuracy_cell(*n) << " | "
+            << accuracy_cell(*b) << " | " << fmt("%.3f", n->total_ms) << " | " << fmt("%.3f", b->total_ms) << " | "
+            << fmt("%+.2f", 100 * h.delta_mean) << (h.delta_std == h.delta_std ? fmt(" ± %.2f", 100 * h.delta_std) : "")
+            << " | " << h.wins << "/" << h.seeds << " | " << fmt("%.2f", 100 * h.spread) << " | "
+            << (h.verdict() > 0 ? "NASC ahead" : h.verdict() < 0 ? h.baseline + " ahead" : "within spread") << " |\n";
+    }
+  if (order.empty()) return "";
+  std::ostringstream md;
+  md << "\n## NASC against the other searches\n\n"
+     << "Each cell's NASC runs against the same seeds of another search under the same T: Δacc = NASC's retrained "
+        "accuracy − the other's, per seed (the seed fixes both retrainings' initialisation and data order), mean ± "
+        "std; wins = seeds where NASC is more accurate; spread = the larger of the two strategies' seed standard "
+        "deviations; a strategy is ahead when the mean Δacc exceeds the spread.\n\n";
+  for (auto& b : order) {
+    const auto& t = tally[b];
+    md << "- against " << b << ": NASC ahead by more than the spread in " << t[0] << " of " << t[3]
+       << " cells, within it in " << t[1] << ", behind by more in " << t[2] << ".\n";
+  }
+  md << "\n| scenario | floor | Mbit/s | f | against | NASC acc % | its acc % | NASC ms | its ms | Δacc pp | wins | "
+        "spread pp | verdict |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+     << table.str();
+  return md.str();
+}
+
 }  // namespace
 
 // Long on purpose: it writes results.md top to bottom, one section after another, as a reader sees it.
@@ -382,6 +458,8 @@ std::string render_markdown(const std::vector<ResultRow>& rows, const CostRecord
        << fmt("%+.2f", 100 * (n->acc_mean - a->acc_mean)) << " | " << fmt("%.3f", n->total_ms) << " | "
        << fmt("%.3f", a->total_ms) << " | " << format_percent(latency_reduction(c, "nasc")) << " |\n";
   }
+
+  md << head_to_head_tables(rows, cells);
 
   std::string current;
   for (auto& c : cells) {

@@ -74,6 +74,7 @@ struct CellSummary {
   double bandwidth_mbps = 0, threshold_fraction = kNaN, threshold_ms = kNaN, floor_ms = 0;
   std::vector<StrategySummary> strategies;  // in order of first appearance in the CSV
   const StrategySummary* find(const std::string& strategy) const;
+  bool constrained() const { return threshold_fraction == threshold_fraction; }
 };
 
 std::vector<CellSummary> summarize(const std::vector<ResultRow>& rows);
@@ -85,6 +86,21 @@ std::vector<std::pair<double, double>> pareto_front(std::vector<std::pair<double
 // 1 - T_strategy / T_accuracy-only on mean total latencies (NaN without an accuracy-only reference).
 double latency_reduction(const CellSummary& cell, const std::string& strategy);
 std::string format_percent(double fraction);  // 0.3721 -> "37.2%", as results.md prints reductions
+
+// NASC against another search that follows the threshold (random:N, device-only, server-only) in one cell,
+// seed by seed: the same seed retrains both networks with the same initialisation and data order, so the per-seed
+// difference removes the retraining noise the two share.
+struct HeadToHead {
+  std::string baseline;
+  int seeds = 0;  // seeds both ran
+  int wins = 0;   // of those, seeds where NASC's retrained accuracy is higher
+  double delta_mean = kNaN, delta_std = kNaN;  // NASC - baseline accuracy over those seeds
+  double spread = kNaN;  // the larger of the two strategies' seed standard deviations in the cell
+  // +1: NASC ahead by more than the spread, -1: behind by more, 0: within it (or fewer than 2 seeds each)
+  int verdict() const;
+};
+
+std::vector<HeadToHead> head_to_head(const std::vector<ResultRow>& rows, const CellSummary& cell);
 
 // results.md: a NASC-vs-accuracy-only summary, one table per cell, and the search cost.
 std::string render_markdown(const std::vector<ResultRow>& rows, const CostRecord* cost, const std::string& title);

@@ -404,6 +404,65 @@ TEST(Report, AccuracyAgainstLatencyTableMarksTheParetoFront) {
   EXPECT_EQ(lines, 7u) << table;
 }
 
+// NASC against random search, seed by seed, with hand-computed differences and verdicts.
+TEST(Report, HeadToHeadPairsSeedsAndJudgesAgainstTheSpread) {
+  auto row = [](const std::string& strategy, double f, uint64_t seed, double acc) {
+    ResultRow r;
+    r.scenario = "s";
+    r.bandwidth_mbps = 10;
+    r.threshold_fraction = f;
+    r.threshold_ms = std::isnan(f) ? kNaN : 1 + f * 7;
+    r.strategy = strategy;
+    r.seed = seed;
+    r.total_ms = std::isnan(f) ? 8 : 1 + f * 7;
+    r.test_acc = acc;
+    return r;
+  };
+  // f = 0.3: NASC 0.80/0.82/0.84 (std 0.02), random 0.70/0.71/0.72 (std 0.01): Δ 0.10/0.11/0.12, ahead.
+  // f = 0.5: NASC 0.80/0.70/0.90 (std 0.10), random 0.78/0.75/0.80: Δ +0.02/-0.05/+0.10, mean 0.0233, within.
+  // f = 0.7: NASC 0.70/0.71 (std 0.00707), random 0.80/0.81: Δ -0.10 twice, behind.
+  std::vector<ResultRow> rows = {row("accuracy-only", kNaN, 1, 0.9), row("accuracy-only", kNaN, 2, 0.9)};
+  const double nasc[3][3] = {{0.80, 0.82, 0.84}, {0.80, 0.70, 0.90}, {0.70, 0.71, kNaN}};
+  const double rand[3][3] = {{0.70, 0.71, 0.72}, {0.78, 0.75, 0.80}, {0.80, 0.81, kNaN}};
+  const double fs[3] = {0.3, 0.5, 0.7};
+  for (int c = 0; c < 3; ++c)
+    for (int s = 0; s < 3; ++s)
+      if (!std::isnan(nasc[c][s])) {
+        rows.push_back(row("nasc", fs[c], uint64_t(s + 1), nasc[c][s]));
+        rows.push_back(row("random:8", fs[c], uint64_t(s + 1), rand[c][s]));
+      }
+  rows.push_back(row("random:8", 0.3, 4, 0.71));  // a seed NASC lacks: in the spread, not in the pairs
+  std::vector<CellSummary> cells = summarize(rows);
+  ASSERT_EQ(cells.size(), 3u);
+  std::vector<HeadToHead> h = head_to_head(rows, cells[0]);
+  ASSERT_EQ(h.size(), 1u);  // accuracy-only does not follow T: no comparison
+  EXPECT_EQ(h[0].baseline, "random:8");
+  EXPECT_EQ(h[0].seeds, 3);
+  EXPECT_EQ(h[0].wins, 3);
+  EXPECT_NEAR(h[0].delta_mean, 0.11, 1e-12);
+  EXPECT_NEAR(h[0].delta_std, 0.01, 1e-12);
+  EXPECT_NEAR(h[0].spread, 0.02, 1e-12);
+  EXPECT_EQ(h[0].verdict(), 1);
+  h = head_to_head(rows, cells[1]);
+  EXPECT_EQ(h[0].wins, 2);
+  EXPECT_NEAR(h[0].delta_mean, 0.07 / 3, 1e-12);
+  EXPECT_NEAR(h[0].spread, 0.10, 1e-12);
+  EXPECT_EQ(h[0].verdict(), 0);
+  h = head_to_head(rows, cells[2]);
+  EXPECT_EQ(h[0].wins, 0);
+  EXPECT_NEAR(h[0].delta_mean, -0.10, 1e-12);
+  EXPECT_EQ(h[0].verdict(), -1);
+  const std::string md = render_markdown(rows, nullptr, "h2h");
+  EXPECT_NE(md.find("- against random:8: NASC ahead by more than the spread in 1 of 3 cells, within it in 1, behind "
+                    "by more in 1."),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| s | 1 | 10 | 0.3 | random:8 | 82.00 ± 2.00 | 71.00 ± 0.82 | 3.100 | 3.100 | +11.00 ± 1.00 | "
+                    "3/3 | 2.00 | NASC ahead |"),
+            std::string::npos)
+      << md;
+}
+
 TEST(Report, ParetoFrontKeepsOnlyUndominatedPoints) {
   auto front = pareto_front({{5, 80}, {3, 70}, {4, 65}, {8, 85}, {6, 79}, {3, 60}, {8, 84}});
   std::vector<std::pair<double, double>> want = {{3, 70}, {5, 80}, {8, 85}};
