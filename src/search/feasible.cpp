@@ -111,21 +111,25 @@ Matrix theta_meeting_threshold(const LatencyEstimator& latency, const Categorica
   const int L = latency.space().num_layers(), D = start.num_variables();
   if (D != L + 1) fail("theta_meeting_threshold: expected ", L + 1, " variables (ops, split), got ", D);
   auto total = [&](const Sample& c) { return latency.total_ms(Arch(c.begin(), c.begin() + L), c.back()); };
-  std::mt19937_64 rng(seed);
-  std::vector<Sample> probes(64);
-  for (auto& c : probes) c = start.sample(rng);
-  Matrix cost(static_cast<size_t>(D));
-  for (int d = 0; d < D; ++d) {
-    cost[d].assign(start.categories()[d], 0.0);
-    for (int k = 0; k < start.categories()[d]; ++k) {
-      if (!start.allowed(d, k)) continue;
-      for (Sample c : probes) {
-        c[d] = k;
-        cost[d][k] += total(c) / double(probes.size()) / max_ms;
+  // m_dk / max_ms under `around`: the mean over 64 of its samples with c_d forced to k.
+  auto price = [&](const CategoricalDistribution& around) {
+    std::mt19937_64 rng(seed);
+    std::vector<Sample> probes(64);
+    for (auto& c : probes) c = around.sample(rng);
+    Matrix cost(static_cast<size_t>(D));
+    for (int d = 0; d < D; ++d) {
+      cost[d].assign(start.categories()[d], 0.0);
+      for (int k = 0; k < start.categories()[d]; ++k) {
+        if (!start.allowed(d, k)) continue;
+        for (Sample c : probes) {
+          c[d] = k;
+          cost[d][k] += total(c) / double(probes.size()) / max_ms;
+        }
       }
     }
-  }
-  auto tilted = [&](double beta) {
+    return cost;
+  };
+  auto tilted = [&](const Matrix& cost, double beta) {
     CategoricalDistribution dist = start;
     Matrix theta(static_cast<size_t>(D));
     for (int d = 0; d < D; ++d) {
@@ -149,13 +153,28 @@ Matrix theta_meeting_threshold(const LatencyEstimator& latency, const Categorica
     return met / 512.0;
   };
   if (share(start) >= fraction) return start.theta();
-  double lo = 0, hi = 1;
-  while (share(tilted(hi)) < fraction && hi < 1e4) lo = hi, hi *= 2;
-  for (int it = 0; it < 30; ++it) {
-    const double mid = 0.5 * (lo + hi);
-    (share(tilted(mid)) < fraction ? lo : hi) = mid;
+  // Prices taken under `start` treat the choices as independent, and the split is not: with heavy ops the
+  // cheapest cut ships the stem's output to a fast server, with light ones it is none, so tilting both rows by
+  // those prices can end far from T (cheap ops, early cut). When no beta reaches the target, the choices are
+  // priced again under the most tilted distribution so far, a few rounds; the best share found is the fallback.
+  constexpr double kMaxBeta = 1e4;
+  CategoricalDistribution around = start, best = start;
+  double best_share = share(start);
+  for (int round = 0; round < 6; ++round) {
+    const Matrix cost = price(around);
+    double lo = 0, hi = 1;
+    while (share(tilted(cost, hi)) < fraction && hi < kMaxBeta) lo = hi, hi *= 2;
+    if (share(tilted(cost, hi)) >= fraction) {
+      for (int it = 0; it < 30; ++it) {
+        const double mid = 0.5 * (lo + hi);
+        (share(tilted(cost, mid)) < fraction ? lo : hi) = mid;
+      }
+      return tilted(cost, hi).theta();
+    }
+    around = tilted(cost, hi);
+    if (const double s = share(around); s > best_share) best_share = s, best = around;
   }
-  return tilted(hi).theta();
+  return best.theta();
 }
 
 }  // namespace nasc

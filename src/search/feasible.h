@@ -33,7 +33,9 @@ bool most_likely_feasible(const LatencyEstimator& latency, const Matrix& theta,
 // choice before any two feasible samples are compared). Each allowed category k of variable d is weighted by
 // exp(-beta x m_dk / max_ms), m_dk being the mean latency of `start`'s samples with c_d set to k (so a split that
 // crosses a slow link is priced with the link), floored as ASNG floors theta; beta is found by bisection on the
-// share of 512 samples that meet max_ms. Returns start's theta when that share is already >= fraction.
+// share of 512 samples that meet max_ms. Returns start's theta when that share is already >= fraction. When no
+// beta reaches the fraction (the choices interact: the cheapest split depends on the ops), m is measured again
+// under the most tilted distribution, up to six rounds; failing that, the distribution with the largest share.
 Matrix theta_meeting_threshold(const LatencyEstimator& latency, const CategoricalDistribution& start, double max_ms,
                                double fraction, uint64_t seed);
 

@@ -324,6 +324,35 @@ TEST(Search, StartAtThresholdTiltsThetaUntilHalfItsSamplesMeetT) {
       << "every sample already meets a loose threshold";
 }
 
+// On the Raspberry Pi 4 -> Titan RTX profiles at 10 Mbit/s the cheapest split depends on the ops (the stem's output
+// to the GPU for heavy heads, no cut for light ones): priced under uniform ops alone, the tilt sent every sample to
+// cheap ops behind an early cut and none met T. Half of them must.
+TEST(Search, StartAtThresholdMeetsTWhenTheBestSplitDependsOnTheOps) {
+  Space space(SpaceConfig::preset("hwnas-cifar10"));
+  const std::string dir = std::string(NASC_SOURCE_DIR) + "/profiles/";
+  LatencyEstimator latency(space, HardwareProfile::load(dir + "raspi4-hwnas-cifar.json"),
+                           HardwareProfile::load(dir + "titanrtx-hwnas-cifar.json"), LinkModel{10, 10, 5, false},
+                           Encoding::Int8);
+  std::vector<bool> splits(size_t(space.num_blocks() + 1), true);
+  splits[0] = false;
+  const CategoricalDistribution start = make_distribution(space, splits);
+  const double floor = latency.oracle(1).latency.total_ms, top = largest_network_ms(latency, 1);
+  for (double f : {0.05, 0.1, 0.2}) {
+    const double t = threshold_between(floor, top, f);
+    CategoricalDistribution d = start;
+    d.set_theta(theta_meeting_threshold(latency, start, t, 0.5, 2));
+    std::mt19937_64 rng(7);
+    int met = 0, uniform_met = 0;
+    for (int i = 0; i < 4000; ++i) {
+      const Sample c = d.sample(rng), u = start.sample(rng);
+      met += latency.total_ms(Arch(c.begin(), c.end() - 1), c.back()) <= t;
+      uniform_met += latency.total_ms(Arch(u.begin(), u.end() - 1), u.back()) <= t;
+    }
+    EXPECT_LT(uniform_met / 4000.0, 0.3) << "f " << f << ": the threshold should bind";
+    EXPECT_NEAR(met / 4000.0, 0.5, 0.08) << "f " << f << ", T " << t << " ms";
+  }
+}
+
 // --uniform-weights: weight steps draw their paths from the uniform distribution whatever theta is, so a tilted
 // theta trains the same weights as a uniform one; without the option it trains others.
 TEST(Search, UniformWeightStepsDoNotFollowTheta) {
