@@ -23,6 +23,7 @@ struct SearchArgs {
   double latency_frac = -1;   // >= 0: T_max = floor + frac * (largest network's latency - floor)
   int epochs = 0;             // overrides the budget's when > 0
   int64_t train_limit = -1;   // overrides the budget's when >= 0
+  int64_t eval_limit = -1;    // likewise
   int batch_size = 0;
   int lambda = 0;            // the following override SearchOptions' defaults when set
   double lr = 0;
@@ -82,6 +83,7 @@ int run_search(const SearchArgs& a) {
   req.options = budget_options(a.budget);
   if (a.epochs > 0) req.options.epochs = a.epochs;
   if (a.train_limit >= 0) req.options.train_limit = a.train_limit;
+  if (a.eval_limit >= 0) req.options.eval_limit = a.eval_limit;
   if (a.batch_size > 0) req.options.batch_size = a.batch_size;
   if (a.lambda > 0) req.options.lambda = a.lambda;
   if (a.lr > 0) req.options.lr = a.lr;
@@ -160,6 +162,10 @@ nasc::cli::Action setup_search(CLI::App& app) {
   app.add_option("--train-limit", a->train_limit, "Override the budget's number of training images (0 = all)");
   app.add_option("--batch-size", a->batch_size, "Override the minibatch size (default 128)");
   const nasc::SearchOptions defaults;
+  app.add_option("--eval-limit", a->eval_limit,
+                 "Override the budget's number of held-out images that score the answer, --rescore's and random:N's "
+                 "candidates after the search (quick 2000, paper all; 0 = all)")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--lambda", a->lambda,
                  nasc::cat("Samples per step, for the weights and for theta each (default ", defaults.lambda, ")"))
       ->check(CLI::Range(2, 64));
