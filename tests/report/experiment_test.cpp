@@ -90,6 +90,26 @@ std::string summary_row(const std::string& md, double f) {
   return md.substr(begin, md.find('\n', at) - begin);
 }
 
+// A hand-made results.csv row of scenario "s" at 10 Mbit/s: floor 1 ms, T = 1 + 7 f ms (NaN f: unconstrained).
+ResultRow hand_row(const std::string& strategy, double f, uint64_t seed, double total_ms, double acc) {
+  ResultRow r;
+  r.scenario = "s";
+  r.device_profile = "dev";
+  r.server_profile = "srv";
+  r.bandwidth_mbps = 10;
+  r.floor_ms = 1;
+  r.threshold_fraction = f;
+  r.threshold_ms = std::isnan(f) ? kNaN : 1 + f * 7;
+  r.strategy = strategy;
+  r.seed = seed;
+  r.arch = "k3_e6,skip";
+  r.split = 3;
+  r.device_ms = total_ms;
+  r.total_ms = total_ms;
+  r.test_acc = acc;
+  return r;
+}
+
 }  // namespace
 
 // The whole pipeline on the tiny space: 1 scenario x 1 privacy floor x 1 bandwidth x 2 thresholds (two cells),
@@ -330,24 +350,7 @@ TEST(Experiment, CommandRejectsAMissingProfileWithoutWritingOutputs) {
 // The reduction figures of results.md come from the CSV: a hand-written CSV with hand-computed figures.
 TEST(Report, LatencyReductionInResultsMdIsRecomputedFromTheCsv) {
   fs::path dir = temp_dir("report");
-  auto row = [](const std::string& strategy, double f, uint64_t seed, double total_ms, double acc) {
-    ResultRow r;
-    r.scenario = "s";
-    r.device_profile = "dev";
-    r.server_profile = "srv";
-    r.bandwidth_mbps = 10;
-    r.floor_ms = 1;
-    r.threshold_fraction = f;
-    r.threshold_ms = std::isnan(f) ? kNaN : 1 + f * (8 - 1);
-    r.strategy = strategy;
-    r.seed = seed;
-    r.arch = "k3_e6,skip";
-    r.split = 2;
-    r.device_ms = total_ms;
-    r.total_ms = total_ms;
-    r.test_acc = acc;
-    return r;
-  };
+  const auto row = hand_row;
   // accuracy-only: mean 8 ms; nasc at f = 0.5: mean 3 ms -> reduction 1 - 3/8 = 62.5%; Δacc = 0.80 - 0.90.
   std::vector<ResultRow> rows = {row("accuracy-only", kNaN, 1, 7, 0.91), row("accuracy-only", kNaN, 2, 9, 0.89),
                                  row("nasc", 0.5, 1, 2, 0.81), row("nasc", 0.5, 2, 4, 0.79)};
@@ -369,17 +372,7 @@ TEST(Report, LatencyReductionInResultsMdIsRecomputedFromTheCsv) {
 // Strategies compared at equal latency: every (strategy, f) point of a bandwidth, fastest first, front marked.
 TEST(Report, AccuracyAgainstLatencyTableMarksTheParetoFront) {
   auto row = [](const std::string& strategy, double f, double total_ms, double acc) {
-    ResultRow r;
-    r.scenario = "s";
-    r.bandwidth_mbps = 10;
-    r.threshold_fraction = f;
-    r.threshold_ms = std::isnan(f) ? kNaN : 1 + f * 7;
-    r.strategy = strategy;
-    r.seed = 1;
-    r.split = 3;
-    r.total_ms = total_ms;
-    r.test_acc = acc;
-    return r;
+    return hand_row(strategy, f, 1, total_ms, acc);
   };
   const std::string md =
       render_markdown({row("accuracy-only", kNaN, 8, 0.90), row("nasc", 0.5, 3, 0.80), row("random:8", 0.5, 3.5, 0.75),
@@ -407,16 +400,7 @@ TEST(Report, AccuracyAgainstLatencyTableMarksTheParetoFront) {
 // NASC against random search, seed by seed, with hand-computed differences and verdicts.
 TEST(Report, HeadToHeadPairsSeedsAndJudgesAgainstTheSpread) {
   auto row = [](const std::string& strategy, double f, uint64_t seed, double acc) {
-    ResultRow r;
-    r.scenario = "s";
-    r.bandwidth_mbps = 10;
-    r.threshold_fraction = f;
-    r.threshold_ms = std::isnan(f) ? kNaN : 1 + f * 7;
-    r.strategy = strategy;
-    r.seed = seed;
-    r.total_ms = std::isnan(f) ? 8 : 1 + f * 7;
-    r.test_acc = acc;
-    return r;
+    return hand_row(strategy, f, seed, std::isnan(f) ? 8 : 1 + f * 7, acc);
   };
   // f = 0.3: NASC 0.80/0.82/0.84 (std 0.02), random 0.70/0.71/0.72 (std 0.01): Δ 0.10/0.11/0.12, ahead.
   // f = 0.5: NASC 0.80/0.70/0.90 (std 0.10), random 0.78/0.75/0.80: Δ +0.02/-0.05/+0.10, mean 0.0233, within.
