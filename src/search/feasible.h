@@ -11,9 +11,10 @@
 namespace nasc {
 
 // A random candidate that meets max_ms, for the random:N baseline: the split uniformly among the allowed
-// splits (allowed[p]) whose cheapest configuration meets max_ms, then layer by layer an op uniformly among those
-// that leave a feasible completion. Not uniform over the feasible set, but it never fails when the set is
-// non-empty, where rejection sampling from the uniform distribution rarely hits a tight threshold.
+// splits (allowed[p]) whose cheapest configuration meets max_ms, then layer by layer, in a random order, an op
+// uniformly among those that leave a feasible completion. Not uniform over the feasible set, but it never fails
+// when the set is non-empty, where rejection sampling from the uniform distribution almost never hits a tight
+// threshold (none of 4,000 uniform samples meets 17.6 ms on the Raspberry Pi 4 -> Titan RTX profiles).
 // Returns false when no allowed split can meet max_ms.
 bool sample_feasible(const LatencyEstimator& latency, const std::vector<bool>& allowed, double max_ms,
                      std::mt19937_64& rng, Candidate& out);

@@ -591,6 +591,38 @@ TEST(SampleFeasible, TightThresholdYieldsOnlyFeasibleAllowedConfigurations) {
   EXPECT_FALSE(sample_feasible(est, allowed, floor - 1e-3, rng, c));
 }
 
+// With every layer priced alike, no layer may be favoured: a sampler that fills layers front to back spends the
+// budget on the first ones (here P(not skip) fell from 0.89 at the first layer to 0 at the last).
+TEST(SampleFeasible, SpendsTheBudgetOnNoLayerInParticular) {
+  Space space(SpaceConfig::preset("tiny"));
+  const int B = space.num_blocks(), L = space.num_layers(), skip = space.op_index("skip");
+  HardwareProfile flat;
+  flat.meta().device_class = "device";
+  flat.meta().description = "synthetic: every layer costs the same per op";
+  for (int b = 0; b < B; ++b) {
+    const BlockGeom& g = space.block(b);
+    if (g.kind == BlockKind::Layer)
+      for (int o = 0; o < space.num_ops(); ++o) flat.set(space.layer_key(g.layer, o), o == skip ? 0.01 : 1.0);
+    else
+      for (auto& k : space.block_keys(b, 0)) flat.set(k, 0.1);
+  }
+  LatencyEstimator est(space, flat, flat, LinkModel{10, 10, 5, false}, Encoding::Int8);
+  std::vector<bool> device_only(size_t(B + 1), false);
+  device_only.back() = true;
+  const double floor = est.oracle(B).latency.total_ms;
+  std::mt19937_64 rng(3);
+  std::vector<int> used(size_t(L), 0);
+  const int n = 4000;
+  for (int i = 0; i < n; ++i) {
+    Candidate c;
+    ASSERT_TRUE(sample_feasible(est, device_only, floor + 2.5, rng, c));  // room for two or three ops
+    for (int l = 0; l < L; ++l) used[l] += c.arch[l] != skip;
+  }
+  const double mean = std::accumulate(used.begin(), used.end(), 0.0) / L / n;
+  EXPECT_GT(mean, 0.2);
+  for (int l = 0; l < L; ++l) EXPECT_NEAR(used[l] / double(n), mean, 0.05) << "layer " << l;
+}
+
 // When theta's mode misses the threshold, the search returns the most probable feasible configuration. The DP must
 // return a feasible one whose log-probability lies between the brute-force optimum at the threshold and the optimum
 // at the threshold tightened by the DP's rounding (L grid steps): exact up to its stated resolution.
