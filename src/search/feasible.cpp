@@ -57,7 +57,7 @@ bool sample_feasible(const LatencyEstimator& latency, const std::vector<bool>& a
 }
 
 bool most_likely_feasible(const LatencyEstimator& latency, const Matrix& theta,
-                          const std::vector<bool>& allowed, double max_ms, Candidate& out) {
+                          const std::vector<bool>& allowed, double max_ms, Candidate& out, double min_ms) {
   const Space& space = latency.space();
   const int B = space.num_blocks(), L = space.num_layers(), K = space.num_ops();
   if (int(theta.size()) != L + 1) fail("theta has ", theta.size(), " rows, expected ", L + 1, " (layers and split)");
@@ -66,7 +66,7 @@ bool most_likely_feasible(const LatencyEstimator& latency, const Matrix& theta,
   auto log_p = [](double p) { return p > 0 ? std::log(p) : -std::numeric_limits<double>::infinity(); };
   const double none = -std::numeric_limits<double>::infinity();
   double best_score = none;
-  // value[l][j]: the best log-probability of ops for layers < l costing at most j grid steps; pick: the op it took.
+  // value[l][j]: the best log-probability of ops for layers < l costing j grid steps; pick: the op it took.
   std::vector<std::vector<double>> value(size_t(L + 1));
   std::vector<std::vector<int>> pick(static_cast<size_t>(L));
   for (int p = 0; p <= B && p < int(allowed.size()); ++p) {
@@ -75,7 +75,12 @@ bool most_likely_feasible(const LatencyEstimator& latency, const Matrix& theta,
     const double budget = max_ms - latency.link_ms(p) - latency.block_ms(0, 0, p) - latency.block_ms(B - 1, 0, p);
     if (budget < 0) continue;
     const int steps = int(std::min<double>(std::floor(budget / grid), kLatencyGrid));
-    value[0].assign(size_t(steps + 1), 0.0);
+    // Each layer's cost is rounded up, so j steps cost more than (j - L) steps in truth: that bounds from below.
+    const double fixed = max_ms - budget;
+    const int lowest = min_ms > fixed ? int(std::ceil((min_ms - fixed) / grid)) + L : 0;
+    if (lowest > steps) continue;
+    value[0].assign(size_t(steps + 1), none);
+    value[0][0] = 0.0;
     for (int l = 0; l < L; ++l) {
       value[size_t(l + 1)].assign(size_t(steps + 1), none);
       pick[size_t(l)].assign(size_t(steps + 1), -1);
@@ -89,16 +94,19 @@ bool most_likely_feasible(const LatencyEstimator& latency, const Matrix& theta,
         }
       }
     }
-    const double score = value[size_t(L)][size_t(steps)] + log_p(theta[size_t(L)][size_t(p)]);
+    const auto& last = value[size_t(L)];
+    const int end = int(std::max_element(last.begin() + lowest, last.end()) - last.begin());
+    const double score = last[size_t(end)] + log_p(theta[size_t(L)][size_t(p)]);
     if (!(score > best_score)) continue;
     Candidate c;
     c.split = p;
     c.arch.assign(size_t(L), 0);
-    for (int l = L - 1, j = steps; l >= 0; --l) {
+    for (int l = L - 1, j = end; l >= 0; --l) {
       c.arch[size_t(l)] = pick[size_t(l)][size_t(j)];
       j -= int(std::ceil(latency.block_ms(l + 1, c.arch[size_t(l)], p) / grid));
     }
-    if (latency.total_ms(c.arch, c.split) > max_ms) continue;  // rounding up makes this unreachable; kept as a guard
+    const double ms = latency.total_ms(c.arch, c.split);
+    if (ms > max_ms || ms < min_ms) continue;  // the rounding makes this unreachable; kept as a guard
     best_score = score;
     out = c;
   }

@@ -24,10 +24,11 @@ bool sample_feasible(const LatencyEstimator& latency, const std::vector<bool>& a
 // on latencies rounded up to a grid of max_ms / kLatencyGrid, so that what it returns truly meets max_ms (it may
 // miss a configuration within L grid steps of the threshold). This is what a constrained search returns when
 // theta's mode is infeasible, as it is when the search stops before theta has converged. Returns false when no
-// allowed configuration meets max_ms at that resolution.
+// allowed configuration meets max_ms at that resolution. min_ms > 0 also requires a latency of at least min_ms
+// (missing, likewise, configurations within L grid steps of it).
 constexpr int kLatencyGrid = 4096;
 bool most_likely_feasible(const LatencyEstimator& latency, const Matrix& theta,
-                          const std::vector<bool>& allowed, double max_ms, Candidate& out);
+                          const std::vector<bool>& allowed, double max_ms, Candidate& out, double min_ms = 0);
 
 // A starting theta whose samples meet max_ms with probability about `fraction`, for a search whose uniform start
 // would rank almost only infeasible samples (ranked by how far they miss, they drive every row to the cheapest

@@ -182,11 +182,25 @@ class DistributionMode : public SupernetStrategy {
         out.chosen = repaired;
       }
     }
+    if (!acc_only && ctx.req.options.fill_budget > 0) fill_budget(ctx, prob, search, out);
     if (ctx.req.options.rescore > 0) rescore(ctx, prob, search, out);
     if (acc_only) out.chosen.split = ctx.latency.best_split(out.chosen.arch, ctx.req.min_device_blocks).split;
   }
 
  private:
+  // Below fill_budget x T, the answer gives way to the most probable configuration in [fill_budget x T, T].
+  static void fill_budget(const Context& ctx, const SearchProblem& prob, SupernetSearch& search, Outcome& out) {
+    const double t = ctx.req.max_latency_ms, lo = ctx.req.options.fill_budget * t;
+    if (!std::isfinite(t) || ctx.latency.total_ms(out.chosen.arch, out.chosen.split) >= lo) return;
+    Candidate filled;
+    if (!most_likely_feasible(ctx.latency, search.candidate_theta(), prob.allowed_splits, t, filled, lo)) return;
+    out.fields["unfilled"] = {{"arch", ctx.space.format_arch(out.chosen.arch)}, {"split", out.chosen.split},
+                              {"total_ms", ctx.latency.total_ms(out.chosen.arch, out.chosen.split)}};
+    out.fields["selection"] = cat("most probable configuration using ", ctx.req.options.fill_budget,
+                                  " to 1 of the threshold (", out.fields["selection"].get<std::string>(), " was faster)");
+    out.chosen = filled;
+  }
+
   // The answer so far and up to K distinct samples of theta that meet the threshold, each scored on eval_limit
   // held-out images; the most accurate one is the answer. A mode is one configuration; its neighbours under theta
   // cost a forward pass each to compare.
@@ -197,7 +211,9 @@ class DistributionMode : public SupernetStrategy {
     std::set<std::pair<Arch, int>> seen{{out.chosen.arch, out.chosen.split}};
     for (int draw = 0; draw < 20 * k && int(candidates.size()) <= k; ++draw) {
       const Candidate c = search.to_candidate(search.asng().sample(rng));
-      if ((std::isfinite(prob.max_latency_ms) && !search.feasible(c)) || !seen.insert({c.arch, c.split}).second)
+      const bool fills = ctx.latency.total_ms(c.arch, c.split) >= ctx.req.options.fill_budget * prob.max_latency_ms;
+      if ((std::isfinite(prob.max_latency_ms) && (!search.feasible(c) || !fills)) ||
+          !seen.insert({c.arch, c.split}).second)
         continue;
       candidates.push_back(c);
     }

@@ -40,6 +40,7 @@ json SearchOptions::to_json() const {
   if (budget_reward != 0) j["budget_reward"] = budget_reward;
   if (best_split) j["best_split"] = true;
   if (rescore > 0) j["rescore"] = rescore;
+  if (fill_budget > 0) j["fill_budget"] = fill_budget;
   if (tie_infeasible) j["tie_infeasible"] = true;
   return j;
 }
@@ -51,6 +52,7 @@ std::vector<std::string> SearchOptions::field_names() {
   on.best_split = on.tie_infeasible = true;
   on.soft_constraint = on.budget_reward = 1;
   on.rescore = 1;
+  on.fill_budget = 0.5;
   const json all = on.to_json();
   std::vector<std::string> names;
   for (auto& [k, v] : all.items()) names.push_back(k);
@@ -81,6 +83,7 @@ SearchOptions SearchOptions::from_json(const json& j, const std::string& ctx) {
   o.budget_reward = json_get_or(j, "budget_reward", o.budget_reward, ctx);
   o.best_split = json_get_or(j, "best_split", o.best_split, ctx);
   o.rescore = json_get_or(j, "rescore", o.rescore, ctx);
+  o.fill_budget = json_get_or(j, "fill_budget", o.fill_budget, ctx);
   o.tie_infeasible = json_get_or(j, "tie_infeasible", o.tie_infeasible, ctx);
   o.seed = uint64_t(json_get_or<int64_t>(j, "seed", int64_t(o.seed), ctx));
   o.validate();
@@ -99,6 +102,8 @@ void SearchOptions::validate() const {
     fail("warm-up epochs = ", warmup_epochs, ": expected 0..", epochs - 1, " (fewer than the ", epochs, " epochs)");
   if (!(delta_init > 0)) fail("ASNG step size (delta_init) = ", delta_init, ": expected > 0");
   if (rescore < 0 || rescore > 1000) fail("rescore = ", rescore, ": expected 0..1000 candidates");
+  if (!(fill_budget >= 0 && fill_budget < 1))
+    fail("fill budget = ", fill_budget, ": expected 0 <= f < 1 (the share of T_max the answer must use; 0 = off)");
   if (!(soft_constraint >= 0 && soft_constraint <= 1000))
     fail("soft constraint weight = ", soft_constraint, ": expected 0..1000 (loss units for a sample 100% over T_max)");
   if (soft_constraint > 0 && tie_infeasible)

@@ -64,6 +64,11 @@ struct SearchOptions {
   // After the search, the answer and up to `rescore` distinct feasible samples of theta are scored on eval_limit
   // held-out images and the most accurate is returned (0: the mode, or its repair, as it is).
   int rescore = 0;
+  // > 0: the answer must also use at least this share of T_max (0..1): when the mode (or its repair) is faster,
+  // it is replaced by the most probable configuration under theta within [fill_budget x T_max, T_max], and
+  // --rescore's candidates are drawn from that band too. A partly converged theta's mode drops every op whose
+  // row leans to `skip`, while the accuracy a network retrains to grows with the budget it spends.
+  double fill_budget = 0;
   // Infeasible samples tie among themselves instead of being ranked by how far they miss T_max, so that theta is
   // pulled towards the threshold only by samples that meet it, not towards the cheapest ops by pairs that both miss.
   bool tie_infeasible = false;

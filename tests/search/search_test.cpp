@@ -143,6 +143,37 @@ TEST(Search, NascFindsAFeasibleArchitectureUnderABindingThreshold) {
   EXPECT_DOUBLE_EQ(s.latency.total_ms(a, r["split"]), r["latency"]["total_ms"].get<double>());
 }
 
+// --fill-budget: the answer and every rescored candidate use at least that share of T; without it the answer of
+// this short search is faster than 0.95 T (so the option has something to change).
+TEST(Search, FillBudgetReturnsAnAnswerThatUsesTheThreshold) {
+  TinyScenario s;
+  const double floor = s.latency.oracle(1).latency.total_ms;
+  SearchRequest req;
+  req.max_latency_ms = threshold_between(floor, largest_network_ms(s.latency, 1), 0.5);
+  req.options = small_budget();
+  req.options.epochs = 1;
+  req.options.train_limit = 512;
+  req.options.eval_limit = 128;
+  req.options.rescore = 4;
+  const double T = req.max_latency_ms;
+  json plain = run_strategy(req, s.space, s.latency, fmnist().train, torch::kCPU, "", false);
+  ASSERT_LT(plain["latency"]["total_ms"].get<double>(), 0.95 * T) << plain["selection"];
+  req.options.fill_budget = 0.95;
+  json r = run_strategy(req, s.space, s.latency, fmnist().train, torch::kCPU, "", false);
+  EXPECT_GE(r["latency"]["total_ms"].get<double>(), 0.95 * T) << r["selection"];
+  EXPECT_LE(r["latency"]["total_ms"].get<double>(), T);
+  ASSERT_GE(r["rescored"].size(), 2u);
+  for (const json& c : r["rescored"]) {
+    const double ms = s.latency.total_ms(s.space.parse_arch(c["arch"].get<std::string>()), c["split"]);
+    EXPECT_GE(ms, 0.95 * T);
+    EXPECT_LE(ms, T);
+  }
+  EXPECT_NE(r["selection"].get<std::string>().find("using 0.95 to 1 of the threshold"), std::string::npos)
+      << r["selection"];
+  req.options.fill_budget = 1;
+  EXPECT_THROW(req.options.validate(), Error);
+}
+
 // A learning rate that makes the weights overflow: the search skips and counts the non-finite steps and finishes
 // with finite means, where one NaN used to end the whole search.
 TEST(Search, NonFiniteLossesAreSkippedAndCountedNotFatal) {
@@ -631,6 +662,7 @@ TEST(MostLikelyFeasible, MatchesBruteForceUpToTheGrid) {
   const int B = space.num_blocks(), L = space.num_layers(), K = space.num_ops();
   LatencyEstimator est = tiny_estimator(space, 2, 3, 4, 0.5);
   const std::vector<bool> allowed = all_but_raw_input(B);
+  int banded_cases = 0;
   for (uint32_t seed : {1u, 2u, 3u}) {
     std::mt19937 rng(seed);
     std::uniform_real_distribution<double> u(0.05, 1.0);
@@ -651,14 +683,14 @@ TEST(MostLikelyFeasible, MatchesBruteForceUpToTheGrid) {
     ASSERT_GT(est.total_ms(mode.arch, mode.split), tmax) << "the test needs an infeasible mode";
 
     // Brute force over every allowed (ops, split): the best log-probability within a latency limit.
-    auto best_within = [&](double limit) {
+    auto best_within = [&](double limit, double at_least = 0) {
       double best = -std::numeric_limits<double>::infinity();
       for (int p = 1; p <= B; ++p) {
         const double fixed = est.link_ms(p) + est.block_ms(0, 0, p) + est.block_ms(B - 1, 0, p);
         std::function<void(int, double, double)> go = [&](int l, double ms, double lp) {
           if (ms > limit) return;
           if (l == L) {
-            best = std::max(best, lp + std::log(theta[size_t(L)][size_t(p)]));
+            if (ms >= at_least) best = std::max(best, lp + std::log(theta[size_t(L)][size_t(p)]));
             return;
           }
           for (int op = 0; op < K; ++op) go(l + 1, ms + est.block_ms(l + 1, op, p), lp + std::log(theta[size_t(l)][size_t(op)]));
@@ -676,7 +708,24 @@ TEST(MostLikelyFeasible, MatchesBruteForceUpToTheGrid) {
     for (int l = 0; l < L; ++l) lp += std::log(theta[size_t(l)][size_t(c.arch[size_t(l)])]);
     EXPECT_LE(lp, best_within(tmax) + 1e-9);
     EXPECT_GE(lp, best_within(tmax - L * tmax / kLatencyGrid) - 1e-9) << "seed " << seed;
+
+    // With a lower bound too (--fill-budget): the most probable configuration in a band above the unbounded
+    // answer, which the bound must therefore exclude.
+    const double step = tmax / kLatencyGrid, lo = est.total_ms(c.arch, c.split) + 0.3 * (tmax - est.total_ms(c.arch, c.split));
+    if (lo + 2 * L * step < tmax) {
+      Candidate banded;
+      ASSERT_TRUE(most_likely_feasible(est, theta, allowed, tmax, banded, lo));
+      const double ms = est.total_ms(banded.arch, banded.split);
+      EXPECT_GE(ms, lo);
+      EXPECT_LE(ms, tmax);
+      double blp = std::log(theta[size_t(L)][size_t(banded.split)]);
+      for (int l = 0; l < L; ++l) blp += std::log(theta[size_t(l)][size_t(banded.arch[size_t(l)])]);
+      EXPECT_LE(blp, best_within(tmax, lo) + 1e-9);
+      EXPECT_GE(blp, best_within(tmax - L * step, lo + L * step) - 1e-9) << "seed " << seed;
+      ++banded_cases;
+    }
   }
+  EXPECT_GT(banded_cases, 0) << "no seed exercised the lower bound";
   Candidate c;
   std::vector<std::vector<double>> uniform;
   for (int l = 0; l < L; ++l) uniform.emplace_back(size_t(K), 1.0 / K);

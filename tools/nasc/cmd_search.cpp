@@ -32,6 +32,7 @@ struct SearchArgs {
   double budget_reward = -1;
   bool best_split = false;
   int rescore = -1;
+  double fill_budget = -1;
   bool tie_infeasible = false;
   bool shared_kernels = false;
   bool start_at_threshold = false;
@@ -92,6 +93,7 @@ int run_search(const SearchArgs& a) {
   if (a.budget_reward >= 0) req.options.budget_reward = a.budget_reward;
   if (a.best_split) req.options.best_split = true;
   if (a.rescore >= 0) req.options.rescore = a.rescore;
+  if (a.fill_budget >= 0) req.options.fill_budget = a.fill_budget;
   if (a.tie_infeasible) req.options.tie_infeasible = true;
   if (a.shared_kernels) req.options.shared_kernels = true;
   if (a.start_at_threshold) req.options.start_at_threshold = true;
@@ -185,6 +187,10 @@ nasc::cli::Action setup_search(CLI::App& app) {
                  "After the search, score the answer and up to K feasible samples of theta on the held-out images "
                  "of the final accuracy and return the most accurate (default 0: the mode as it is)")
       ->check(CLI::Range(0, 1000));
+  app.add_option("--fill-budget", a->fill_budget,
+                 "The answer must use at least this share of the threshold: a faster mode gives way to the most "
+                 "probable configuration within [F x T, T], and --rescore draws from that band (default 0: off)")
+      ->check(CLI::Range(0.0, 0.999));
   app.add_flag("--tie-infeasible", a->tie_infeasible,
                "Rank samples that miss the threshold as ties instead of by how far they miss it, so that theta "
                "moves towards T only through samples that meet it");
