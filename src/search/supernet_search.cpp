@@ -283,8 +283,12 @@ bool SupernetSearch::load_checkpoint(const std::string& dir, SearchState& st) {
   std::string ctx = (cdir / "state.json").string();
   json state = read_json_file(ctx);
   json a = opt_.to_json(), b = state.at("options");
-  a.erase("epochs");
-  b.erase("epochs");
+  // More epochs extend a search; how its answer is chosen afterwards (rescoring, a budget to fill, the images
+  // that score) does not change its course, so a finished search can be chosen from again.
+  for (const char* free : {"epochs", "rescore", "fill_budget", "eval_limit"}) {
+    a.erase(free);
+    b.erase(free);
+  }
   if (a != b) fail(ctx, ": checkpoint was made with different search options (", b.dump(), ")");
   torch::load(net_, (cdir / "supernet.pt").string(), device_);
   to_device_layout(*net_, device_);  // a checkpoint's tensors come back in the layout they were saved in

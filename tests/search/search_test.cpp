@@ -8,6 +8,8 @@
 #include <set>
 #include <random>
 
+#include <unistd.h>
+
 #include "../latency/latency_fixtures.h"
 #include "common/error.h"
 #include "data/data_spec.h"
@@ -172,6 +174,38 @@ TEST(Search, FillBudgetReturnsAnAnswerThatUsesTheThreshold) {
       << r["selection"];
   req.options.fill_budget = 1;
   EXPECT_THROW(req.options.validate(), Error);
+}
+
+// A finished search resumes only with the options it was made with, except those that choose its answer
+// afterwards: with another --rescore or --eval-limit it is chosen from again, not trained again.
+TEST(Search, ResumeRefusesOtherOptionsButNotAnotherWayToChoose) {
+  TinyScenario s;
+  SearchRequest req;
+  req.max_latency_ms = threshold_between(s.latency.oracle(1).latency.total_ms, largest_network_ms(s.latency, 1), 0.5);
+  req.options = small_budget();
+  req.options.epochs = 1;
+  req.options.train_limit = 256;
+  req.options.eval_limit = 64;
+  const fs::path dir = fs::temp_directory_path() / ("nasc_rechoose_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  const json first = run_strategy(req, s.space, s.latency, fmnist().train, torch::kCPU, dir.string(), true);
+  SearchRequest other = req;
+  other.options.lr *= 2;
+  try {
+    run_strategy(other, s.space, s.latency, fmnist().train, torch::kCPU, dir.string(), true);
+    ADD_FAILURE() << "a checkpoint made with another learning rate was resumed";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("different search options"), std::string::npos) << e.what();
+  }
+  other = req;
+  other.options.rescore = 3;
+  other.options.eval_limit = 32;
+  other.options.fill_budget = 0.5;
+  const json again = run_strategy(other, s.space, s.latency, fmnist().train, torch::kCPU, dir.string(), true);
+  EXPECT_EQ(again["history"], first["history"]) << "resumed from the checkpoint, not trained again";
+  EXPECT_EQ(again["theta"], first["theta"]);
+  EXPECT_TRUE(again.contains("rescored"));
+  fs::remove_all(dir);
 }
 
 // A learning rate that makes the weights overflow: the search skips and counts the non-finite steps and finishes
