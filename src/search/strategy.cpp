@@ -228,7 +228,9 @@ class DistributionMode : public SupernetStrategy {
     out.fields["selection"] = cat("most accurate of ", candidates.size(), " rescored (",
                                   out.fields["selection"].is_string() ? out.fields["selection"].get<std::string>()
                                                                        : std::string("mode of theta"),
-                                  ", and samples of theta that meet the threshold)");
+                                  ", and samples of theta that meet the threshold",
+                                  ctx.req.options.fill_budget > 0 ? cat(" and use ", ctx.req.options.fill_budget, " of it")
+                                                                  : std::string(), ")");
   }
 };
 
