@@ -231,10 +231,12 @@ std::vector<CellSummary> summarize(const std::vector<ResultRow>& rows) {
           if (r->threshold_fraction == f) c.threshold_ms = r->threshold_ms;
         for (auto& s : strat_order) {
           std::vector<double> acc, total, comm, dev, srv, payload, split, search;
+          std::map<uint64_t, double> by_seed;
           int meets = 0;
           for (auto* r : group) {
             if (r->strategy != s || (r->constrained() && r->threshold_fraction != f)) continue;
             acc.push_back(r->test_acc);
+            by_seed[r->seed] = r->test_acc;
             total.push_back(r->total_ms);
             comm.push_back(r->comm_ms());
             dev.push_back(r->device_ms);
@@ -258,6 +260,7 @@ std::vector<CellSummary> summarize(const std::vector<ResultRow>& rows) {
           ss.split = mean(split);
           ss.meets_threshold = meets;
           ss.search_s = mean(search);
+          ss.acc_by_seed = std::move(by_seed);
           c.strategies.push_back(ss);
         }
         cells.push_back(c);
@@ -291,26 +294,19 @@ int HeadToHead::verdict() const {
   return delta_mean > spread ? 1 : delta_mean < -spread ? -1 : 0;
 }
 
-std::vector<HeadToHead> head_to_head(const std::vector<ResultRow>& rows, const CellSummary& cell) {
+std::vector<HeadToHead> head_to_head(const CellSummary& cell) {
   const StrategySummary* nasc = cell.find("nasc");
   std::vector<HeadToHead> out;
   if (!nasc || !cell.constrained()) return out;
-  auto in_cell = [&](const ResultRow& r, const std::string& strategy) {
-    return r.strategy == strategy && r.scenario == cell.scenario && r.privacy_floor == cell.privacy_floor &&
-           r.bandwidth_mbps == cell.bandwidth_mbps && r.threshold_fraction == cell.threshold_fraction;
-  };
   for (const StrategySummary& b : cell.strategies) {
     if (b.strategy == "nasc" || b.strategy == "accuracy-only" || b.strategy.rfind("fixed:", 0) == 0) continue;
-    std::map<uint64_t, double> theirs;
-    for (auto& r : rows)
-      if (in_cell(r, b.strategy)) theirs[r.seed] = r.test_acc;
     std::vector<double> deltas;
     int wins = 0;
-    for (auto& r : rows) {
-      auto it = theirs.find(r.seed);
-      if (!in_cell(r, "nasc") || it == theirs.end()) continue;
-      deltas.push_back(r.test_acc - it->second);
-      wins += r.test_acc > it->second;
+    for (auto& [seed, acc] : nasc->acc_by_seed) {
+      auto it = b.acc_by_seed.find(seed);
+      if (it == b.acc_by_seed.end()) continue;
+      deltas.push_back(acc - it->second);
+      wins += acc > it->second;
     }
     HeadToHead h;
     h.baseline = b.strategy;
@@ -391,12 +387,12 @@ std::string pareto_tables(const std::vector<CellSummary>& cells) {
 }
 
 // NASC against each other search that follows T, cell by cell, and how often it is ahead by more than the spread.
-std::string head_to_head_tables(const std::vector<ResultRow>& rows, const std::vector<CellSummary>& cells) {
+std::string head_to_head_tables(const std::vector<CellSummary>& cells) {
   std::ostringstream table;
   std::map<std::string, std::array<int, 4>> tally;  // baseline -> cells ahead, within, behind, all
   std::vector<std::string> order;
   for (auto& c : cells)
-    for (const HeadToHead& h : head_to_head(rows, c)) {
+    for (const HeadToHead& h : head_to_head(c)) {
       if (!tally.count(h.baseline)) order.push_back(h.baseline);
       auto& t = tally[h.baseline];
       ++t[h.verdict() > 0 ? 0 : h.verdict() < 0 ? 2 : 1];
@@ -459,7 +455,7 @@ std::string render_markdown(const std::vector<ResultRow>& rows, const CostRecord
        << fmt("%.3f", a->total_ms) << " | " << format_percent(latency_reduction(c, "nasc")) << " |\n";
   }
 
-  md << head_to_head_tables(rows, cells);
+  md << head_to_head_tables(cells);
 
   std::string current;
   for (auto& c : cells) {

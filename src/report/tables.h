@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,7 @@ struct StrategySummary {
   double payload_bytes = 0, split = 0;
   int meets_threshold = 0;  // runs whose total latency is within the cell's threshold
   double search_s = 0;
+  std::map<uint64_t, double> acc_by_seed;  // test accuracy of each seed's run
 };
 
 // One grid cell (scenario, floor, bandwidth, threshold); accuracy-only, run once per (scenario, floor,
@@ -100,7 +102,7 @@ struct HeadToHead {
   int verdict() const;
 };
 
-std::vector<HeadToHead> head_to_head(const std::vector<ResultRow>& rows, const CellSummary& cell);
+std::vector<HeadToHead> head_to_head(const CellSummary& cell);
 
 // results.md: a NASC-vs-accuracy-only summary, one table per cell, and the search cost.
 std::string render_markdown(const std::vector<ResultRow>& rows, const CostRecord* cost, const std::string& title);

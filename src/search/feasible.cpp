@@ -176,9 +176,9 @@ Matrix theta_meeting_threshold(const LatencyEstimator& latency, const Categorica
   double best_share = share(start);
   for (int round = 0; round < 6; ++round) {
     const Matrix cost = price(around);
-    double lo = 0, hi = 1;
-    while (share(tilted(cost, hi)) < fraction && hi < kMaxBeta) lo = hi, hi *= 2;
-    if (share(tilted(cost, hi)) >= fraction) {
+    double lo = 0, hi = 1, at_hi;
+    while ((at_hi = share(tilted(cost, hi))) < fraction && hi < kMaxBeta) lo = hi, hi *= 2;
+    if (at_hi >= fraction) {
       for (int it = 0; it < 30; ++it) {
         const double mid = 0.5 * (lo + hi);
         (share(tilted(cost, mid)) < fraction ? lo : hi) = mid;
@@ -186,7 +186,7 @@ Matrix theta_meeting_threshold(const LatencyEstimator& latency, const Categorica
       return tilted(cost, hi).theta();
     }
     around = tilted(cost, hi);
-    if (const double s = share(around); s > best_share) best_share = s, best = around;
+    if (at_hi > best_share) best_share = at_hi, best = around;
   }
   return best.theta();
 }

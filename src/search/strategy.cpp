@@ -191,11 +191,12 @@ class DistributionMode : public SupernetStrategy {
   // Below fill_budget x T, the answer gives way to the most probable configuration in [fill_budget x T, T].
   static void fill_budget(const Context& ctx, const SearchProblem& prob, SupernetSearch& search, Outcome& out) {
     const double t = ctx.req.max_latency_ms, lo = ctx.req.options.fill_budget * t;
-    if (!std::isfinite(t) || ctx.latency.total_ms(out.chosen.arch, out.chosen.split) >= lo) return;
+    const double ms = ctx.latency.total_ms(out.chosen.arch, out.chosen.split);
+    if (!std::isfinite(t) || ms >= lo) return;
     Candidate filled;
     if (!most_likely_feasible(ctx.latency, search.candidate_theta(), prob.allowed_splits, t, filled, lo)) return;
     out.fields["unfilled"] = {{"arch", ctx.space.format_arch(out.chosen.arch)}, {"split", out.chosen.split},
-                              {"total_ms", ctx.latency.total_ms(out.chosen.arch, out.chosen.split)}};
+                              {"total_ms", ms}};
     out.fields["selection"] = cat("most probable configuration using ", ctx.req.options.fill_budget,
                                   " to 1 of the threshold (", out.fields["selection"].get<std::string>(), " was faster)");
     out.chosen = filled;

@@ -23,37 +23,31 @@ namespace nasc {
 
 namespace fs = std::filesystem;
 
-json SearchOptions::to_json() const {
+json SearchOptions::to_json(bool every) const {
   json j = {{"epochs", epochs},         {"batch_size", batch_size},     {"lambda", lambda},
           {"lr", lr},                 {"momentum", momentum},         {"weight_decay", weight_decay},
           {"delta_init", delta_init}, {"convergence", convergence},   {"val_fraction", val_fraction},
           {"train_limit", train_limit}, {"eval_limit", eval_limit},   {"augment", augment},
           {"seed", seed}};
-  // Written only when set, so that the options (and experiment fingerprints) of runs made before it stay equal.
-  if (warmup_epochs > 0) j["warmup_epochs"] = warmup_epochs;
-  if (fair_sampling) j["fair_sampling"] = true;
-  if (zero_init_residual) j["zero_init_residual"] = true;
-  if (shared_kernels) j["shared_kernels"] = true;
-  if (start_at_threshold) j["start_at_threshold"] = true;
-  if (soft_constraint > 0) j["soft_constraint"] = soft_constraint;
-  if (uniform_weights) j["uniform_weights"] = true;
-  if (budget_reward != 0) j["budget_reward"] = budget_reward;
-  if (best_split) j["best_split"] = true;
-  if (rescore > 0) j["rescore"] = rescore;
-  if (fill_budget > 0) j["fill_budget"] = fill_budget;
-  if (tie_infeasible) j["tie_infeasible"] = true;
+  // Written only when set (or `every`), so that the options (and experiment fingerprints) of runs made before it
+  // stay equal.
+  if (every || warmup_epochs > 0) j["warmup_epochs"] = warmup_epochs;
+  if (every || fair_sampling) j["fair_sampling"] = fair_sampling;
+  if (every || zero_init_residual) j["zero_init_residual"] = zero_init_residual;
+  if (every || shared_kernels) j["shared_kernels"] = shared_kernels;
+  if (every || start_at_threshold) j["start_at_threshold"] = start_at_threshold;
+  if (every || soft_constraint > 0) j["soft_constraint"] = soft_constraint;
+  if (every || uniform_weights) j["uniform_weights"] = uniform_weights;
+  if (every || budget_reward != 0) j["budget_reward"] = budget_reward;
+  if (every || best_split) j["best_split"] = best_split;
+  if (every || rescore > 0) j["rescore"] = rescore;
+  if (every || fill_budget > 0) j["fill_budget"] = fill_budget;
+  if (every || tie_infeasible) j["tie_infeasible"] = tie_infeasible;
   return j;
 }
 
 std::vector<std::string> SearchOptions::field_names() {
-  SearchOptions on;  // every optional field set, so that to_json writes it
-  on.warmup_epochs = 1;
-  on.fair_sampling = on.zero_init_residual = on.shared_kernels = on.start_at_threshold = on.uniform_weights = true;
-  on.best_split = on.tie_infeasible = true;
-  on.soft_constraint = on.budget_reward = 1;
-  on.rescore = 1;
-  on.fill_budget = 0.5;
-  const json all = on.to_json();
+  const json all = SearchOptions().to_json(true);
   std::vector<std::string> names;
   for (auto& [k, v] : all.items()) names.push_back(k);
   return names;

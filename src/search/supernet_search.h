@@ -74,9 +74,10 @@ struct SearchOptions {
   bool tie_infeasible = false;
   uint64_t seed = 1;
 
-  json to_json() const;
+  // every: also the fields left out while off (their defaults), e.g. to list what a config may name.
+  json to_json(bool every = false) const;
   static SearchOptions from_json(const json& j, const std::string& context);
-  // Every field from_json reads, those to_json leaves out while off included: what a config may name.
+  // Every field from_json reads: what a config may name.
   static std::vector<std::string> field_names();
   void validate() const;
 };

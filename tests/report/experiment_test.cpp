@@ -418,7 +418,7 @@ TEST(Report, HeadToHeadPairsSeedsAndJudgesAgainstTheSpread) {
   rows.push_back(row("random:8", 0.3, 4, 0.71));  // a seed NASC lacks: in the spread, not in the pairs
   std::vector<CellSummary> cells = summarize(rows);
   ASSERT_EQ(cells.size(), 3u);
-  std::vector<HeadToHead> h = head_to_head(rows, cells[0]);
+  std::vector<HeadToHead> h = head_to_head(cells[0]);
   ASSERT_EQ(h.size(), 1u);  // accuracy-only does not follow T: no comparison
   EXPECT_EQ(h[0].baseline, "random:8");
   EXPECT_EQ(h[0].seeds, 3);
@@ -427,12 +427,12 @@ TEST(Report, HeadToHeadPairsSeedsAndJudgesAgainstTheSpread) {
   EXPECT_NEAR(h[0].delta_std, 0.01, 1e-12);
   EXPECT_NEAR(h[0].spread, 0.02, 1e-12);
   EXPECT_EQ(h[0].verdict(), 1);
-  h = head_to_head(rows, cells[1]);
+  h = head_to_head(cells[1]);
   EXPECT_EQ(h[0].wins, 2);
   EXPECT_NEAR(h[0].delta_mean, 0.07 / 3, 1e-12);
   EXPECT_NEAR(h[0].spread, 0.10, 1e-12);
   EXPECT_EQ(h[0].verdict(), 0);
-  h = head_to_head(rows, cells[2]);
+  h = head_to_head(cells[2]);
   EXPECT_EQ(h[0].wins, 0);
   EXPECT_NEAR(h[0].delta_mean, -0.10, 1e-12);
   EXPECT_EQ(h[0].verdict(), -1);
