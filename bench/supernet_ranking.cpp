@@ -10,6 +10,7 @@
 #include <random>
 #include <set>
 
+#include "common/csv.h"
 #include "common/error.h"
 #include "common/json_io.h"
 #include "common/stats.h"
@@ -27,12 +28,13 @@ namespace {
 
 struct Args {
   std::string space = "fmnist", data = "fmnist", profile_dir = "profiles", out = "runs/supernet-ranking";
-  int epochs = 8, archs = 16, retrain_epochs = 2, threads = 0;
+  std::string archs_from;  // a ranking.csv whose networks are ranked instead of drawing new ones
+  int epochs = 8, archs = 16, retrain_epochs = 2, retrain_seeds = 1, threads = 0;
   int64_t train_limit = 0, retrain_limit = 0, score_images = 2000;
   uint64_t seed = 1;
   int lambda = 2;
   double lr = 0;  // 0: the quick budget's
-  bool fair = false, zero_init = false, shared = false;
+  bool fair = false, zero_init = false, shared = false, sandwich = false;
 };
 
 // N distinct architectures whose latencies spread from the floor to the largest network: the i-th is drawn
@@ -79,35 +81,67 @@ int run(const Args& a) {
   so.fair_sampling = a.fair;
   so.zero_init_residual = a.zero_init;
   so.shared_kernels = a.shared;
+  so.sandwich = a.sandwich;
   SupernetSearch search(space, latency, uniform, so, device);
   SearchState st = search.run(data.train, (fs::path(a.out) / "supernet").string(), true);
 
-  std::vector<Arch> archs = spread_architectures(latency, a.archs, a.seed);
+  std::vector<Arch> archs;
+  if (a.archs_from.empty()) {
+    archs = spread_architectures(latency, a.archs, a.seed);
+  } else {
+    CsvTable t = read_csv_file(a.archs_from);
+    const int col = t.column("arch");
+    for (size_t r = 0; r < t.rows.size(); ++r) {
+      try {
+        archs.push_back(space.parse_arch(t.rows[r][size_t(col)]));
+      } catch (const Error& e) {
+        fail(a.archs_from, " line ", t.lines[r], ": ", e.what());
+      }
+    }
+    if (archs.size() < 3) fail(a.archs_from, ": ", archs.size(), " architectures, expected at least 3 to rank");
+  }
   TrainOptions to;
   to.epochs = a.retrain_epochs;
   to.train_limit = a.retrain_limit;
-  to.seed = a.seed;
   std::vector<double> one_shot, retrained, lat;
-  std::string csv = "index,arch,latency_ms,supernet_val_acc,retrained_test_acc,retrain_seconds\n";
+  std::vector<std::vector<double>> by_seed(size_t(a.retrain_seeds));  // [k][i]: seed a.seed + k, network i
+  std::string csv = "index,arch,latency_ms,supernet_val_acc,retrained_test_acc,retrain_seconds,retrained_by_seed\n";
   for (size_t i = 0; i < archs.size(); ++i) {
     Candidate c{archs[i], space.num_blocks()};
     const double acc_one_shot = search.validate(c, a.score_images).second;
-    Trainer trainer(space, archs[i], to, device);
-    TrainResult tr = trainer.run(data, (fs::path(a.out) / "retrain" / std::to_string(i)).string(), true);
+    double sum = 0, seconds = 0;
+    std::string seeds_text;
+    for (int k = 0; k < a.retrain_seeds; ++k) {
+      to.seed = a.seed + uint64_t(k);
+      // The first seed's folder keeps its old name, so retrainings of earlier runs are reused.
+      const fs::path dir = fs::path(a.out) / "retrain" / (std::to_string(i) + (k ? cat("-seed", to.seed) : ""));
+      TrainResult tr = Trainer(space, archs[i], to, device).run(data, dir.string(), true);
+      by_seed[size_t(k)].push_back(tr.test_accuracy);
+      sum += tr.test_accuracy;
+      seconds += tr.seconds;
+      seeds_text += cat(k ? ";" : "", tr.test_accuracy);
+    }
     one_shot.push_back(acc_one_shot);
-    retrained.push_back(tr.test_accuracy);
+    retrained.push_back(sum / a.retrain_seeds);
     lat.push_back(latency.total_ms(archs[i], space.num_blocks()));
-    csv += cat(i, ",\"", space.format_arch(archs[i]), "\",", lat.back(), ",", acc_one_shot, ",", tr.test_accuracy,
-               ",", tr.seconds, "\n");
+    csv += cat(i, ",\"", space.format_arch(archs[i]), "\",", lat.back(), ",", acc_one_shot, ",", retrained.back(),
+               ",", seconds, ",", seeds_text, "\n");
     std::fprintf(stderr, "[%zu/%zu] %s  %.3f ms  supernet %.4f  retrained %.4f\n", i + 1, archs.size(),
-                 space.format_arch(archs[i]).c_str(), lat.back(), acc_one_shot, tr.test_accuracy);
+                 space.format_arch(archs[i]).c_str(), lat.back(), acc_one_shot, retrained.back());
   }
+  // How well one retraining orders the networks like another: what a supernet's tau against a single retraining
+  // can reach at best.
+  std::vector<double> seed_taus;
+  for (size_t k = 0; k < by_seed.size(); ++k)
+    for (size_t m = k + 1; m < by_seed.size(); ++m) seed_taus.push_back(kendall_tau(by_seed[k], by_seed[m]));
+  double seed_tau = 0;
+  for (double t : seed_taus) seed_tau += t / double(seed_taus.size());
   const double tau = kendall_tau(one_shot, retrained), rho = spearman(one_shot, retrained);
   json summary = {{"space", space.name()},
                   {"data", a.data},
                   {"supernet", {{"epochs", a.epochs}, {"train_limit", a.train_limit}, {"sampling", a.fair ? "fair (every op once per step)" : "uniform"},
                                 {"lambda", a.fair ? space.num_ops() : a.lambda}, {"lr", so.lr}, {"zero_init_residual", a.zero_init},
-                                {"shared_kernels", a.shared},
+                                {"shared_kernels", a.shared}, {"sandwich", a.sandwich},
                                 {"final_val_acc_of_sampled_paths", st.history.empty() ? 0.0 : st.history.back().val_acc},
                                 {"seconds", st.seconds}}},
                   {"scored_on_validation_images", a.score_images},
@@ -115,6 +149,8 @@ int run(const Args& a) {
                   {"architectures", archs.size()},
                   {"kendall_tau", tau},
                   {"spearman", rho},
+                  {"retrain_seeds", a.retrain_seeds},
+                  {"kendall_tau_between_retrain_seeds", seed_taus.empty() ? json(nullptr) : json(seed_tau)},
                   {"latency_vs_retrained_spearman", spearman(lat, retrained)},
                   {"versions", library_versions()}};
   write_text_atomic((fs::path(a.out) / "ranking.csv").string(), csv);
@@ -122,6 +158,8 @@ int run(const Args& a) {
   std::printf("%zu architectures of %s: Kendall tau %.3f, Spearman %.3f between supernet and retrained accuracy "
               "(latency vs retrained accuracy: Spearman %.3f); %s/ranking.csv\n",
               archs.size(), space.name().c_str(), tau, rho, spearman(lat, retrained), a.out.c_str());
+  if (!seed_taus.empty())
+    std::printf("Kendall tau between the %d seeds' retrainings (mean over pairs): %.3f\n", a.retrain_seeds, seed_tau);
   return 0;
 }
 
@@ -137,14 +175,23 @@ int main(int argc, char** argv) {
   app.add_option("--epochs", a.epochs, "Supernet epochs (uniform path sampling)")->capture_default_str();
   app.add_option("--train-limit", a.train_limit, "Supernet training images (0 = all)")->capture_default_str();
   app.add_option("--archs", a.archs, "Architectures to rank")->check(CLI::Range(3, 1000))->capture_default_str();
+  app.add_option("--archs-from", a.archs_from,
+                 "Rank the networks of this ranking.csv (its arch column) instead of drawing --archs new ones, e.g. "
+                 "to compare supernet recipes on the same retrained networks");
   app.add_option("--score-images", a.score_images, "Held-out images each supernet score uses")->capture_default_str();
   app.add_option("--retrain-epochs", a.retrain_epochs, "Epochs of each stand-alone retraining")->capture_default_str();
+  app.add_option("--retrain-seeds", a.retrain_seeds,
+                 "Retrain each network with this many seeds (--seed, --seed + 1, ...) and rank against the mean; "
+                 "with 2 or more, also reports Kendall tau between the seeds' retrainings (the noise ceiling)")
+      ->check(CLI::Range(1, 16))->capture_default_str();
   app.add_option("--retrain-limit", a.retrain_limit, "Retraining images (0 = all)")->capture_default_str();
   app.add_option("--lambda", a.lambda, "Uniform paths per weight step")->check(CLI::Range(2, 64))->capture_default_str();
   app.add_option("--lr", a.lr, "Supernet learning rate (0 = the quick budget's)")->capture_default_str();
   app.add_flag("--fair", a.fair, "Train every op of every layer once per step (FairNAS), not --lambda uniform paths");
   app.add_flag("--zero-init-residual", a.zero_init, "Residual blocks' last batch norm starts at zero");
   app.add_flag("--shared-kernels", a.shared, "The ops of a layer share their kernels (nasc search --shared-kernels)");
+  app.add_flag("--sandwich", a.sandwich,
+               "Also train the largest and smallest network each step, the others distilled from the largest");
   app.add_option("--seed", a.seed, "Seed of supernet, sampling and retraining")->capture_default_str();
   app.add_option("--threads", a.threads, "CPU threads (0 = all)")->capture_default_str();
   app.add_option("--out", a.out, "Directory: supernet/, retrain/N/, ranking.csv, ranking.json")->capture_default_str();

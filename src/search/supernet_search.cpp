@@ -43,6 +43,7 @@ json SearchOptions::to_json(bool every) const {
   if (every || rescore > 0) j["rescore"] = rescore;
   if (every || fill_budget > 0) j["fill_budget"] = fill_budget;
   if (every || tie_infeasible) j["tie_infeasible"] = tie_infeasible;
+  if (every || sandwich) j["sandwich"] = sandwich;
   return j;
 }
 
@@ -79,6 +80,7 @@ SearchOptions SearchOptions::from_json(const json& j, const std::string& ctx) {
   o.rescore = json_get_or(j, "rescore", o.rescore, ctx);
   o.fill_budget = json_get_or(j, "fill_budget", o.fill_budget, ctx);
   o.tie_infeasible = json_get_or(j, "tie_infeasible", o.tie_infeasible, ctx);
+  o.sandwich = json_get_or(j, "sandwich", o.sandwich, ctx);
   o.seed = uint64_t(json_get_or<int64_t>(j, "seed", int64_t(o.seed), ctx));
   o.validate();
   return o;
@@ -170,6 +172,15 @@ SupernetSearch::SupernetSearch(const Space& space, const LatencyEstimator& laten
   torch::manual_seed(opt_.seed);
   net_ = Supernet(space_, opt_.shared_kernels);
   largest_ms_ = std::max(1e-9, largest_network_ms(latency_, space_.num_blocks()));
+  for (int l = 0; l < space_.num_layers(); ++l) {
+    int big = 0, small = 0;
+    for (int o = 1; o < space_.num_ops(); ++o) {
+      if (latency_.device_block_ms(l + 1, o) > latency_.device_block_ms(l + 1, big)) big = o;
+      if (latency_.device_block_ms(l + 1, o) < latency_.device_block_ms(l + 1, small)) small = o;
+    }
+    largest_.push_back(big);
+    smallest_.push_back(small);
+  }
   if (opt_.zero_init_residual) {
     torch::NoGradGuard no_grad;
     for (auto& m : net_->modules())
@@ -386,8 +397,19 @@ WeightStep SupernetSearch::weight_step(const torch::Tensor& x, const torch::Tens
     const CategoricalDistribution& from = opt_.uniform_weights ? uniform_ : asng_.distribution();
     for (int i = 0; i < lambda; ++i) paths.push_back(to_candidate(from.sample(rng)));
   }
+  const double n = double(paths.size() + (opt_.sandwich ? 2 : 0));  // the step's loss is the mean over paths
+  torch::Tensor teacher;  // sandwich: the largest network's predictions, which every other path learns
+  if (opt_.sandwich) {
+    auto logits = forward(Candidate{largest_, paths.front().split}, x);
+    auto loss = classification_loss(logits, y, 0.0) / n;
+    loss.backward();
+    w.loss += loss.detach();
+    teacher = torch::softmax(logits.detach(), 1);
+    paths.push_back(Candidate{smallest_, paths.front().split});
+  }
   for (const Candidate& c : paths) {
-    auto loss = classification_loss(forward(c, x), y, 0.0) / double(paths.size());
+    auto logits = forward(c, x);
+    auto loss = (teacher.defined() ? distillation_loss(logits, teacher) : classification_loss(logits, y, 0.0)) / n;
     loss.backward();
     w.loss += loss.detach();
   }

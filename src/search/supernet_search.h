@@ -72,6 +72,11 @@ struct SearchOptions {
   // Infeasible samples tie among themselves instead of being ranked by how far they miss T_max, so that theta is
   // pulled towards the threshold only by samples that meet it, not towards the cheapest ops by pairs that both miss.
   bool tie_infeasible = false;
+  // Each weight step also trains the largest and the smallest network (per layer the op slowest and fastest on the
+  // device profile, BigNAS's sandwich rule), and every path but the largest learns the largest's predictions
+  // instead of the labels (in-place distillation): the sampled paths then agree on what they learn, so their
+  // supernet scores compare networks rather than how much each one's parts happened to be trained.
+  bool sandwich = false;
   uint64_t seed = 1;
 
   // every: also the fields left out while off (their defaults), e.g. to list what a config may name.
@@ -222,6 +227,7 @@ class SupernetSearch {
   const ImageSet* data_ = nullptr;
   std::vector<int64_t> train_idx_, val_idx_;
   double largest_ms_ = 1;  // the largest network's time, all on the device: capacity's unit
+  Arch largest_, smallest_;  // per layer the op slowest / fastest on the device profile (sandwich)
 };
 
 // The distribution over (ops, split) of a space: L op variables and one split variable with the allowed values.

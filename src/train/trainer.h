@@ -82,6 +82,8 @@ void require_data_fits(const Space& space, const ImageSet& data, const std::stri
 
 // Loss of the recipe: cross-entropy with the given label smoothing.
 torch::Tensor classification_loss(const torch::Tensor& logits, const torch::Tensor& labels, double smoothing);
+// Cross-entropy against a teacher's class probabilities (rows summing to 1) instead of labels: in-place distillation.
+torch::Tensor distillation_loss(const torch::Tensor& logits, const torch::Tensor& teacher_probs);
 
 // The first `limit` indices of a set of `n` images (all when limit is 0).
 std::vector<int64_t> first_indices(int64_t n, int64_t limit);

@@ -524,6 +524,54 @@ TEST(Search, FairWeightStepsTrainEveryOpAndZeroInitSilencesResidualBranches) {
   EXPECT_GT(residual, 0);
 }
 
+// --sandwich: one weight step trains the largest network (per layer the op slowest on the device) and the smallest
+// besides the sampled paths, and every path but the largest learns the largest's predictions: an op only those
+// paths use gets the same update whatever the labels, while without distillation every trained op depends on them.
+TEST(Search, SandwichTrainsTheLargestAndSmallestAndDistilsTheRestFromTheLargest) {
+  torch::set_num_threads(2);
+  TinyScenario s;
+  SearchProblem prob = behind_privacy_floor(s);
+  torch::manual_seed(5);
+  const auto x = torch::randn({8, 1, 28, 28});
+  const auto y1 = torch::randint(10, {8}, torch::kLong), y2 = (y1 + 1).remainder(10);
+  auto step = [&](SearchOptions o, const torch::Tensor& y) {
+    SupernetSearch search(s.space, s.latency, prob, o, torch::kCPU);
+    std::mt19937_64 rng(11);
+    search.weight_step(x, y, rng);
+    return search.supernet();
+  };
+  SearchOptions o = small_budget();
+  o.sandwich = true;
+  EXPECT_TRUE(SearchOptions::from_json(o.to_json(), "options").sandwich);
+  EXPECT_FALSE(SearchOptions().to_json().contains("sandwich")) << "unset, it must not change old fingerprints";
+  const Supernet initial = SupernetSearch(s.space, s.latency, prob, o, torch::kCPU).supernet();
+  auto changed = [](const std::shared_ptr<BlockModule>& a, const std::shared_ptr<BlockModule>& b) {
+    auto pa = a->parameters(), pb = b->parameters();
+    bool all = !pa.empty();
+    for (size_t i = 0; i < pa.size(); ++i) all = all && !torch::equal(pa[i], pb[i]);
+    return all;
+  };
+  const Supernet trained = step(o, y1);
+  for (int l = 0; l < s.space.num_layers(); ++l) {
+    int big = 0;
+    for (int op = 1; op < s.space.num_ops(); ++op)
+      if (s.latency.device_block_ms(l + 1, op) > s.latency.device_block_ms(l + 1, big)) big = op;
+    EXPECT_TRUE(changed(trained->candidate(l, big), initial->candidate(l, big)))
+        << "layer " << l << ": the largest op " << s.space.op(big).name << " must train every step";
+  }
+  // Parameters that trained and are equal under other labels: learnt from the teacher alone.
+  auto label_free = [&](SearchOptions opt) {
+    const Supernet a = step(opt, y1), b = step(opt, y2);
+    auto p0 = initial->parameters(), pa = a->parameters(), pb = b->parameters();
+    int n = 0;
+    for (size_t i = 0; i < pa.size(); ++i) n += !torch::equal(pa[i], p0[i]) && torch::equal(pa[i], pb[i]);
+    return n;
+  };
+  EXPECT_GT(label_free(o), 0) << "ops of the distilled paths must not see the labels";
+  o.sandwich = false;
+  EXPECT_EQ(label_free(o), 0) << "without distillation every trained weight follows the labels";
+}
+
 // The loss the search ranks is the deployed one: the payload at the sampled split is fake-quantised exactly as the
 // wire will carry it, and nothing is quantised when no payload crosses (split B) or the problem says so.
 TEST(Search, ForwardFakeQuantisesThePayloadAtTheSampledSplit) {

@@ -34,6 +34,7 @@ struct SearchArgs {
   int rescore = -1;
   double fill_budget = -1;
   bool tie_infeasible = false;
+  bool sandwich = false;
   bool shared_kernels = false;
   bool start_at_threshold = false;
   double soft_constraint = -1;
@@ -95,6 +96,7 @@ int run_search(const SearchArgs& a) {
   if (a.rescore >= 0) req.options.rescore = a.rescore;
   if (a.fill_budget >= 0) req.options.fill_budget = a.fill_budget;
   if (a.tie_infeasible) req.options.tie_infeasible = true;
+  if (a.sandwich) req.options.sandwich = true;
   if (a.shared_kernels) req.options.shared_kernels = true;
   if (a.start_at_threshold) req.options.start_at_threshold = true;
   if (a.soft_constraint >= 0) req.options.soft_constraint = a.soft_constraint;
@@ -197,6 +199,9 @@ nasc::cli::Action setup_search(CLI::App& app) {
   app.add_flag("--shared-kernels", a->shared_kernels,
                "Supernet ops of a layer share one set of kernels (the largest op's: smaller ones use its first "
                "channels and centre taps) instead of each having its own; the supernet learns faster");
+  app.add_flag("--sandwich", a->sandwich,
+               "Each weight step also trains the largest and the smallest network, and every other path learns "
+               "the largest's predictions (in-place distillation) instead of the labels: about 2x the step's cost");
   app.add_flag("--start-at-threshold", a->start_at_threshold,
                "Start theta tilted towards cheap ops and splits so that about half of its samples meet the "
                "threshold, instead of uniform (where under a tight threshold almost none does)");
