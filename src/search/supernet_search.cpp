@@ -44,6 +44,7 @@ json SearchOptions::to_json(bool every) const {
   if (every || fill_budget > 0) j["fill_budget"] = fill_budget;
   if (every || tie_infeasible) j["tie_infeasible"] = tie_infeasible;
   if (every || sandwich) j["sandwich"] = sandwich;
+  if (every || theta_batch_size > 0) j["theta_batch_size"] = theta_batch_size;
   return j;
 }
 
@@ -81,6 +82,7 @@ SearchOptions SearchOptions::from_json(const json& j, const std::string& ctx) {
   o.fill_budget = json_get_or(j, "fill_budget", o.fill_budget, ctx);
   o.tie_infeasible = json_get_or(j, "tie_infeasible", o.tie_infeasible, ctx);
   o.sandwich = json_get_or(j, "sandwich", o.sandwich, ctx);
+  o.theta_batch_size = json_get_or(j, "theta_batch_size", o.theta_batch_size, ctx);
   o.seed = uint64_t(json_get_or<int64_t>(j, "seed", int64_t(o.seed), ctx));
   o.validate();
   return o;
@@ -89,6 +91,8 @@ SearchOptions SearchOptions::from_json(const json& j, const std::string& ctx) {
 void SearchOptions::validate() const {
   if (epochs < 1 || epochs > 100000) fail("search epochs = ", epochs, ": expected 1..100000");
   if (batch_size < 1 || batch_size > 65536) fail("search batch size = ", batch_size, ": expected 1..65536");
+  if (theta_batch_size < 0 || theta_batch_size > 65536)
+    fail("theta batch size = ", theta_batch_size, ": expected 0..65536 (0 = the batch size)");
   if (lambda < 2 || lambda > 64) fail("lambda = ", lambda, ": expected 2..64 samples per step");
   if (!(lr > 0)) fail("search learning rate = ", lr, ": expected > 0");
   if (!(val_fraction > 0 && val_fraction < 1)) fail("val fraction = ", val_fraction, ": expected 0 < f < 1");
@@ -489,13 +493,15 @@ SearchState SupernetSearch::run(const ImageSet& train_set, const std::string& ou
   LoaderOptions tl = LoaderOptions::training(train_set, opt_.batch_size, opt_.seed);
   tl.augment = opt_.augment;
   tl.drop_last = int64_t(train_idx_.size()) >= opt_.batch_size;
-  LoaderOptions vl = LoaderOptions::training(train_set, opt_.batch_size, opt_.seed ^ 0x5eedULL);
+  const int theta_batch = opt_.theta_batch_size > 0 ? opt_.theta_batch_size : opt_.batch_size;
+  LoaderOptions vl = LoaderOptions::training(train_set, theta_batch, opt_.seed ^ 0x5eedULL);
   vl.augment = false;
-  vl.drop_last = int64_t(val_idx_.size()) >= opt_.batch_size;
+  vl.drop_last = int64_t(val_idx_.size()) >= theta_batch;
   BatchLoader train_loader(train_set, train_idx_, tl, norm_);
   BatchLoader val_loader(train_set, val_idx_, vl, norm_);
   if (train_loader.num_batches() == 0 || val_loader.num_batches() == 0)
-    fail("search data too small: ", all.size(), " images give no full batch of ", opt_.batch_size);
+    fail("search data too small: ", all.size(), " images give no full batch of ", opt_.batch_size,
+         theta_batch != opt_.batch_size ? cat(" (training) and ", theta_batch, " (theta)") : std::string());
 
   SearchState st;
   if (resume && !out_dir.empty() && load_checkpoint(out_dir, st))

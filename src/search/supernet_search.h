@@ -21,6 +21,7 @@ struct SearchOptions {
   int epochs = 10;
   int batch_size = 128;
   int lambda = 2;             // samples per step, for the weights and for theta each
+  int theta_batch_size = 0;   // validation images each theta step scores its lambda samples on (0 = batch_size)
   double lr = 0.05;           // supernet SGD, cosine-decayed
   double momentum = 0.9;
   double weight_decay = 4e-5;
@@ -151,6 +152,7 @@ class EpochTally {
   double train_loss() const;  // reads the device sum: synchronises
   double val_loss() const { return val_loss_sum_ / std::max(scored_, 1.0); }
   double val_acc() const { return val_correct_ / std::max(val_seen_, 1.0); }
+  double val_images() const { return val_seen_; }  // images scored, summed over configurations
   double feasible_fraction() const { return feasible_ / std::max(scored_, 1.0); }
   int64_t skipped_weight_steps() const { return skipped_weights_; }
   int64_t skipped_theta_steps() const { return skipped_theta_; }

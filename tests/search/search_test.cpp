@@ -208,6 +208,37 @@ TEST(Search, ResumeRefusesOtherOptionsButNotAnotherWayToChoose) {
   fs::remove_all(dir);
 }
 
+// --theta-batch-size: each theta step scores its lambda samples on that many held-out images (the training batch
+// size when unset); one larger than the held-out part scores all of it, as a training batch larger than the set.
+TEST(Search, ThetaStepsScoreTheirOwnBatchSize) {
+  torch::set_num_threads(2);
+  TinyScenario s;
+  SearchProblem prob = behind_privacy_floor(s);
+  auto scored_in_first_step = [&](int theta_batch) {
+    SearchOptions o = small_budget();
+    o.epochs = 1;
+    o.batch_size = 32;
+    o.train_limit = 200;  // 100 held out
+    o.theta_batch_size = theta_batch;
+    SupernetSearch search(s.space, s.latency, prob, o, torch::kCPU);
+    double images = -1;
+    SearchCallbacks cb;
+    cb.on_step = [&](int, int64_t step, int64_t, const EpochTally& t, const AdaptiveSNG&) {
+      if (step == 1) images = t.val_images();
+    };
+    cb.after_epoch = [](const SearchEpoch&, bool) { return false; };
+    search.run(fmnist().train, "", false, cb);
+    return images;
+  };
+  EXPECT_EQ(scored_in_first_step(0), 2 * 32) << "unset: the training batch size, for each of lambda = 2 samples";
+  EXPECT_EQ(scored_in_first_step(96), 2 * 96);
+  EXPECT_EQ(scored_in_first_step(512), 2 * 100);
+  SearchOptions o;
+  o.theta_batch_size = 192;
+  EXPECT_EQ(SearchOptions::from_json(o.to_json(), "options").theta_batch_size, 192);
+  EXPECT_FALSE(SearchOptions().to_json().contains("theta_batch_size")) << "unset, old fingerprints stay";
+}
+
 // A learning rate that makes the weights overflow: the search skips and counts the non-finite steps and finishes
 // with finite means, where one NaN used to end the whole search.
 TEST(Search, NonFiniteLossesAreSkippedAndCountedNotFatal) {

@@ -25,6 +25,7 @@ struct SearchArgs {
   int64_t train_limit = -1;   // overrides the budget's when >= 0
   int64_t eval_limit = -1;    // likewise
   int batch_size = 0;
+  int theta_batch_size = 0;
   int lambda = 0;            // the following override SearchOptions' defaults when set
   double lr = 0;
   double delta_init = 0;
@@ -87,6 +88,7 @@ int run_search(const SearchArgs& a) {
   if (a.train_limit >= 0) req.options.train_limit = a.train_limit;
   if (a.eval_limit >= 0) req.options.eval_limit = a.eval_limit;
   if (a.batch_size > 0) req.options.batch_size = a.batch_size;
+  if (a.theta_batch_size > 0) req.options.theta_batch_size = a.theta_batch_size;
   if (a.lambda > 0) req.options.lambda = a.lambda;
   if (a.lr > 0) req.options.lr = a.lr;
   if (a.delta_init > 0) req.options.delta_init = a.delta_init;
@@ -165,6 +167,10 @@ nasc::cli::Action setup_search(CLI::App& app) {
   app.add_option("--epochs", a->epochs, "Override the budget's supernet epochs");
   app.add_option("--train-limit", a->train_limit, "Override the budget's number of training images (0 = all)");
   app.add_option("--batch-size", a->batch_size, "Override the minibatch size (default 128)");
+  app.add_option("--theta-batch-size", a->theta_batch_size,
+                 "Held-out images each theta step scores its samples on (default: the batch size); larger ranks "
+                 "each pair of samples with less noise, at the cost of more forward passes")
+      ->check(CLI::Range(1, 65536));
   const nasc::SearchOptions defaults;
   app.add_option("--eval-limit", a->eval_limit,
                  "Override the budget's number of held-out images that score the answer, --rescore's and random:N's "
