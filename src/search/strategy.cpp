@@ -242,8 +242,9 @@ class RandomSampling : public SupernetStrategy {
     std::mt19937_64 rng(ctx.req.options.seed + 0x7A11DULL);
     double best_acc = -1;
     int found = 0;
-    const int64_t limit = ctx.req.options.eval_limit;
-    const int64_t score_images = std::min<int64_t>(limit > 0 ? limit : 1000, 1000);
+    // The same held-out images as NASC's final scoring (eval_limit, 0 = all), so that both choose equally well
+    // informed (random search used at most 1,000 before; its committed results say so).
+    const int64_t score_images = ctx.req.options.eval_limit;
     for (; found < ctx.req.strategy.samples; ++found) {
       Candidate c;
       if (!sample_feasible(ctx.latency, prob.allowed_splits, ctx.req.max_latency_ms, rng, c))
@@ -252,6 +253,7 @@ class RandomSampling : public SupernetStrategy {
       if (acc > best_acc) best_acc = acc, out.chosen = c;
     }
     out.fields["random_feasible_scored"] = found;
+    out.fields["random_scored_images"] = search.validation_images(score_images);
   }
 };
 

@@ -257,10 +257,14 @@ torch::Tensor SupernetSearch::forward(const Candidate& c, const torch::Tensor& x
   return net_->forward_range(fake_quantize(head, latency_.encoding()), c.arch, c.split, B);
 }
 
+int64_t SupernetSearch::validation_images(int64_t limit) const {
+  const int64_t n = int64_t(val_idx_.size());
+  return limit > 0 ? std::min(limit, n) : n;
+}
+
 std::pair<double, double> SupernetSearch::validate(const Candidate& c, int64_t limit) {
   if (!data_) fail("validate() before run(): no validation data");
-  std::vector<int64_t> idx(val_idx_.begin(),
-                           val_idx_.begin() + (limit > 0 ? std::min<int64_t>(limit, val_idx_.size()) : val_idx_.size()));
+  std::vector<int64_t> idx(val_idx_.begin(), val_idx_.begin() + validation_images(limit));
   BatchLoader loader(*data_, idx, LoaderOptions::evaluation(256), norm_);
   // Batch statistics (train-mode BN): running statistics of a supernet mix every path that shared the op.
   net_->train();

@@ -203,6 +203,8 @@ class SupernetSearch {
 
   // Mean loss and accuracy of configuration c on validation images (the first `limit`; 0 = all).
   std::pair<double, double> validate(const Candidate& c, int64_t limit);
+  // How many validation images validate(c, limit) scores on.
+  int64_t validation_images(int64_t limit) const;
   // Loss of configuration c on x (fake-quantised at its split when the problem says so).
   torch::Tensor forward(const Candidate& c, const torch::Tensor& x);
   Candidate to_candidate(const Sample& s) const;  // with best_split, the split of the sample is replaced

@@ -648,8 +648,11 @@ TEST(Search, BaselinesHonourTheirDefinitions) {
   req.strategy = Strategy::parse("server-only", s.space);
   EXPECT_EQ(run_strategy(req, s.space, s.latency, fmnist().train, torch::kCPU, "", false)["split"], 1);
   req.strategy = Strategy::parse("random:5", s.space);
+  req.options.train_limit = 2400;  // 1,200 held out
+  req.options.eval_limit = 0;      // all of them, as NASC's final scoring would use
   json rnd = run_strategy(req, s.space, s.latency, fmnist().train, torch::kCPU, "", false);
   EXPECT_EQ(rnd["random_feasible_scored"], 5);
+  EXPECT_EQ(rnd["random_scored_images"], 1200) << "random search scores on the same images as the rescoring";
   EXPECT_THROW(Strategy::parse("random:x", s.space), Error);
   EXPECT_THROW(Strategy::parse("fixed:k9_e9", s.space), Error);
   EXPECT_THROW(Strategy::parse("greedy", s.space), Error);
