@@ -174,10 +174,13 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--epochs", a.epochs, "Supernet epochs (uniform path sampling)")->capture_default_str();
   app.add_option("--train-limit", a.train_limit, "Supernet training images (0 = all)")->capture_default_str();
-  app.add_option("--archs", a.archs, "Architectures to rank")->check(CLI::Range(3, 1000))->capture_default_str();
+  auto* archs = app.add_option("--archs", a.archs, "Architectures to draw and rank")
+                    ->check(CLI::Range(3, 1000))
+                    ->capture_default_str();
   app.add_option("--archs-from", a.archs_from,
                  "Rank the networks of this ranking.csv (its arch column) instead of drawing --archs new ones, e.g. "
-                 "to compare supernet recipes on the same retrained networks");
+                 "to compare supernet recipes on the same retrained networks")
+      ->excludes(archs);
   app.add_option("--score-images", a.score_images, "Held-out images each supernet score uses")->capture_default_str();
   app.add_option("--retrain-epochs", a.retrain_epochs, "Epochs of each stand-alone retraining")->capture_default_str();
   app.add_option("--retrain-seeds", a.retrain_seeds,
