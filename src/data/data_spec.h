@@ -13,7 +13,8 @@ constexpr const char* kDebianFashionMnistDir = "/usr/share/datasets/fashion-mnis
 // The forms DataSpec::parse accepts, for help texts and messages.
 constexpr const char* kDataSpecForms =
     "fmnist, fmnist32 (padded to 3x32x32), fmnist:DIR, fmnist32:DIR, mnist:DIR, mnist32:DIR, cifar10:DIR, "
-    "cifar100:DIR or folder:DIR (your own images: DIR/<class>/*.png|*.jpg, optional DIR/test/<class>/)";
+    "cifar100:DIR or folder:DIR (your own images: DIR/train/<class>/*.png|*.jpg beside DIR/test/<class>/, or "
+    "DIR/<class>/ with an optional DIR/test/<class>/)";
 
 struct DataSpec {
   // fmnist | mnist | cifar10 | cifar100, or fmnist32 | mnist32: the grey 28x28 images centred on a 32x32 canvas

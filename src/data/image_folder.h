@@ -1,6 +1,6 @@
-// Users' own pictures in the ImageFolder layout: DIR/<class>/*.png|*.jpg|*.jpeg|*.bmp (classes in sorted
-// order), an optional DIR/test/<class>/ for the test split (else a seeded split of each class), decoded with
-// Debian's stb_image and resized to the size the space expects.
+// Users' own pictures in the ImageFolder layouts: DIR/train/<class>/ beside DIR/test/<class>/ (or DIR/val/), or
+// DIR/<class>/*.png|*.jpg|*.jpeg|*.bmp with an optional DIR/test/<class>/ (else a seeded split of each class);
+// classes in sorted order, decoded on all cores with Debian's stb_image and resized to the size the space expects.
 #pragma once
 #include <cstdint>
 #include <string>

@@ -56,6 +56,49 @@ ImageSet pad_and_repeat(const ImageSet& set, int channels, int h, int w) {
   return out;
 }
 
+std::vector<int64_t> stratified_order(const ImageSet& set, const std::vector<int64_t>& idx, uint64_t seed) {
+  std::vector<std::vector<int64_t>> by_class(size_t(std::max(set.num_classes, 1)));
+  for (int64_t i : idx) {
+    if (i < 0 || i >= set.size())
+      fail("stratified order of ", set.name, ": index ", i, " out of range (expected 0..", set.size() - 1, ")");
+    const int label = set.labels[size_t(i)];
+    if (label < 0 || label >= int(by_class.size()))
+      fail(set.name, ": label ", label, " of image ", i, " out of range (expected 0..", by_class.size() - 1, ")");
+    by_class[size_t(label)].push_back(i);
+  }
+  // The k-th image of a class of n sits at (k + 1/2) / n of the order: a prefix of length N then holds
+  // round(N x n / total) of the class, to within one.
+  struct Slot {
+    double at;
+    int label;
+    int64_t index;
+  };
+  std::vector<Slot> slots;
+  slots.reserve(idx.size());
+  for (size_t c = 0; c < by_class.size(); ++c) {
+    auto& members = by_class[c];
+    fisher_yates(members, mix_seed(seed, c));
+    const double n = double(members.size());
+    for (size_t k = 0; k < members.size(); ++k) slots.push_back({(double(k) + 0.5) / n, int(c), members[k]});
+  }
+  std::sort(slots.begin(), slots.end(),
+            [](const Slot& a, const Slot& b) { return a.at != b.at ? a.at < b.at : a.label < b.label; });
+  std::vector<int64_t> order;
+  order.reserve(slots.size());
+  for (const Slot& s : slots) order.push_back(s.index);
+  return order;
+}
+
+std::vector<int64_t> stratified_subset(const ImageSet& set, int64_t limit, uint64_t seed) {
+  std::vector<int64_t> all(size_t(set.size()));
+  std::iota(all.begin(), all.end(), int64_t(0));
+  if (limit <= 0 || limit >= set.size()) return all;
+  std::vector<int64_t> order = stratified_order(set, all, seed);
+  order.resize(size_t(limit));
+  std::sort(order.begin(), order.end());
+  return order;
+}
+
 TrainValIndices train_val_indices(int64_t n, double val_fraction, uint64_t seed) {
   if (n < 0) fail("train_val_indices: negative size ", n);
   if (!(val_fraction >= 0.0 && val_fraction <= 1.0))

@@ -31,6 +31,20 @@ struct TrainValIndices {
   std::vector<int64_t> train, val;  // each sorted ascending
 };
 
+// The indices `idx` of `set` in a seeded order whose every prefix holds each class in proportion (to within one
+// image): classes are shuffled within themselves and interleaved by their share. So the first N of it is a
+// stratified subset, and consecutive batches of it are mixed, never one class (image folders and many files are
+// sorted by class, where "the first N" is one or two classes). The same (labels, idx, seed) gives the same order
+// on every machine.
+std::vector<int64_t> stratified_order(const ImageSet& set, const std::vector<int64_t>& idx, uint64_t seed);
+
+// The seed of every data limit (--train-limit, --test-limit, the search's eval limit): the same images for every
+// run and every training seed, so that runs with equal limits compare on equal data.
+constexpr uint64_t kLimitSeed = 0x5AB5E7ULL;
+
+// A stratified, seeded subset of `limit` images of `set` (all of them when limit <= 0 or >= size), ascending.
+std::vector<int64_t> stratified_subset(const ImageSet& set, int64_t limit, uint64_t seed);
+
 // Deterministic split of [0, n): round(n * val_fraction) indices go to val, the rest to train; the same
 // (n, val_fraction, seed) gives the same split on every machine.
 TrainValIndices train_val_indices(int64_t n, double val_fraction, uint64_t seed);

@@ -18,7 +18,7 @@ namespace {
 const std::set<std::string> kConfigFields = {"name",       "space",  "data",     "encoding",          "delay_ms",
                                              "return_result", "scenarios", "min_device_blocks", "bandwidths_mbps",
                                              "threshold_fractions", "seeds", "strategies", "search", "retrain",
-                                             "retrain_as_deployed", "comment"};
+                                             "retrain_as_deployed", "truth", "comment"};
 
 bool name_safe(const std::string& s) {
   if (s.empty() || s == "." || s == "..") return false;
@@ -49,7 +49,7 @@ json ExperimentConfig::to_json() const {
   json sc = json::array();
   for (auto& s : scenarios) sc.push_back(s.to_json());
   std::vector<int64_t> sd(seeds.begin(), seeds.end());
-  return {{"name", name},
+  json j = {{"name", name},
           {"space", space},
           {"data", data},
           {"encoding", encoding},
@@ -64,6 +64,8 @@ json ExperimentConfig::to_json() const {
           {"search", search.to_json()},
           {"retrain", retrain.to_json()},
           {"retrain_as_deployed", retrain_as_deployed}};
+  if (!truth.empty()) j["truth"] = truth;
+  return j;
 }
 
 // Long on purpose: one check per field, in the order of the file format (README, "nasc experiment"), so that
@@ -155,6 +157,7 @@ ExperimentConfig ExperimentConfig::from_json(const json& j, const std::string& c
   c.search = SearchOptions::from_json(sj, ctx + " search");
   c.retrain = TrainOptions::from_json(rj, ctx + " retrain");
   c.retrain_as_deployed = json_get_or(j, "retrain_as_deployed", false, ctx);
+  c.truth = json_get_or<std::string>(j, "truth", "", ctx);
   return c;
 }
 
@@ -176,6 +179,7 @@ ExperimentConfig ExperimentConfig::load(const std::string& path, const std::vect
   }
   // A space given as a file resolves like the profiles.
   if (c.space.find('/') != std::string::npos || c.space.find(".json") != std::string::npos) resolve(c.space);
+  if (!c.truth.empty()) resolve(c.truth);
   return c;
 }
 

@@ -38,6 +38,9 @@ struct ExperimentConfig {
   // Retrain each found network with its payload fake-quantised at its split (encoding above), as deployed. Off by
   // default so that experiment folders made before it stay resumable; in the fingerprint only when on.
   bool retrain_as_deployed = false;
+  // A truth table of the space (e.g. truth/nas-bench-macro-cifar10.json): every answer is judged by it (true
+  // accuracy, regret), and answers it covers are not retrained. Empty: none.
+  std::string truth;
 
   json to_json() const;
   // Validates everything that can be checked without running: lists non-empty, ranges, names, strategies.

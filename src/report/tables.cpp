@@ -58,8 +58,10 @@ const char* kColumns[] = {"scenario",      "device_profile", "server_profile",  
                           "threshold_fraction", "threshold_ms", "floor_ms",       "strategy",      "seed",
                           "arch",          "split",          "payload_bytes",    "device_ms",     "uplink_ms",
                           "server_ms",     "downlink_ms",    "total_ms",         "feasible",      "supernet_val_acc",
-                          "test_acc",      "search_s",       "retrain_s",        "run_dir"};
+                          "test_acc",      "search_s",       "retrain_s",        "run_dir",       "true_acc",
+                          "best_true_acc", "regret"};
 constexpr size_t kNumColumns = sizeof(kColumns) / sizeof(kColumns[0]);
+constexpr size_t kTruthColumns = 3;  // the last ones; files written before them lack them
 
 std::string read_text(const std::string& path) {
   std::ifstream in(path);
@@ -109,7 +111,9 @@ std::string ResultRow::csv_row() const {
                                 num(downlink_ms),          num(total_ms),
                                 feasible ? "1" : "0",      num(supernet_val_acc),
                                 num(test_acc),             num(search_s),
-                                num(retrain_s),            csv_field(run_dir)};
+                                num(retrain_s),            csv_field(run_dir),
+                                num(true_acc),             num(best_true_acc),
+                                num(regret)};
   std::string s;
   for (size_t i = 0; i < f.size(); ++i) s += (i ? "," : "") + f[i];
   return s;
@@ -120,7 +124,9 @@ ResultRow ResultRow::from_csv(const std::string& line, const std::string& ctx) {
 }
 
 ResultRow ResultRow::from_fields(const std::vector<std::string>& f, const std::string& ctx) {
-  if (f.size() != kNumColumns) fail(ctx, ": ", f.size(), " fields, expected ", kNumColumns);
+  if (f.size() != kNumColumns && f.size() != kNumColumns - kTruthColumns)
+    fail(ctx, ": ", f.size(), " fields, expected ", kNumColumns, " (or ", kNumColumns - kTruthColumns,
+         " without the truth columns)");
   ResultRow r;
   size_t i = 0;
   r.scenario = f[i++];
@@ -147,6 +153,11 @@ ResultRow ResultRow::from_fields(const std::vector<std::string>& f, const std::s
   r.search_s = parse_num(f[i++], "search_s", ctx);
   r.retrain_s = parse_num(f[i++], "retrain_s", ctx);
   r.run_dir = f[i++];
+  if (f.size() == kNumColumns) {
+    r.true_acc = parse_num(f[i++], "true_acc", ctx);
+    r.best_true_acc = parse_num(f[i++], "best_true_acc", ctx);
+    r.regret = parse_num(f[i++], "regret", ctx);
+  }
   return r;
 }
 
@@ -158,7 +169,9 @@ void write_results_csv(const std::string& path, const std::vector<ResultRow>& ro
 
 std::vector<ResultRow> read_results_csv(const std::string& path) {
   const CsvTable t = parse_csv(read_text(path), path);
-  if (t.header != parse_csv(ResultRow::csv_header(), "results.csv columns").header)
+  std::vector<std::string> without_truth = parse_csv(ResultRow::csv_header(), "results.csv columns").header;
+  without_truth.resize(kNumColumns - kTruthColumns);
+  if (t.header != parse_csv(ResultRow::csv_header(), "results.csv columns").header && t.header != without_truth)
     fail(path, ": header does not match; expected the results.csv columns ", ResultRow::csv_header());
   std::vector<ResultRow> rows;
   for (size_t i = 0; i < t.rows.size(); ++i) rows.push_back(ResultRow::from_fields(t.rows[i], cat(path, ":", t.lines[i])));
@@ -230,7 +243,7 @@ std::vector<CellSummary> summarize(const std::vector<ResultRow>& rows) {
         for (auto* r : group)
           if (r->threshold_fraction == f) c.threshold_ms = r->threshold_ms;
         for (auto& s : strat_order) {
-          std::vector<double> acc, total, comm, dev, srv, payload, split, search;
+          std::vector<double> acc, total, comm, dev, srv, payload, split, search, regret, best_true;
           std::map<uint64_t, double> by_seed;
           int meets = 0;
           for (auto* r : group) {
@@ -244,6 +257,7 @@ std::vector<CellSummary> summarize(const std::vector<ResultRow>& rows) {
             payload.push_back(double(r->payload_bytes));
             split.push_back(r->split);
             search.push_back(r->search_s);
+            if (r->regret == r->regret) regret.push_back(r->regret), best_true.push_back(r->best_true_acc);
             meets += (c.threshold_ms == c.threshold_ms) ? r->total_ms <= c.threshold_ms : r->feasible;
           }
           if (acc.empty()) continue;
@@ -261,6 +275,12 @@ std::vector<CellSummary> summarize(const std::vector<ResultRow>& rows) {
           ss.meets_threshold = meets;
           ss.search_s = mean(search);
           ss.acc_by_seed = std::move(by_seed);
+          ss.judged = int(regret.size());
+          if (!regret.empty()) {
+            ss.regret_mean = mean(regret);
+            ss.regret_std = sample_std(regret);
+            ss.best_true_acc = mean(best_true);
+          }
           c.strategies.push_back(ss);
         }
         cells.push_back(c);
@@ -426,6 +446,50 @@ std::string head_to_head_tables(const std::vector<CellSummary>& cells) {
 }  // namespace
 
 // Long on purpose: it writes results.md top to bottom, one section after another, as a reader sees it.
+namespace {
+
+// Regret against the truth table, per constrained cell: the one measure that needs no retraining and has no
+// retraining noise. Empty when no run was judged.
+std::string truth_tables(const std::vector<CellSummary>& cells) {
+  bool any = false;
+  for (auto& c : cells)
+    for (auto& s : c.strategies) any = any || s.judged > 0;
+  if (!any) return "";
+  std::vector<std::string> order;
+  for (auto& c : cells)
+    for (auto& s : c.strategies)
+      if (c.constrained() && s.judged > 0 && std::find(order.begin(), order.end(), s.strategy) == order.end())
+        order.push_back(s.strategy);
+  std::ostringstream md;
+  md << "## Regret against the truth table\n\n"
+     << "Regret = best true accuracy of any allowed (architecture, split) that meets T − the answer's true "
+        "accuracy, in points, mean ± sample standard deviation over seeds (0 is the optimum). Accuracies are the "
+        "table's, not retrained.\n\n| scenario | floor | Mbit/s | f | T ms | best true acc % |";
+  for (auto& s : order) md << " " << s << " |";
+  md << "\n|---|---|---|---|---|---|";
+  for (size_t i = 0; i < order.size(); ++i) md << "---|";
+  md << "\n";
+  for (auto& c : cells) {
+    if (!c.constrained()) continue;
+    double best = kNaN;
+    for (auto& s : c.strategies)
+      if (s.judged > 0) best = s.best_true_acc;
+    if (best != best) continue;
+    md << "| " << c.scenario << " | " << c.privacy_floor << " | " << fmt("%g", c.bandwidth_mbps) << " | "
+       << fmt("%g", c.threshold_fraction) << " | " << fmt("%.3f", c.threshold_ms) << " | " << fmt("%.2f", best)
+       << " |";
+    for (auto& name : order) {
+      const StrategySummary* s = c.find(name);
+      md << " " << (s && s->judged > 0 ? fmt("%.2f", s->regret_mean) + " ± " + fmt("%.2f", s->regret_std) : "–")
+         << " |";
+    }
+    md << "\n";
+  }
+  return md.str() + "\n";
+}
+
+}  // namespace
+
 std::string render_markdown(const std::vector<ResultRow>& rows, const CostRecord* cost, const std::string& title) {
   std::vector<CellSummary> cells = summarize(rows);
   std::set<uint64_t> seeds;
@@ -479,6 +543,8 @@ std::string render_markdown(const std::vector<ResultRow>& rows, const CostRecord
   }
 
   md << pareto_tables(cells);
+
+  md << truth_tables(cells);
 
   md << "## Search cost\n\n"
      << "Wall time to find a configuration (supernet training and scoring included; fixed networks need none), "

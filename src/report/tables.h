@@ -32,6 +32,8 @@ struct ResultRow {
   double search_s = 0;   // wall time to find the configuration, supernet training included
   double retrain_s = 0;  // wall time of the stand-alone retraining
   std::string run_dir;   // relative to the experiment directory
+  // With a truth table (NaN without): the answer's true accuracy in %, the best that meets T, their difference.
+  double true_acc = kNaN, best_true_acc = kNaN, regret = kNaN;
 
   bool constrained() const { return threshold_fraction == threshold_fraction; }
   double comm_ms() const { return uplink_ms + downlink_ms; }
@@ -66,6 +68,8 @@ struct StrategySummary {
   int meets_threshold = 0;  // runs whose total latency is within the cell's threshold
   double search_s = 0;
   std::map<uint64_t, double> acc_by_seed;  // test accuracy of each seed's run
+  int judged = 0;                           // runs with a true accuracy (truth table)
+  double regret_mean = kNaN, regret_std = kNaN, best_true_acc = kNaN;
 };
 
 // One grid cell (scenario, floor, bandwidth, threshold); accuracy-only, run once per (scenario, floor,

@@ -56,21 +56,25 @@ bool sample_feasible(const LatencyEstimator& latency, const std::vector<bool>& a
   return true;
 }
 
-bool most_likely_feasible(const LatencyEstimator& latency, const Matrix& theta,
-                          const std::vector<bool>& allowed, double max_ms, Candidate& out, double min_ms) {
+namespace {
+
+// The allowed candidate of highest score(layer, op, p) summed over layers plus split_score(p) that meets max_ms
+// (and min_ms): per split a dynamic programme over layers on latencies rounded up to a grid of max_ms /
+// kLatencyGrid. -inf scores exclude a choice. Returns false when nothing meets max_ms at that resolution.
+template <typename LayerScore, typename SplitScore>
+bool best_on_grid(const LatencyEstimator& latency, const std::vector<bool>& allowed, double max_ms, double min_ms,
+                  LayerScore score, SplitScore split_score, Candidate& out) {
   const Space& space = latency.space();
   const int B = space.num_blocks(), L = space.num_layers(), K = space.num_ops();
-  if (int(theta.size()) != L + 1) fail("theta has ", theta.size(), " rows, expected ", L + 1, " (layers and split)");
   if (!(max_ms > 0) || !std::isfinite(max_ms)) return false;
   const double grid = max_ms / kLatencyGrid;
-  auto log_p = [](double p) { return p > 0 ? std::log(p) : -std::numeric_limits<double>::infinity(); };
   const double none = -std::numeric_limits<double>::infinity();
   double best_score = none;
-  // value[l][j]: the best log-probability of ops for layers < l costing j grid steps; pick: the op it took.
+  // value[l][j]: the best score of ops for layers < l costing j grid steps; pick: the op it took.
   std::vector<std::vector<double>> value(size_t(L + 1));
   std::vector<std::vector<int>> pick(static_cast<size_t>(L));
   for (int p = 0; p <= B && p < int(allowed.size()); ++p) {
-    if (!allowed[p] || !(theta[size_t(L)][size_t(p)] > 0)) continue;
+    if (!allowed[p] || split_score(p) == none) continue;
     // Stem and head (blocks 0 and B-1) cost the same whatever the ops; layer l is block l + 1.
     const double budget = max_ms - latency.link_ms(p) - latency.block_ms(0, 0, p) - latency.block_ms(B - 1, 0, p);
     if (budget < 0) continue;
@@ -85,7 +89,7 @@ bool most_likely_feasible(const LatencyEstimator& latency, const Matrix& theta,
       value[size_t(l + 1)].assign(size_t(steps + 1), none);
       pick[size_t(l)].assign(size_t(steps + 1), -1);
       for (int op = 0; op < K; ++op) {
-        const double lp = log_p(theta[size_t(l)][size_t(op)]);
+        const double lp = score(l, op, p);
         const double c = std::ceil(latency.block_ms(l + 1, op, p) / grid);
         if (lp == none || c > steps) continue;
         for (int j = int(c); j <= steps; ++j) {
@@ -96,8 +100,8 @@ bool most_likely_feasible(const LatencyEstimator& latency, const Matrix& theta,
     }
     const auto& last = value[size_t(L)];
     const int end = int(std::max_element(last.begin() + lowest, last.end()) - last.begin());
-    const double score = last[size_t(end)] + log_p(theta[size_t(L)][size_t(p)]);
-    if (!(score > best_score)) continue;
+    const double total = last[size_t(end)] + split_score(p);
+    if (!(total > best_score)) continue;
     Candidate c;
     c.split = p;
     c.arch.assign(size_t(L), 0);
@@ -107,10 +111,83 @@ bool most_likely_feasible(const LatencyEstimator& latency, const Matrix& theta,
     }
     const double ms = latency.total_ms(c.arch, c.split);
     if (ms > max_ms || ms < min_ms) continue;  // the rounding makes this unreachable; kept as a guard
-    best_score = score;
+    best_score = total;
     out = c;
   }
   return best_score > none;
+}
+
+double log_p(double p) { return p > 0 ? std::log(p) : -std::numeric_limits<double>::infinity(); }
+
+// Number of architectures of the space, or kEnumerationLimit + 1 when it has more.
+int64_t space_size(const Space& space) {
+  int64_t n = 1;
+  for (int l = 0; l < space.num_layers(); ++l)
+    if ((n *= space.num_ops()) > kEnumerationLimit) return kEnumerationLimit + 1;
+  return n;
+}
+
+// Every architecture at its latency-minimal allowed split; `better(candidate, its ms, best so far, its ms)`
+// decides. Only for spaces of at most kEnumerationLimit architectures.
+template <typename Better>
+bool enumerate_feasible(const LatencyEstimator& latency, int min_device_blocks, double max_ms, Better better,
+                        Candidate& out) {
+  const Space& space = latency.space();
+  const int L = space.num_layers(), K = space.num_ops();
+  Arch a(size_t(L), 0);
+  bool found = false;
+  double best_ms = 0;
+  while (true) {
+    const LatencyBreakdown lat = latency.best_split(a, min_device_blocks);
+    if (lat.total_ms <= max_ms && (!found || better(a, lat.total_ms, out.arch, best_ms))) {
+      out.arch = a;
+      out.split = lat.split;
+      best_ms = lat.total_ms;
+      found = true;
+    }
+    int l = L - 1;
+    while (l >= 0 && ++a[size_t(l)] == K) a[size_t(l--)] = 0;
+    if (l < 0) return found;
+  }
+}
+
+}  // namespace
+
+bool most_likely_feasible(const LatencyEstimator& latency, const Matrix& theta,
+                          const std::vector<bool>& allowed, double max_ms, Candidate& out, double min_ms) {
+  const int L = latency.space().num_layers();
+  if (int(theta.size()) != L + 1) fail("theta has ", theta.size(), " rows, expected ", L + 1, " (layers and split)");
+  return best_on_grid(
+      latency, allowed, max_ms, min_ms, [&](int l, int op, int) { return log_p(theta[size_t(l)][size_t(op)]); },
+      [&](int p) { return log_p(theta[size_t(L)][size_t(p)]); }, out);
+}
+
+bool largest_feasible(const LatencyEstimator& latency, int min_device_blocks, double max_ms, Candidate& out) {
+  const Space& space = latency.space();
+  if (space_size(space) > kEnumerationLimit)
+    fail("largest-feasible enumerates the space, and ", space.name(), " has ", space.num_ops(), "^",
+         space.num_layers(), " architectures: expected at most ", kEnumerationLimit,
+         " (use max-flops-feasible, which has a dynamic programme)");
+  return enumerate_feasible(
+      latency, min_device_blocks, max_ms, [](const Arch&, double ms, const Arch&, double best) { return ms > best; },
+      out);
+}
+
+bool max_macs_feasible(const LatencyEstimator& latency, int min_device_blocks, double max_ms, Candidate& out) {
+  const Space& space = latency.space();
+  if (space_size(space) <= kEnumerationLimit)
+    return enumerate_feasible(
+        latency, min_device_blocks, max_ms,
+        [&](const Arch& a, double ms, const Arch& best, double best_ms) {
+          const int64_t m = space.macs(a), bm = space.macs(best);
+          return m > bm || (m == bm && ms < best_ms);
+        },
+        out);
+  std::vector<bool> allowed(size_t(space.num_blocks() + 1), false);
+  for (int p = std::max(0, min_device_blocks); p <= space.num_blocks(); ++p) allowed[size_t(p)] = true;
+  return best_on_grid(
+      latency, allowed, max_ms, 0.0, [&](int l, int op, int) { return double(space.block_macs(l + 1, op)); },
+      [](int) { return 0.0; }, out);
 }
 
 void write_search_result(const std::string& dir, const json& result) {

@@ -30,6 +30,16 @@ constexpr int kLatencyGrid = 4096;
 bool most_likely_feasible(const LatencyEstimator& latency, const Matrix& theta,
                           const std::vector<bool>& allowed, double max_ms, Candidate& out, double min_ms = 0);
 
+// The free answers a user gets without a search, for comparison: the slowest architecture whose latency-minimal
+// split p >= min_device_blocks meets max_ms (fill the budget), and the one with the most multiply-accumulates
+// that meets it (ties: the faster). Exact, by enumeration, in spaces of at most kEnumerationLimit architectures;
+// in larger ones largest_feasible throws and max_macs_feasible is the dynamic programme of most_likely_feasible
+// on its latency grid (any split, the most MACs among candidates that meet max_ms with a margin of L grid steps).
+// Return false when nothing meets max_ms.
+constexpr int64_t kEnumerationLimit = 2000000;
+bool largest_feasible(const LatencyEstimator& latency, int min_device_blocks, double max_ms, Candidate& out);
+bool max_macs_feasible(const LatencyEstimator& latency, int min_device_blocks, double max_ms, Candidate& out);
+
 // A starting theta whose samples meet max_ms with probability about `fraction`, for a search whose uniform start
 // would rank almost only infeasible samples (ranked by how far they miss, they drive every row to the cheapest
 // choice before any two feasible samples are compared). Each allowed category k of variable d is weighted by

@@ -18,12 +18,15 @@ Strategy Strategy::parse(const std::string& text, const Space& space) {
   Strategy s;
   auto bad = [&](const std::string& why) {
     fail("strategy '", text, "': ", why,
-         "; expected nasc, accuracy-only, fixed:OP (e.g. fixed:k3_e6), device-only, server-only or random:N");
+         "; expected nasc, accuracy-only, fixed:OP (e.g. fixed:k3_e6), device-only, server-only, random:N, "
+         "largest-feasible or max-flops-feasible");
   };
   if (text == "nasc") return s;
   if (text == "accuracy-only") s.kind = AccuracyOnly;
   else if (text == "device-only") s.kind = DeviceOnly;
   else if (text == "server-only") s.kind = ServerOnly;
+  else if (text == "largest-feasible") s.kind = LargestFeasible;
+  else if (text == "max-flops-feasible") s.kind = MaxFlopsFeasible;
   else if (text.rfind("fixed:", 0) == 0) {
     s.kind = Fixed;
     s.fixed_op = text.substr(6);
@@ -54,6 +57,8 @@ std::string Strategy::name() const {
     case DeviceOnly: return "device-only";
     case ServerOnly: return "server-only";
     case Random: return "random:" + std::to_string(samples);
+    case LargestFeasible: return "largest-feasible";
+    case MaxFlopsFeasible: return "max-flops-feasible";
   }
   return "?";
 }
@@ -140,6 +145,23 @@ class FixedOps : public SearchStrategy {
     Outcome out;
     out.chosen.arch = Arch(ctx.space.num_layers(), ctx.space.op_index(ctx.req.strategy.fixed_op));
     out.chosen.split = ctx.latency.best_split(out.chosen.arch, ctx.req.min_device_blocks).split;
+    return out;
+  }
+};
+
+// largest-feasible and max-flops-feasible: what a user gets for free from the latency tables alone (no training):
+// the slowest network that meets the threshold, or the one with the most multiply-accumulates, at its best split.
+class FreeAnswer : public SearchStrategy {
+ public:
+  Outcome find(const Context& ctx) const override {
+    Outcome out;
+    const bool largest = ctx.req.strategy.kind == Strategy::LargestFeasible;
+    const bool found = largest ? largest_feasible(ctx.latency, ctx.req.min_device_blocks, ctx.req.max_latency_ms, out.chosen)
+                               : max_macs_feasible(ctx.latency, ctx.req.min_device_blocks, ctx.req.max_latency_ms, out.chosen);
+    if (!found) fail(ctx.req.strategy.name(), ": no architecture meets ", ctx.req.max_latency_ms, " ms");
+    out.fields["selection"] = largest ? "slowest architecture that meets the threshold, at its best split"
+                                      : "most multiply-accumulates that meet the threshold";
+    out.fields["macs"] = ctx.space.macs(out.chosen.arch);
     return out;
   }
 };
@@ -261,6 +283,8 @@ std::unique_ptr<SearchStrategy> make_strategy(const Strategy& s) {
   switch (s.kind) {
     case Strategy::Fixed: return std::make_unique<FixedOps>();
     case Strategy::Random: return std::make_unique<RandomSampling>();
+    case Strategy::LargestFeasible:
+    case Strategy::MaxFlopsFeasible: return std::make_unique<FreeAnswer>();
     default: return std::make_unique<DistributionMode>();
   }
 }
@@ -299,6 +323,7 @@ json run_strategy(const SearchRequest& req, const Space& space, const LatencyEst
   out["payload_bytes"] = lat.payload_bytes;
   out["feasible"] = !constrained || lat.total_ms <= tmax;
   out["supernet_val_acc"] = found.supernet_val_acc;
+  if (req.truth) out["truth"] = req.truth->judge(chosen.arch, latency, tmax, req.min_device_blocks);
   out["theta"] = found.theta;
   out["converged"] = found.converged;
   out["history"] = found.history;

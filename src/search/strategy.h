@@ -1,5 +1,6 @@
 // The strategies of `nasc search` behind one entry point, all with the same data, budget and output format:
-// nasc (the method), accuracy-only (the baseline), fixed:OP (Neurosurgeon), device-only, server-only, random:N.
+// nasc (the method), accuracy-only (the baseline), fixed:OP (Neurosurgeon), device-only, server-only, random:N, and
+// the free answers largest-feasible and max-flops-feasible (no training). With a truth table, every answer is judged.
 #pragma once
 #include <torch/torch.h>
 
@@ -9,15 +10,18 @@
 #include "data/image_set.h"
 #include "latency/estimator.h"
 #include "search/supernet_search.h"
+#include "search/truth.h"
 
 namespace nasc {
 
 struct Strategy {
-  enum Kind { Nasc, AccuracyOnly, Fixed, DeviceOnly, ServerOnly, Random } kind = Nasc;
+  enum Kind { Nasc, AccuracyOnly, Fixed, DeviceOnly, ServerOnly, Random, LargestFeasible, MaxFlopsFeasible } kind = Nasc;
   std::string fixed_op;  // Fixed
   int samples = 100;     // Random: N feasible configurations scored
   static Strategy parse(const std::string& text, const Space& space);  // throws Error listing the accepted forms
   std::string name() const;
+  // Whether it trains a supernet (and so reads the training images); fixed:OP and the free answers do not.
+  bool trains() const { return kind != Fixed && kind != LargestFeasible && kind != MaxFlopsFeasible; }
 };
 
 struct SearchRequest {
@@ -25,6 +29,7 @@ struct SearchRequest {
   double max_latency_ms = std::numeric_limits<double>::infinity();
   int min_device_blocks = 1;
   SearchOptions options;
+  const TruthTable* truth = nullptr;  // when set, the result carries the answer's true accuracy and regret
 };
 
 // Runs the strategy; returns the search.json document (architecture, split, latency breakdown, payload, supernet

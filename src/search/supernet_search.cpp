@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "data/batch_loader.h"
+#include "data/random.h"
 #include "nn/device.h"
 #include "nn/quantize.h"
 #include "common/progress.h"
@@ -264,7 +265,7 @@ int64_t SupernetSearch::validation_images(int64_t limit) const {
 
 std::pair<double, double> SupernetSearch::validate(const Candidate& c, int64_t limit) {
   if (!data_) fail("validate() before run(): no validation data");
-  std::vector<int64_t> idx(val_idx_.begin(), val_idx_.begin() + validation_images(limit));
+  std::vector<int64_t> idx(score_idx_.begin(), score_idx_.begin() + validation_images(limit));
   BatchLoader loader(*data_, idx, LoaderOptions::evaluation(256), norm_);
   // Batch statistics (train-mode BN): running statistics of a supernet mix every path that shared the op.
   net_->train();
@@ -489,10 +490,15 @@ SearchState SupernetSearch::run(const ImageSet& train_set, const std::string& ou
                                 SearchCallbacks callbacks) {
   if (!callbacks.on_step && !callbacks.after_epoch) callbacks = SearchCallbacks::progress(opt_.epochs);
   data_ = &train_set;
-  auto all = first_indices(train_set.size(), opt_.train_limit);
+  auto all = stratified_subset(train_set, opt_.train_limit, kLimitSeed);
   TrainValIndices split = train_val_indices(int64_t(all.size()), opt_.val_fraction, opt_.seed);
-  train_idx_ = split.train;  // `all` is 0..n-1, so positions are indices
-  val_idx_ = split.val;
+  train_idx_.clear();
+  val_idx_.clear();
+  for (int64_t k : split.train) train_idx_.push_back(all[size_t(k)]);
+  for (int64_t k : split.val) val_idx_.push_back(all[size_t(k)]);
+  // Scoring uses batch statistics, so its batches must be mixed, and its first eval_limit images every class in
+  // proportion: a class-sorted order would normalise one-class batches into noise. Fixed for the whole run.
+  score_idx_ = stratified_order(train_set, val_idx_, mix_seed(opt_.seed, 0x5C0BEULL));
   norm_ = Normalizer::fit(train_set, train_idx_);
   LoaderOptions tl = LoaderOptions::training(train_set, opt_.batch_size, opt_.seed);
   tl.augment = opt_.augment;

@@ -29,7 +29,7 @@ struct SearchOptions {
   double convergence = 0.9;   // stop once every variable's largest probability reaches this
   int warmup_epochs = 0;      // first epochs train the weights on uniform samples, theta frozen (0 = adapt at once)
   double val_fraction = 0.5;  // share of the training set held out to score configurations
-  int64_t train_limit = 0;    // first N training images only (0 = all)
+  int64_t train_limit = 0;    // a stratified subset of N training images only (0 = all)
   int64_t eval_limit = 5000;  // validation images used for the final supernet accuracy (0 = all)
   bool augment = true;
   // Weight steps train every op of every layer once per step on num_ops paths (FairNAS's strict fairness)
@@ -231,6 +231,7 @@ class SupernetSearch {
   Normalizer norm_;
   const ImageSet* data_ = nullptr;
   std::vector<int64_t> train_idx_, val_idx_;
+  std::vector<int64_t> score_idx_;  // val_idx_ in the stratified order validate() scores in
   double largest_ms_ = 1;  // the largest network's time, all on the device: capacity's unit
   Arch largest_, smallest_;  // per layer the op slowest / fastest on the device profile (sandwich)
 };

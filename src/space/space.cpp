@@ -32,7 +32,8 @@ static const std::vector<std::string> kFbnetOps = {"k3_e1", "k3_e1_g2", "k3_e3",
 
 static SpaceConfig make_space(std::string name, Shape in, int classes, int stem_ch, int stem_stride,
                               const std::vector<int>& layers, const std::vector<int>& channels,
-                              const std::vector<int>& strides, int head, const std::string& default_op) {
+                              const std::vector<int>& strides, int head, const std::string& default_op,
+                              const std::vector<std::string>& ops = kFbnetOps) {
   SpaceConfig c;
   c.name = std::move(name);
   c.in_channels = in.c;
@@ -43,7 +44,7 @@ static SpaceConfig make_space(std::string name, Shape in, int classes, int stem_
   c.stem_stride = stem_stride;
   for (size_t i = 0; i < layers.size(); ++i) c.stages.push_back({layers[i], channels[i], strides[i]});
   c.head_channels = head;
-  c.ops = kFbnetOps;
+  c.ops = ops;
   int total = 0;
   for (int n : layers) total += n;
   for (int i = 0; i < total; ++i) c.default_arch += (i ? "," : "") + default_op;
@@ -51,7 +52,7 @@ static SpaceConfig make_space(std::string name, Shape in, int classes, int stem_
 }
 
 std::vector<std::string> SpaceConfig::preset_names() {
-  return {"hwnas-cifar", "hwnas-cifar10", "hwnas-imagenet", "fmnist", "tiny"};
+  return {"hwnas-cifar", "hwnas-cifar10", "hwnas-imagenet", "nbmacro", "fmnist", "tiny"};
 }
 
 SpaceConfig SpaceConfig::preset(const std::string& name) {
@@ -64,6 +65,12 @@ SpaceConfig SpaceConfig::preset(const std::string& name) {
   if (name == "hwnas-imagenet")
     return make_space(name, {3, 224, 224}, 1000, 16, 2, fbnet_layers, fbnet_channels, {1, 2, 2, 2, 1, 2, 1}, 1984,
                       "k3_e6");
+  // NAS-Bench-Macro (Su et al., CVPR 2021), block for block: 8 layers of {identity, MB3_K3, MB6_K5} in stages of
+  // 2, 3, 3 layers, whose first layer halves the resolution and doubles the channels. Ops are in the table's digit
+  // order (0 skip, 1 k3_e3, 2 k5_e6), so an architecture's digit string is its key in the published accuracies.
+  if (name == "nbmacro")
+    return make_space(name, {3, 32, 32}, 10, 32, 1, {2, 3, 3}, {64, 128, 256}, {2, 2, 2}, 1280, "k3_e3",
+                      {"skip", "k3_e3", "k5_e6"});
   // Fashion-MNIST: the FBNet stage plan at half depth, half width and a stride-2 stem (28 -> 14), so that a
   // quick search fits a 2-core CPU in minutes; spatial sizes per stage 14,14,7,4,4,2,2.
   if (name == "fmnist")
@@ -243,6 +250,27 @@ std::vector<std::string> Space::block_keys(int b, int op_i) const {
           cat("FC_Cin", hc, "_Cout", cfg_.num_classes)};
 }
 
+int64_t Space::block_macs(int b, int op_i) const {
+  const BlockGeom& g = blocks_.at(b);
+  const int64_t in_px = int64_t(g.in.h) * g.in.w, out_px = int64_t(g.out.h) * g.out.w;
+  if (g.kind == BlockKind::Stem) return out_px * g.in.c * g.out.c * 9;
+  if (g.kind == BlockKind::Head) {
+    const int64_t hc = cfg_.head_channels;
+    return in_px * g.in.c * hc + hc * cfg_.num_classes;
+  }
+  const OpSpec& o = ops_.at(op_i);
+  if (o.skip) return skip_is_identity(g.layer) ? 0 : out_px * g.in.c * g.out.c;
+  const int64_t mid = int64_t(g.in.c) * o.expansion;
+  return in_px * g.in.c * mid / o.groups + out_px * mid * o.kernel * o.kernel + out_px * mid * g.out.c / o.groups;
+}
+
+int64_t Space::macs(const Arch& a) const {
+  check_arch(a);
+  int64_t total = block_macs(0, 0) + block_macs(num_blocks() - 1, 0);
+  for (int l = 0; l < num_layers(); ++l) total += block_macs(l + 1, a[size_t(l)]);
+  return total;
+}
+
 int64_t Space::payload_bytes(int p, Encoding enc) const {
   Shape s = boundary_shape(p);
   if (p == 0) return s.numel();  // raw uint8 as stored
@@ -251,6 +279,19 @@ int64_t Space::payload_bytes(int p, Encoding enc) const {
 }
 
 Arch Space::parse_arch(const std::string& text) const {
+  // One digit per layer, the op's index: the form of benchmark tables (NAS-Bench-Macro's "22212220").
+  if (num_ops() <= 10 && int(text.size()) == num_layers() &&
+      std::all_of(text.begin(), text.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
+    Arch a;
+    for (size_t i = 0; i < text.size(); ++i) {
+      const int idx = text[i] - '0';
+      if (idx >= num_ops())
+        fail("op digit ", text[i], " at position ", i, " of architecture ", text, ": expected 0..", num_ops() - 1,
+             " (one digit per layer, the op's index in ", name(), ")");
+      a.push_back(idx);
+    }
+    return a;
+  }
   std::vector<std::string> names;
   size_t start = 0;
   while (true) {
@@ -281,6 +322,14 @@ std::string Space::format_arch(const Arch& a) const {
   check_arch(a);
   std::string s;
   for (size_t i = 0; i < a.size(); ++i) s += (i ? "," : "") + ops_[a[i]].name;
+  return s;
+}
+
+std::string Space::arch_digits(const Arch& a) const {
+  check_arch(a);
+  if (num_ops() > 10) fail("space ", name(), " has ", num_ops(), " ops: a digit string needs at most 10");
+  std::string s;
+  for (int o : a) s += char('0' + o);
   return s;
 }
 

@@ -38,7 +38,7 @@ struct SpaceConfig {
 
   json to_json() const;
   static SpaceConfig from_json(const json& j, const std::string& context);
-  static SpaceConfig preset(const std::string& name);  // hwnas-cifar, hwnas-imagenet, fmnist, tiny
+  static SpaceConfig preset(const std::string& name);  // hwnas-cifar(10), hwnas-imagenet, nbmacro, fmnist, tiny
   static std::vector<std::string> preset_names();
   // A preset name or a path to a JSON file.
   static SpaceConfig load(const std::string& name_or_path);
@@ -97,11 +97,19 @@ class Space {
   // Whether `skip` at layer l is the identity (shapes match), which costs nothing; else it is a 1x1 convolution.
   bool skip_is_identity(int l) const;
 
+  // Multiply-accumulates of block b with op `op` at batch size 1 (convolutions and the classifier; batch norm,
+  // activations and pooling are not counted), and of a whole architecture.
+  int64_t block_macs(int b, int op) const;
+  int64_t macs(const Arch& a) const;
+
   // Bytes sent up at split p: raw input at 0, activation in `enc` for 0<p<B, nothing at B.
   int64_t payload_bytes(int p, Encoding enc) const;
 
-  Arch parse_arch(const std::string& text) const;  // throws Error naming the position and name
+  // Op names separated by commas ("k3_e6,skip,...") or, in spaces of at most 10 ops, one digit per layer giving
+  // the op's index ("20110001"); throws Error naming the position and name.
+  Arch parse_arch(const std::string& text) const;
   std::string format_arch(const Arch& a) const;
+  std::string arch_digits(const Arch& a) const;  // the digit form (at most 10 ops)
   void check_arch(const Arch& a) const;
   Arch default_arch() const;
 

@@ -16,8 +16,8 @@ struct TrainOptions {
   double weight_decay = 4e-5;
   double label_smoothing = 0.1;
   bool augment = true;
-  int64_t train_limit = 0;  // use only the first N training images (0 = all); for quick runs and tests
-  int64_t test_limit = 0;   // likewise for the test set
+  int64_t train_limit = 0;  // a stratified subset of N training images (0 = all); for quick runs and tests
+  int64_t test_limit = 0;   // likewise for the test set (the same images for every seed)
   uint64_t seed = 1;
   // Training as deployed: the activation sent at this split is fake-quantised (payload_encoding, with the
   // deployed rounding and a straight-through gradient) in every training and test pass, so the accuracy is the

@@ -56,12 +56,6 @@ torch::Tensor count_correct(const torch::Tensor& logits, const torch::Tensor& la
   return logits.argmax(1).eq(labels).sum();
 }
 
-std::vector<int64_t> first_indices(int64_t n, int64_t limit) {
-  std::vector<int64_t> idx(size_t(limit > 0 ? std::min(n, limit) : n));
-  std::iota(idx.begin(), idx.end(), 0);
-  return idx;
-}
-
 EvalResult evaluate(const std::function<torch::Tensor(const torch::Tensor&)>& forward, BatchLoader& loader,
                     const torch::Device& device) {
   torch::NoGradGuard no_grad;
@@ -196,8 +190,8 @@ std::pair<EpochRecord, int64_t> Trainer::train_epoch(BatchLoader& loader, int ep
 TrainResult Trainer::run(const TrainTest& data, const std::string& out_dir, bool resume,
                          const std::function<bool(const EpochRecord&)>& after_epoch) {
   require_data_fits(space_, data.train, data.train.name);
-  auto train_idx = first_indices(data.train.size(), opt_.train_limit);
-  auto test_idx = first_indices(data.test.size(), opt_.test_limit);
+  auto train_idx = stratified_subset(data.train, opt_.train_limit, kLimitSeed);
+  auto test_idx = stratified_subset(data.test, opt_.test_limit, kLimitSeed);
   norm_ = Normalizer::fit(data.train, train_idx);
   LoaderOptions lo = LoaderOptions::training(data.train, opt_.batch_size, opt_.seed);
   lo.augment = opt_.augment;

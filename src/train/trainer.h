@@ -85,9 +85,6 @@ torch::Tensor classification_loss(const torch::Tensor& logits, const torch::Tens
 // Cross-entropy against a teacher's class probabilities (rows summing to 1) instead of labels: in-place distillation.
 torch::Tensor distillation_loss(const torch::Tensor& logits, const torch::Tensor& teacher_probs);
 
-// The first `limit` indices of a set of `n` images (all when limit is 0).
-std::vector<int64_t> first_indices(int64_t n, int64_t limit);
-
 // What a finished run leaves beside model.pt, the same for `nasc train` and `nasc experiment` so that `nasc export`
 // reads either: writes out_dir/epochs.csv and returns the body of result.json (space, architecture, data, recipe,
 // seed, device, parameters, test accuracy, history, normaliser, weights, library versions); callers add their own

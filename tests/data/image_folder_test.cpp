@@ -94,6 +94,60 @@ TEST(ImageFolder, ATestFolderIsTheTestSplitAndJpegIsRead) {
   for (int c = 0; c < 3; ++c) EXPECT_NEAR(tt.train.image(0)[c * 144 + 50], kColour[0][c], 8) << "bird, JPEG";
 }
 
+TEST(ImageFolder, TrainBesideTestOrValIsTheUsualSplitLayout) {
+  for (const char* held_out : {"test", "val"}) {
+    TempDir t;
+    write_classes(fs::path(t.path()) / "train", 4, 3);
+    write_classes(fs::path(t.path()) / held_out, 2, 3, ".jpg");
+    TrainTest tt = load_train_test(DataSpec::parse("folder:" + t.path()), 12, 12);
+    EXPECT_EQ(tt.train.num_classes, 3) << held_out << ": train/ and " << held_out << "/ are not classes";
+    EXPECT_EQ(tt.train.size(), 12) << held_out;
+    ASSERT_EQ(tt.test.size(), 6) << held_out;
+    EXPECT_EQ(tt.test.labels, (std::vector<int16_t>{0, 0, 1, 1, 2, 2})) << held_out;
+    for (int c = 0; c < 3; ++c) EXPECT_NEAR(tt.test.image(5)[c * 144 + 50], kColour[2][c], 8) << "dog, JPEG";
+  }
+  TempDir t;  // train/ alone: the test part is a seeded split of it, as for the classes at the top
+  write_classes(fs::path(t.path()) / "train", 5, 3);
+  TrainTest tt = load_image_folder(t.path(), ImageFolderOptions{});
+  EXPECT_EQ(tt.train.size(), 12);
+  EXPECT_EQ(tt.test.size(), 3);
+  TempDir bad;
+  write_classes(fs::path(bad.path()) / "train", 2, 3);
+  write_image(fs::path(bad.path()) / "test" / "fish" / "a.png", 12, 10, 3, {9, 9, 9});
+  const std::string e = error_of([&] { load_image_folder(bad.path(), {}); });
+  EXPECT_NE(e.find("test class 'fish' has no training folder"), std::string::npos) << e;
+  EXPECT_NE(e.find("train/fish"), std::string::npos) << e;
+}
+
+TEST(ImageFolder, ManyImagesDecodeInParallelAndTheFirstBadOneInListOrderIsReported) {
+  TempDir t;
+  write_classes(t.path(), 40, 3, ".jpg");
+  const fs::path cat_bad = fs::path(t.path()) / "cat" / "img25x.jpg", dog_bad = fs::path(t.path()) / "dog" / "img0x.jpg";
+  std::ofstream(cat_bad) << "broken";
+  std::ofstream(dog_bad) << "broken";
+  for (int run = 0; run < 3; ++run) {  // whichever thread meets which first
+    const std::string e = error_of([&] { load_image_folder(t.path(), ImageFolderOptions{}); });
+    EXPECT_NE(e.find("cat/img25x.jpg: not a readable"), std::string::npos) << e;
+  }
+  fs::remove(cat_bad);
+  std::string e = error_of([&] { load_image_folder(t.path(), ImageFolderOptions{}); });
+  EXPECT_NE(e.find("dog/img0x.jpg: not a readable"), std::string::npos) << e;
+  fs::remove(dog_bad);
+  const fs::path grey = fs::path(t.path()) / "cat" / "img7x.png";  // PNG: stb writes every JPEG in colour
+  write_image(grey, 12, 10, 1, {9, 9, 9});
+  e = error_of([&] { load_image_folder(t.path(), ImageFolderOptions{}); });
+  EXPECT_NE(e.find("cat/img7x.png: grey image"), std::string::npos) << e;
+  fs::remove(grey);
+  ImageFolderOptions o;
+  o.test_fraction = 0.25;
+  TrainTest tt = load_image_folder(t.path(), o);
+  EXPECT_EQ(tt.train.size(), 90);
+  EXPECT_EQ(tt.test.size(), 30);
+  for (const ImageSet* s : {&tt.train, &tt.test})
+    for (int64_t i = 0; i < s->size(); ++i)
+      EXPECT_NEAR(s->image(i)[50], kColour[s->labels[size_t(i)]][0], 8) << "image " << i << " has its class's pixels";
+}
+
 TEST(ImageFolder, BadFoldersAreRefusedWithOneLineNamingTheFile) {
   auto expect = [](const std::function<void(const fs::path&)>& make, const std::string& fragment) {
     TempDir t;

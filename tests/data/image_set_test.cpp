@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <numeric>
+#include <set>
 
 #include "common/error.h"
 #include "data/data_spec.h"
@@ -75,6 +77,62 @@ TEST(Subset, CopiesSelectedImagesAndLabels) {
   EXPECT_EQ(s.labels, (std::vector<int16_t>{2, 0, 2}));
   EXPECT_EQ(s.num_classes, 5);
   EXPECT_NE(error_of([&] { subset(set, {3}); }).find("index 3 out of range"), std::string::npos);
+}
+
+// Labels sorted by class, as image folders load: 3 classes of 500, 300 and 200 images.
+ImageSet class_sorted_set() {
+  ImageSet set;
+  set.name = "sorted";
+  set.c = set.h = set.w = 1;
+  set.num_classes = 3;
+  for (int c = 0; c < 3; ++c)
+    for (int i = 0; i < (c == 0 ? 500 : c == 1 ? 300 : 200); ++i) set.labels.push_back(int16_t(c));
+  set.pixels.assign(set.labels.size(), 0);
+  return set;
+}
+
+std::vector<int> class_counts(const ImageSet& set, const std::vector<int64_t>& idx, size_t n) {
+  std::vector<int> counts(size_t(set.num_classes), 0);
+  for (size_t k = 0; k < n; ++k) ++counts[size_t(set.labels[size_t(idx[k])])];
+  return counts;
+}
+
+TEST(Stratified, EveryPrefixHoldsEachClassInProportionOnClassSortedData) {
+  const ImageSet set = class_sorted_set();
+  std::vector<int64_t> all(1000);
+  std::iota(all.begin(), all.end(), int64_t(0));
+  const auto order = stratified_order(set, all, 7);
+  ASSERT_EQ(order.size(), 1000u);
+  EXPECT_EQ(std::set<int64_t>(order.begin(), order.end()).size(), 1000u) << "a permutation";
+  for (size_t n = 1; n <= order.size(); ++n) {
+    const auto counts = class_counts(set, order, n);
+    for (int c = 0; c < 3; ++c)
+      ASSERT_LE(std::abs(counts[size_t(c)] - double(n) * (c == 0 ? 0.5 : c == 1 ? 0.3 : 0.2)), 1.0)
+          << "class " << c << " in the first " << n;
+  }
+  // Batches of 64 in this order are mixed: each holds all three classes.
+  for (size_t b = 0; b + 64 <= order.size(); b += 64) {
+    std::vector<int> in_batch(3, 0);
+    for (size_t k = b; k < b + 64; ++k) ++in_batch[size_t(set.labels[size_t(order[k])])];
+    EXPECT_GE(*std::min_element(in_batch.begin(), in_batch.end()), 10) << "batch at " << b;
+  }
+  EXPECT_EQ(stratified_order(set, all, 7), order) << "seeded";
+  EXPECT_NE(stratified_order(set, all, 8), order);
+  // A subset of the indices keeps its own proportions.
+  const std::vector<int64_t> part = {0, 1, 2, 3, 500, 501, 900, 901, 902, 903};
+  const auto sub = stratified_order(set, part, 1);
+  EXPECT_EQ(class_counts(set, sub, 5), (std::vector<int>{2, 1, 2}));
+  EXPECT_NE(error_of([&] { stratified_order(set, {1000}, 1); }).find("index 1000 out of range"), std::string::npos);
+}
+
+TEST(Stratified, LimitsTakeEveryClassNotTheFirstN) {
+  const ImageSet set = class_sorted_set();
+  const auto s = stratified_subset(set, 100, kLimitSeed);
+  ASSERT_EQ(s.size(), 100u);
+  EXPECT_TRUE(std::is_sorted(s.begin(), s.end()));
+  EXPECT_EQ(class_counts(set, s, s.size()), (std::vector<int>{50, 30, 20}));
+  EXPECT_EQ(stratified_subset(set, 0, kLimitSeed).size(), 1000u) << "0 = all";
+  EXPECT_EQ(stratified_subset(set, 5000, kLimitSeed).size(), 1000u);
 }
 
 TEST(PadAndRepeat, CentresGreyImagesOnAZeroCanvasInEveryChannel) {

@@ -52,32 +52,29 @@ std::string read_text(const fs::path& p) {
   return ss.str();
 }
 
-// onnxruntime-node from the npm registry, installed once per build directory (build/onnx-node) from the committed
-// lock file, and again whenever that lock file changes. --ignore-scripts: the CPU binaries ship inside the package;
-// its install script only fetches optional CUDA binaries from another host. Returns an empty string on failure,
-// with the reason in `why`.
-std::string onnxruntime_dir(std::string& why) {
-  const fs::path src = fs::path(NASC_SOURCE_DIR) / "tests" / "deploy" / "onnx";
-  const fs::path dir = fs::path(NASC_BINARY).parent_path() / "onnx-node";
-  if (fs::exists(dir / "node_modules" / "onnxruntime-node" / "package.json") &&
-      read_text(dir / "package-lock.json") == read_text(src / "package-lock.json"))
-    return dir.string();
-  if (std::system("node --version > /dev/null 2>&1") != 0) {
-    why = "node is not installed (the ONNX runtime test needs Node.js and npm)";
-    return "";
-  }
-  fs::create_directories(dir);
-  for (const char* f : {"package.json", "package-lock.json"})
-    fs::copy_file(src / f, dir / f, fs::copy_options::overwrite_existing);
-  const std::string log = (dir / "npm-ci.log").string();
-  const std::string cmd =
-      "cd '" + dir.string() + "' && npm ci --ignore-scripts --no-audit --no-fund > '" + log + "' 2>&1";
+// onnxruntime from PyPI, installed once per build directory into a virtual environment (build/onnx-venv) from the
+// pinned tests/deploy/onnx/requirements.txt, and again whenever that file changes: the copy of it in the venv is the
+// stamp of a finished install. --no-deps: every transitive package is pinned in the file itself. Returns the venv's
+// python, or an empty string on failure with the reason in `why`.
+std::string onnxruntime_python(std::string& why) {
+  const fs::path reqs = fs::path(NASC_SOURCE_DIR) / "tests" / "deploy" / "onnx" / "requirements.txt";
+  const fs::path venv = fs::path(NASC_BINARY).parent_path() / "onnx-venv";
+  const fs::path stamp = venv / "requirements.txt";
+  const std::string python = (venv / "bin" / "python").string();
+  if (fs::exists(stamp) && read_text(stamp) == read_text(reqs)) return python;
+  fs::remove_all(venv);
+  const std::string log = (fs::path(NASC_BINARY).parent_path() / "onnx-venv.log").string();
+  const std::string cmd = std::string("'") + NASC_TEST_PYTHON + "' -m venv '" + venv.string() + "' > '" + log +
+                          "' 2>&1 && '" + python + "' -m pip install -q --no-deps --disable-pip-version-check -r '" +
+                          reqs.string() + "' >> '" + log + "' 2>&1";
   if (std::system(cmd.c_str()) != 0) {
-    fs::remove_all(dir / "node_modules");
-    why = "`npm ci` of onnxruntime-node failed (is the npm registry reachable?); " + log + ":\n" + tail_of(log);
+    fs::remove_all(venv);
+    why = "installing onnxruntime from PyPI into " + venv.string() + " failed (is " + NASC_TEST_PYTHON +
+          " with its venv module installed, and PyPI reachable?); " + log + ":\n" + tail_of(log);
     return "";
   }
-  return dir.string();
+  fs::copy_file(reqs, stamp, fs::copy_options::overwrite_existing);
+  return python;
 }
 
 json tensor_json(const torch::Tensor& t) {
@@ -132,8 +129,8 @@ TEST(Onnx, ExportedHalvesPassTheCheckerWithTheExpectedGraph) {
 
 TEST(Onnx, OnnxRuntimeMatchesLibTorchOnEveryHalf) {
   std::string why;
-  const std::string ort = onnxruntime_dir(why);
-  ASSERT_FALSE(ort.empty()) << why;  // never a skip: without the independent runtime the export is unverified
+  const std::string python = onnxruntime_python(why);
+  ASSERT_FALSE(python.empty()) << why;  // never a skip: without the independent runtime the export is unverified
 
   std::string root = fresh_dir("work");
   fs::create_directories(root);
@@ -163,10 +160,10 @@ TEST(Onnx, OnnxRuntimeMatchesLibTorchOnEveryHalf) {
       }
     }
   }
-  const std::string log = root + "/node.log";
-  const std::string cmd = "NODE_PATH='" + ort + "/node_modules' node '" + NASC_SOURCE_DIR +
-                          "/tests/deploy/onnx/run.js'" + args + " > '" + log + "' 2>&1";
-  ASSERT_EQ(std::system(cmd.c_str()), 0) << "onnxruntime-node failed:\n" << tail_of(log);
+  const std::string log = root + "/onnxruntime.log";
+  const std::string cmd =
+      "'" + python + "' '" + NASC_SOURCE_DIR + "/tests/deploy/onnx/run.py'" + args + " > '" + log + "' 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << "onnxruntime failed:\n" << tail_of(log);
   for (const auto& c : cases) {
     torch::Tensor got = tensor_from_json(read_json_file(c.output));
     ASSERT_EQ(got.sizes(), c.expected.sizes()) << c.model;

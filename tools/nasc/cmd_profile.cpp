@@ -26,7 +26,7 @@ int run_profile(const ProfileArgs& a) {
 nasc::cli::Action setup_profile(CLI::App& app) {
   auto a = std::make_shared<ProfileArgs>();
   a->opt.device = "cpu";
-  app.add_option("--space", a->space, "Preset (hwnas-cifar, hwnas-cifar10, hwnas-imagenet, fmnist, tiny) or a space JSON file")
+  app.add_option("--space", a->space, "Preset (hwnas-cifar, hwnas-cifar10, hwnas-imagenet, nbmacro, fmnist, tiny) or a space JSON file")
       ->capture_default_str();
   nasc::cli::add_device_option(app, a->opt.device);
   nasc::cli::add_threads_option(app, a->opt.threads);

@@ -2,6 +2,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
 #include "command.h"
 #include "common/error.h"
@@ -40,6 +41,7 @@ struct SearchArgs {
   bool start_at_threshold = false;
   double soft_constraint = -1;
   bool uniform_weights = false;
+  std::string truth;
   std::string out = "runs/search";
   std::string device = "auto";
   int threads = 0;
@@ -70,6 +72,17 @@ void print_search_summary(const json& r, const Space& space) {
     std::printf("selection     %s\n", r["selection"].get<std::string>().c_str());
   if (!r["supernet_val_acc"].is_null())
     std::printf("supernet validation accuracy %.2f%% (before retraining)\n", 100 * r["supernet_val_acc"].get<double>());
+  if (r.contains("truth")) {
+    const json& t = r["truth"];
+    if (t["true_acc"].is_null())
+      std::printf("true accuracy not in %s\n", t["table"].get<std::string>().c_str());
+    else
+      std::printf("true accuracy %.2f%%; best that meets the threshold %.2f%% (%s at split %d, %lld of %lld table "
+                  "networks meet it); regret %.2f points\n",
+                  t["true_acc"].get<double>(), t["best_true_acc"].get<double>(), t["best_arch"].get<std::string>().c_str(),
+                  t["best_split"].get<int>(), (long long)t["feasible_archs"].get<int64_t>(),
+                  (long long)t["table_size"].get<int64_t>(), t["regret"].get<double>());
+  }
 }
 
 }  // namespace nasc::cli
@@ -124,16 +137,22 @@ int run_search(const SearchArgs& a) {
   // Check the threshold before loading data: an impossible one should fail at once.
   if (std::isfinite(req.max_latency_ms) && req.strategy.kind != Strategy::AccuracyOnly)
     check_threshold(*sc.latency, req.max_latency_ms, req.min_device_blocks);
+  std::optional<TruthTable> truth;
+  if (!a.truth.empty()) truth = TruthTable::load(a.truth, space);
+  req.truth = truth ? &*truth : nullptr;
   DataSpec spec = DataSpec::parse(a.data);
-  TrainTest data = load_train_test(spec, space.input_shape().h, space.input_shape().w);
-  require_data_fits(space, data.train, spec.to_string());
+  TrainTest data;  // strategies that train nothing read no images
+  if (req.strategy.trains()) {
+    data = load_train_test(spec, space.input_shape().h, space.input_shape().w);
+    require_data_fits(space, data.train, spec.to_string());
+  }
   fs::create_directories(a.out);
   std::fprintf(stderr, "search %s on %s, space %s, %s, link %.3g Mbit/s + %.3g ms, %s payload\n",
                req.strategy.name().c_str(), spec.to_string().c_str(), space.name().c_str(),
                device_description(device).c_str(), a.scenario.bandwidth_mbps, a.scenario.delay_ms,
                a.scenario.encoding.c_str());
   json r = run_strategy(req, space, *sc.latency, data.train, device, a.out, a.resume);
-  r["data"] = spec.to_string();
+  r["data"] = req.strategy.trains() ? json(spec.to_string()) : json(nullptr);
   r["budget"] = a.budget;
   r["device_profile"] = sc.device_profile_path;
   r["server_profile"] = sc.server_profile_path;
@@ -152,7 +171,9 @@ nasc::cli::Action setup_search(CLI::App& app) {
   app.add_option("--data", a->data, std::string("Data: ") + nasc::kDataSpecForms)
       ->capture_default_str();
   app.add_option("--strategy", a->strategy,
-                 "nasc | accuracy-only | fixed:OP | device-only | server-only | random:N")
+                 "nasc | accuracy-only | fixed:OP | device-only | server-only | random:N | largest-feasible (the "
+                 "slowest network that meets T) | max-flops-feasible (the most multiply-accumulates that meet T); the "
+                 "last two and fixed:OP train nothing and read no data")
       ->capture_default_str();
   app.add_option("--max-latency", a->max_latency_ms, "Latency threshold T_max in ms (device + link + server)")
       ->check(CLI::NonNegativeNumber);
@@ -222,6 +243,10 @@ nasc::cli::Action setup_search(CLI::App& app) {
   app.add_flag("--best-split", a->best_split,
                "Run each sampled architecture at its fastest allowed split instead of learning the split with the "
                "ops (the loss hardly depends on it; a sampled split across a slow link only adds infeasible samples)");
+  app.add_option("--truth", a->truth,
+                 "Table of true accuracies of the space (e.g. truth/nas-bench-macro-cifar10.json for --space nbmacro): "
+                 "the result gains the answer's true accuracy, the best one that meets T and the regret")
+      ->check(CLI::ExistingFile);
   app.add_option("--out", a->out, "Run directory: search.json, search.csv, checkpoint/")->capture_default_str();
   app.add_flag("--resume", a->resume, "Continue the search from the checkpoint in --out");
   nasc::cli::add_seed_option(app, a->seed);

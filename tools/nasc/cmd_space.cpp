@@ -3,6 +3,8 @@
 #include <iostream>
 
 #include "command.h"
+#include "nn/blocks.h"
+#include "nn/network.h"
 #include "space/space.h"
 
 namespace {
@@ -13,13 +15,28 @@ struct SpaceArgs {
   bool config = false;
   int classes = 0;
   std::string name;
+  std::string arch;
 };
+
+// One architecture: its op per layer, parameters (of the network nasc builds and trains) and multiply-accumulates.
+int print_arch(const nasc::Space& s, const std::string& text) {
+  const nasc::Arch a = s.parse_arch(text);
+  nasc::Network net(s, a);
+  const int64_t params = nasc::count_parameters(*net);
+  if (s.num_ops() <= 10) std::printf("architecture %s (%s)\n", s.arch_digits(a).c_str(), s.format_arch(a).c_str());
+  else std::printf("architecture %s\n", s.format_arch(a).c_str());
+  std::printf("parameters   %lld\n", (long long)params);
+  std::printf("MACs         %lld (multiply-accumulates at batch 1: convolutions and classifier; %.2f M)\n",
+              (long long)s.macs(a), double(s.macs(a)) / 1e6);
+  return 0;
+}
 
 int run_space(const SpaceArgs& args) {
   nasc::SpaceConfig cfg = nasc::SpaceConfig::load(args.space);
   if (args.classes > 0) cfg.num_classes = args.classes;
   if (!args.name.empty()) cfg.name = args.name;
   nasc::Space s(cfg);
+  if (!args.arch.empty()) return print_arch(s, args.arch);
   if (args.config) {
     std::cout << s.config().to_json().dump(2) << "\n";
     return 0;
@@ -56,7 +73,8 @@ int run_space(const SpaceArgs& args) {
 
 nasc::cli::Action setup_space(CLI::App& app) {
   auto args = std::make_shared<SpaceArgs>();
-  app.add_option("--space", args->space, "Preset (hwnas-cifar, hwnas-cifar10, hwnas-imagenet, fmnist, tiny) or a space JSON file")
+  app.add_option("--space", args->space,
+                 "Preset (hwnas-cifar, hwnas-cifar10, hwnas-imagenet, nbmacro, fmnist, tiny) or a space JSON file")
       ->capture_default_str();
   app.add_flag("--json", args->json, "Print the full description as JSON instead of tables");
   app.add_flag("--config", args->config,
@@ -64,6 +82,9 @@ nasc::cli::Action setup_space(CLI::App& app) {
   app.add_option("--classes", args->classes, "Give the space this many classes (e.g. your image folders)")
       ->check(CLI::Range(2, 32767));
   app.add_option("--name", args->name, "Give the space this name (shown in results and messages)");
+  app.add_option("--arch", args->arch,
+                 "Print one architecture's parameter count and MACs instead: ops by name, comma-separated, or one "
+                 "digit per layer (the op's index, as benchmark tables write it: 22212220)");
   return [args] { return run_space(*args); };
 }
 

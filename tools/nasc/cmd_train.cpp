@@ -98,9 +98,9 @@ nasc::cli::Action setup_train(CLI::App& app) {
   app.add_option("--momentum", a->opt.momentum, "Nesterov momentum")->capture_default_str();
   app.add_option("--weight-decay", a->opt.weight_decay, "Weight decay")->capture_default_str();
   app.add_option("--label-smoothing", a->opt.label_smoothing, "Label smoothing (0 = off)")->capture_default_str();
-  app.add_option("--train-limit", a->opt.train_limit, "Use only the first N training images (0 = all)")
+  app.add_option("--train-limit", a->opt.train_limit, "Use a stratified subset of N training images, every class in proportion (0 = all)")
       ->capture_default_str();
-  app.add_option("--test-limit", a->opt.test_limit, "Use only the first N test images (0 = all)")
+  app.add_option("--test-limit", a->opt.test_limit, "Test on a stratified subset of N test images, the same for every seed (0 = all)")
       ->capture_default_str();
   app.add_flag("!--no-augment", a->opt.augment, "Disable random-crop/flip augmentation");
   app.add_option("--payload-split", a->opt.payload_split,

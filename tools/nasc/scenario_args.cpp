@@ -7,7 +7,7 @@
 namespace nasc::cli {
 
 void ScenarioArgs::add_to(CLI::App& app) {
-  app.add_option("--space", space, "Search space: preset (hwnas-cifar, hwnas-cifar10, hwnas-imagenet, fmnist, tiny) or JSON file")
+  app.add_option("--space", space, "Search space: preset (hwnas-cifar, hwnas-cifar10, hwnas-imagenet, nbmacro, fmnist, tiny) or JSON file")
       ->capture_default_str();
   app.add_option("--device-profile", device_profile,
                  "Hardware profile of the IoT device (default: profiles/cpu1-<space>.json)");
