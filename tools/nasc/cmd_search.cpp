@@ -148,7 +148,8 @@ int run_search(const SearchArgs& a) {
   }
   fs::create_directories(a.out);
   std::fprintf(stderr, "search %s on %s, space %s, %s, link %.3g Mbit/s + %.3g ms, %s payload\n",
-               req.strategy.name().c_str(), spec.to_string().c_str(), space.name().c_str(),
+               req.strategy.name().c_str(), req.strategy.trains() ? spec.to_string().c_str() : "no data (trains nothing)",
+               space.name().c_str(),
                device_description(device).c_str(), a.scenario.bandwidth_mbps, a.scenario.delay_ms,
                a.scenario.encoding.c_str());
   json r = run_strategy(req, space, *sc.latency, data.train, device, a.out, a.resume);
