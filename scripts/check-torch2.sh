@@ -40,7 +40,11 @@ if [ "$TORCH_CUDA" = "None" ]; then
 fi
 echo "check-torch2: LibTorch $TORCH_VERSION (CUDA $TORCH_CUDA), toolkit $(nvcc --version | tail -1)"
 
+# LibTorch's CMake package looks its libtorch and libc10 up with find_library, whose system paths come before its
+# own: with Debian's libtorch-dev installed it links 2.x headers against the 1.13 libraries. Name them.
+TORCH_LIB="$(dirname "$(dirname "$TORCH_PREFIX")")/lib"  # torch/share/cmake -> torch/lib
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" \
+  -DTORCH_LIBRARY="$TORCH_LIB/libtorch.so" -Dc10_LIBRARY="$TORCH_LIB/libc10.so" \
   -DCMAKE_CUDA_COMPILER="$(command -v nvcc)" >"$BUILD/cmake.log" 2>&1 || {
   tail -40 "$BUILD/cmake.log" >&2
   echo "check-torch2: cmake against LibTorch $TORCH_VERSION failed; log in $BUILD/cmake.log" >&2
@@ -50,6 +54,10 @@ grep -q "NASC_TORCH_CUDA:BOOL=ON" "$BUILD/CMakeCache.txt" || {
   echo "check-torch2: CMake did not configure the CUDA build of LibTorch (NASC_TORCH_CUDA is off)" >&2
   exit 1
 }
+if grep -E "^(TORCH|c10|C10_CUDA)_LIBRARY:FILEPATH=" "$BUILD/CMakeCache.txt" | grep -v "=$TORCH_LIB/"; then
+  echo "check-torch2: the LibTorch libraries above are not the wheel's ($TORCH_LIB); expected every one there" >&2
+  exit 1
+fi
 cmake --build "$BUILD" -j "$JOBS"
 cd "$BUILD"
 ctest -L fast --output-on-failure -j "$JOBS"
