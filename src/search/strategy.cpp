@@ -156,8 +156,10 @@ class FreeAnswer : public SearchStrategy {
   Outcome find(const Context& ctx) const override {
     Outcome out;
     const bool largest = ctx.req.strategy.kind == Strategy::LargestFeasible;
-    const bool found = largest ? largest_feasible(ctx.latency, ctx.req.min_device_blocks, ctx.req.max_latency_ms, out.chosen)
-                               : max_macs_feasible(ctx.latency, ctx.req.min_device_blocks, ctx.req.max_latency_ms, out.chosen);
+    const int floor = ctx.req.min_device_blocks;
+    const double t = ctx.req.max_latency_ms;
+    const bool found = largest ? largest_feasible(ctx.latency, floor, t, out.chosen)
+                               : max_macs_feasible(ctx.latency, floor, t, out.chosen);
     if (!found) fail(ctx.req.strategy.name(), ": no architecture meets ", ctx.req.max_latency_ms, " ms");
     out.fields["selection"] = largest ? "slowest architecture that meets the threshold, at its best split"
                                       : "most multiply-accumulates that meet the threshold";

@@ -135,7 +135,7 @@ TEST(Experiment, MiniatureRunsEndToEndAndReusesFinishedRuns) {
   EXPECT_EQ(first_line(read_text(out / "results.csv")),
             "scenario,device_profile,server_profile,privacy_floor,bandwidth_mbps,threshold_fraction,threshold_ms,"
             "floor_ms,strategy,seed,arch,split,payload_bytes,device_ms,uplink_ms,server_ms,downlink_ms,total_ms,"
-            "feasible,supernet_val_acc,test_acc,search_s,retrain_s,run_dir");
+            "feasible,supernet_val_acc,test_acc,search_s,retrain_s,run_dir,true_acc,best_true_acc,regret");
   std::vector<ResultRow> rows = read_results_csv((out / "results.csv").string());
   ASSERT_EQ(int(rows.size()), expected_rows);
   std::map<std::string, int> per_strategy;
@@ -468,6 +468,47 @@ TEST(Report, ResultRowsRoundTripThroughCsv) {
   EXPECT_TRUE(std::isnan(back.threshold_ms));
   EXPECT_TRUE(std::isnan(back.supernet_val_acc));
   EXPECT_THROW(ResultRow::from_csv("a,b", "test"), Error);
+}
+
+// With a truth table: regret columns round-trip, results.md gains the regret table with per-strategy means, and
+// a results.csv written before the truth columns still reads.
+TEST(Report, RegretAgainstTheTruthIsTabulatedAndOldCsvFilesStillRead) {
+  fs::path dir = temp_dir("truth-report");
+  auto judged = [](const std::string& strategy, uint64_t seed, double regret) {
+    ResultRow r = hand_row(strategy, 0.5, seed, 3, 0.9);
+    r.best_true_acc = 92.5;
+    r.regret = regret;
+    r.true_acc = 92.5 - regret;
+    return r;
+  };
+  std::vector<ResultRow> rows = {hand_row("accuracy-only", kNaN, 1, 7, 0.91), judged("nasc", 1, 1.0),
+                                 judged("nasc", 2, 2.0), judged("random:8", 1, 0.25), judged("random:8", 2, 0.75)};
+  write_results_csv((dir / "results.csv").string(), rows);
+  std::vector<ResultRow> back = read_results_csv((dir / "results.csv").string());
+  ASSERT_EQ(back.size(), rows.size());
+  EXPECT_DOUBLE_EQ(back[1].regret, 1.0);
+  EXPECT_DOUBLE_EQ(back[1].true_acc, 91.5);
+  EXPECT_TRUE(std::isnan(back[0].regret));
+  const std::string md = render_markdown(back, nullptr, "truth");
+  const size_t table = md.find("## Regret against the truth table");
+  ASSERT_NE(table, std::string::npos) << md;
+  const size_t line = md.find("| s | 1 | 10 | 0.5 |", table);
+  ASSERT_NE(line, std::string::npos) << md.substr(table);
+  const std::string cells = md.substr(line, md.find('\n', line) - line);
+  EXPECT_NE(cells.find("| 92.50 | 1.50 ± 0.71 | 0.50 ± 0.35 |"), std::string::npos) << cells;
+  EXPECT_EQ(render_markdown({hand_row("accuracy-only", kNaN, 1, 7, 0.9)}, nullptr, "none").find("Regret against"),
+            std::string::npos) << "no truth, no table";
+  // The file format before the truth columns: the same rows without the last three fields.
+  std::string old = ResultRow::csv_header();
+  old = old.substr(0, old.rfind(",true_acc")) + "\n";
+  std::string row = rows[1].csv_row();
+  for (int i = 0; i < 3; ++i) row = row.substr(0, row.rfind(','));
+  std::ofstream((dir / "old.csv").string()) << old << row << "\n";
+  std::vector<ResultRow> old_rows = read_results_csv((dir / "old.csv").string());
+  ASSERT_EQ(old_rows.size(), 1u);
+  EXPECT_EQ(old_rows[0].strategy, "nasc");
+  EXPECT_TRUE(std::isnan(old_rows[0].regret));
+  fs::remove_all(dir);
 }
 
 namespace {

@@ -158,7 +158,13 @@ TEST(Search, FillBudgetReturnsAnAnswerThatUsesTheThreshold) {
   req.options.eval_limit = 128;
   req.options.rescore = 4;
   const double T = req.max_latency_ms;
-  json plain = run_strategy(req, s.space, s.latency, fmnist().train, torch::kCPU, "", false);
+  // The first seed whose plain answer leaves room below T (the option then has something to change).
+  json plain;
+  for (uint64_t seed = 1; seed <= 6; ++seed) {
+    req.options.seed = seed;
+    plain = run_strategy(req, s.space, s.latency, fmnist().train, torch::kCPU, "", false);
+    if (plain["latency"]["total_ms"].get<double>() < 0.95 * T) break;
+  }
   ASSERT_LT(plain["latency"]["total_ms"].get<double>(), 0.95 * T) << plain["selection"];
   req.options.fill_budget = 0.95;
   json r = run_strategy(req, s.space, s.latency, fmnist().train, torch::kCPU, "", false);
