@@ -1,5 +1,7 @@
 #include "deploy/fold.h"
 
+#include <variant>
+
 #include "common/error.h"
 
 namespace nasc {
@@ -124,7 +126,12 @@ FoldedBlock FoldedBlock::from_json(const json& j, const std::string& context) {
 FoldedStep fold_conv_bn(const torch::nn::Conv2dImpl& conv, const torch::nn::BatchNorm2dImpl& bn, bool relu) {
   torch::NoGradGuard no_grad;
   const auto& o = conv.options;
+  // The padding is a variant: c10's own in LibTorch 1.x, std::variant from 2.0 on.
+#if TORCH_VERSION_MAJOR >= 2
+  const auto* pad = std::get_if<torch::ExpandingArray<2>>(&o.padding());
+#else
   const auto* pad = c10::get_if<torch::ExpandingArray<2>>(&o.padding());
+#endif
   if (!pad || (*pad)->at(0) != (*pad)->at(1) || o.stride()->at(0) != o.stride()->at(1))
     fail("fold_conv_bn: only square strides and explicit symmetric padding are supported");
   auto g = bn.weight.to(torch::kDouble) / torch::sqrt(bn.running_var.to(torch::kDouble) + bn.options.eps());
