@@ -164,7 +164,7 @@ std::vector<double> solve_terms(const Space& space, const Design& d, const std::
     if (occurrences[c] == 0)
       fail("too few rows to fit space ", space.name(), ": key ", d.column_keys[c - 1], " occurs in none of the ",
            train.size(), " rows in the fit (expected every op of every layer in some row)");
-  auto [x, residuals, rank, singular] = torch::linalg::lstsq(A, b, c10::nullopt, "gelsd");
+  auto [x, residuals, rank, singular] = at::linalg_lstsq(A, b, c10::nullopt, "gelsd");
   if (rank.item<int64_t>() < terms)
     fail("the ", train.size(), " rows in the fit identify ", rank.item<int64_t>(), " of ", terms,
          " terms of space ", space.name(), " (some ops always occur together): expected more varied architectures");
