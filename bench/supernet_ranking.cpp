@@ -4,9 +4,13 @@
 // with every row. This is how one-shot NAS is judged: the search can only pick well what the supernet ranks well.
 // Resumable (supernet checkpoint and each retraining in --out). Run:
 //   build/bench_supernet_ranking --space fmnist --epochs 8 --archs 16 --retrain-epochs 2 --out results/supernet-ranking
+// With --truth TABLE (a space with known true accuracies, e.g. nbmacro), nothing is retrained: --archs networks of
+// the table (0 = all) are scored by the supernet and ranked against the table, overall and within latency bands.
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <random>
 #include <set>
 
@@ -19,6 +23,7 @@
 #include "search/budget.h"
 #include "search/feasible.h"
 #include "search/supernet_search.h"
+#include "search/truth.h"
 #include "train/trainer.h"
 
 using namespace nasc;
@@ -29,6 +34,9 @@ namespace {
 struct Args {
   std::string space = "fmnist", data = "fmnist", profile_dir = "profiles", out = "runs/supernet-ranking";
   std::string archs_from;  // a ranking.csv whose networks are ranked instead of drawing new ones
+  std::string truth;       // a table of true accuracies: rank against it instead of retraining
+  int bands = 5;
+  double top_fraction = 0.05;
   int epochs = 8, archs = 16, retrain_epochs = 2, retrain_seeds = 1, threads = 0;
   int64_t train_limit = 0, retrain_limit = 0, score_images = 2000;
   uint64_t seed = 1;
@@ -58,6 +66,74 @@ std::vector<Arch> spread_architectures(const LatencyEstimator& latency, int n, u
   return out;
 }
 
+// The supernet's score of table networks against their true accuracy. Scores are kept in truth-ranking.csv as
+// they come (every 50 networks), so an interrupted run resumes where it stopped.
+int rank_against_truth(const Args& a, const Space& space, const LatencyEstimator& latency, SupernetSearch& search,
+                       const SearchState& st) {
+  const TruthTable truth = TruthTable::load(a.truth, space);
+  std::vector<Arch> archs = truth.archs();
+  std::mt19937_64 rng(a.seed);
+  std::shuffle(archs.begin(), archs.end(), rng);
+  if (a.archs > 0 && size_t(a.archs) < archs.size()) archs.resize(size_t(a.archs));
+
+  const std::string csv_path = (fs::path(a.out) / "truth-ranking.csv").string();
+  std::map<std::string, double> scored;
+  if (fs::exists(csv_path)) {
+    const CsvTable t = read_csv_file(csv_path);
+    const int ac = t.column("arch"), sc = t.column("supernet_val_acc");
+    for (const auto& row : t.rows) scored[row[size_t(ac)]] = std::stod(row[size_t(sc)]);
+  }
+  std::vector<double> est, acc, lat;
+  std::string csv = "arch,latency_ms,supernet_val_acc,true_acc\n";
+  const auto start = std::chrono::steady_clock::now();
+  size_t fresh = 0;
+  for (size_t i = 0; i < archs.size(); ++i) {
+    const std::string digits = space.arch_digits(archs[i]);
+    auto it = scored.find(digits);
+    const double score = it != scored.end() ? it->second
+                                            : (++fresh, search.validate({archs[i], space.num_blocks()}, a.score_images).second);
+    est.push_back(score);
+    acc.push_back(*truth.accuracy(archs[i]));
+    lat.push_back(latency.total_ms(archs[i], space.num_blocks()));
+    csv += cat(digits, ",", lat.back(), ",", score, ",", acc.back(), "\n");
+    if ((i + 1) % 50 == 0 || i + 1 == archs.size()) {
+      write_text_atomic(csv_path, csv);
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::fprintf(stderr, "[%zu/%zu] scored %zu new networks in %.0f s; Kendall tau so far %.3f\n", i + 1,
+                   archs.size(), fresh, s, kendall_tau(est, acc));
+    }
+  }
+  const RankingQuality overall = ranking_quality(est, acc, a.top_fraction);
+  const std::vector<RankingQuality> bands = ranking_quality_by_latency(est, acc, lat, a.bands, a.top_fraction);
+  json band_json = json::array();
+  for (const auto& b : bands) band_json.push_back(b.to_json());
+  const json summary = {
+      {"space", space.name()},
+      {"data", a.data},
+      {"truth", a.truth},
+      {"latency_profile", a.profile_dir + "/cpu2-" + space.name() + ".json"},
+      {"supernet", {{"epochs", a.epochs}, {"train_limit", a.train_limit}, {"lambda", a.lambda}, {"lr", a.lr},
+                    {"shared_kernels", a.shared}, {"sandwich", a.sandwich}, {"fair", a.fair}, {"seed", a.seed},
+                    {"final_val_acc_of_sampled_paths", st.history.empty() ? 0.0 : st.history.back().val_acc},
+                    {"seconds", st.seconds}}},
+      {"scored_on_validation_images", search.validation_images(a.score_images)},
+      {"top_fraction", a.top_fraction},
+      {"overall", overall.to_json()},
+      {"latency_bands", band_json},
+      {"latency_vs_true_kendall_tau", kendall_tau(lat, acc)},
+      {"versions", library_versions()}};
+  write_json_atomic((fs::path(a.out) / "truth-ranking.json").string(), summary);
+  std::printf("%zu networks of %s: supernet against %s: Kendall tau %.3f, Spearman %.3f, top-%.0f%% precision %.3f "
+              "(latency alone: tau %.3f)\n",
+              est.size(), space.name().c_str(), a.truth.c_str(), overall.kendall_tau, overall.spearman,
+              100 * a.top_fraction, overall.top_precision, kendall_tau(lat, acc));
+  for (const auto& b : bands)
+    std::printf("  latency %8.3f-%8.3f ms  %5zu networks  tau %6.3f  Spearman %6.3f  top precision %.3f\n", b.lo_ms,
+                b.hi_ms, b.networks, b.kendall_tau, b.spearman, b.top_precision);
+  std::printf("%s, %s/truth-ranking.json\n", csv_path.c_str(), a.out.c_str());
+  return 0;
+}
+
 int run(const Args& a) {
   torch::Device device = select_device("auto", a.threads);
   Space space(SpaceConfig::load(a.space));
@@ -84,6 +160,8 @@ int run(const Args& a) {
   so.sandwich = a.sandwich;
   SupernetSearch search(space, latency, uniform, so, device);
   SearchState st = search.run(data.train, (fs::path(a.out) / "supernet").string(), true);
+  if (!a.truth.empty()) return rank_against_truth(a, space, latency, search, st);
+  if (a.archs < 3) fail("--archs ", a.archs, ": expected at least 3 networks to retrain and rank");
 
   std::vector<Arch> archs;
   if (a.archs_from.empty()) {
@@ -174,13 +252,22 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--epochs", a.epochs, "Supernet epochs (uniform path sampling)")->capture_default_str();
   app.add_option("--train-limit", a.train_limit, "Supernet training images (0 = all)")->capture_default_str();
-  auto* archs = app.add_option("--archs", a.archs, "Architectures to draw and rank")
-                    ->check(CLI::Range(3, 1000))
+  auto* archs = app.add_option("--archs", a.archs,
+                               "Architectures to draw and rank (with --truth: table networks, 0 = all of them)")
+                    ->check(CLI::Range(0, 1000000))
                     ->capture_default_str();
   app.add_option("--archs-from", a.archs_from,
                  "Rank the networks of this ranking.csv (its arch column) instead of drawing --archs new ones, e.g. "
                  "to compare supernet recipes on the same retrained networks")
       ->excludes(archs);
+  app.add_option("--truth", a.truth,
+                 "Table of true accuracies of the space (e.g. truth/nas-bench-macro-cifar10.json): rank the supernet's "
+                 "scores against it, overall and within latency bands, instead of retraining")
+      ->excludes(app.get_option("--archs-from"));
+  app.add_option("--bands", a.bands, "With --truth: latency bands of equal counts to rank within")
+      ->check(CLI::Range(1, 100))->capture_default_str();
+  app.add_option("--top-fraction", a.top_fraction, "With --truth: top-k precision over this fraction of the networks")
+      ->check(CLI::Range(0.001, 1.0))->capture_default_str();
   app.add_option("--score-images", a.score_images, "Held-out images each supernet score uses")->capture_default_str();
   app.add_option("--retrain-epochs", a.retrain_epochs, "Epochs of each stand-alone retraining")->capture_default_str();
   app.add_option("--retrain-seeds", a.retrain_seeds,

@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
+#include <numeric>
 
 #include "common/error.h"
+#include "common/stats.h"
 
 namespace nasc {
 
@@ -100,6 +103,61 @@ json TruthTable::judge(const Arch& arch, const LatencyEstimator& latency, double
   }
   j["regret"] = acc && best ? json(best->accuracy - *acc) : json(nullptr);
   return j;
+}
+
+json RankingQuality::to_json() const {
+  return {{"networks", networks},           {"kendall_tau", kendall_tau}, {"spearman", spearman},
+          {"top_precision", top_precision}, {"lo_ms", lo_ms},             {"hi_ms", hi_ms}};
+}
+
+RankingQuality ranking_quality(const std::vector<double>& estimate, const std::vector<double>& truth,
+                               double top_fraction) {
+  if (estimate.size() != truth.size())
+    fail("ranking quality: ", estimate.size(), " estimates for ", truth.size(), " true accuracies");
+  if (!(top_fraction > 0 && top_fraction <= 1)) fail("top fraction ", top_fraction, " is not in (0, 1]");
+  RankingQuality q;
+  q.networks = truth.size();
+  if (truth.empty()) return q;
+  q.kendall_tau = kendall_tau(estimate, truth);
+  q.spearman = spearman(estimate, truth);
+  const size_t k = std::max<size_t>(1, size_t(std::llround(top_fraction * double(truth.size()))));
+  auto top = [k](const std::vector<double>& v) {
+    std::vector<size_t> order(v.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return v[a] > v[b]; });
+    order.resize(k);
+    std::sort(order.begin(), order.end());
+    return order;
+  };
+  const std::vector<size_t> a = top(estimate), b = top(truth);
+  std::vector<size_t> both;
+  std::set_intersection(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(both));
+  q.top_precision = double(both.size()) / double(k);
+  return q;
+}
+
+std::vector<RankingQuality> ranking_quality_by_latency(const std::vector<double>& estimate,
+                                                       const std::vector<double>& truth,
+                                                       const std::vector<double>& latency_ms, int bands,
+                                                       double top_fraction) {
+  if (latency_ms.size() != truth.size())
+    fail("ranking quality: ", latency_ms.size(), " latencies for ", truth.size(), " true accuracies");
+  if (bands < 1 || truth.size() < size_t(2 * bands))
+    fail(bands, " latency bands of ", truth.size(), " networks: expected at least 2 networks per band");
+  std::vector<size_t> order(truth.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return latency_ms[a] < latency_ms[b]; });
+  std::vector<RankingQuality> out;
+  for (int band = 0; band < bands; ++band) {
+    const size_t lo = order.size() * size_t(band) / size_t(bands), hi = order.size() * size_t(band + 1) / size_t(bands);
+    std::vector<double> e, t;
+    for (size_t i = lo; i < hi; ++i) e.push_back(estimate[order[i]]), t.push_back(truth[order[i]]);
+    RankingQuality q = ranking_quality(e, t, top_fraction);
+    q.lo_ms = latency_ms[order[lo]];
+    q.hi_ms = latency_ms[order[hi - 1]];
+    out.push_back(q);
+  }
+  return out;
 }
 
 }  // namespace nasc

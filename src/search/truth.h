@@ -57,4 +57,24 @@ class TruthTable {
   std::string key(const Arch& arch) const;
 };
 
+// How well an estimate (a supernet's accuracy, say) orders networks like the truth: Kendall's tau-b, Spearman's
+// rho, and top-k precision, the share of the truly best `top_fraction` of the networks that the estimate also puts
+// in its best `top_fraction` (ties in the estimate broken by index, so the count is exact).
+struct RankingQuality {
+  size_t networks = 0;
+  double kendall_tau = 0, spearman = 0, top_precision = 0;
+  double lo_ms = 0, hi_ms = 0;  // the latency band the networks came from (whole range for the overall figure)
+  json to_json() const;
+};
+RankingQuality ranking_quality(const std::vector<double>& estimate, const std::vector<double>& truth,
+                               double top_fraction);
+
+// The same within `bands` latency bands of equal counts (networks sorted by latency, cut into consecutive groups):
+// under a threshold, what decides is how the estimate orders networks of similar latency, which the overall
+// figure mixes with the easy ordering of small against large ones. Throws when a band would hold < 2 networks.
+std::vector<RankingQuality> ranking_quality_by_latency(const std::vector<double>& estimate,
+                                                       const std::vector<double>& truth,
+                                                       const std::vector<double>& latency_ms, int bands,
+                                                       double top_fraction);
+
 }  // namespace nasc

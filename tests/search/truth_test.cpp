@@ -285,3 +285,45 @@ TEST(TableSearch, NoiseForATauGivesThatTauAndIsFixedPerNetwork) {
 
 }  // namespace
 }  // namespace nasc
+
+namespace nasc {
+namespace {
+
+TEST(RankingQuality, HandComputedTauRhoAndTopPrecision) {
+  // Truth 1..8; the estimate swaps the two best and puts the worst network third.
+  const std::vector<double> truth = {1, 2, 3, 4, 5, 6, 7, 8};
+  const std::vector<double> est = {6.5, 2, 3, 4, 5, 6, 8, 7};
+  const RankingQuality q = ranking_quality(est, truth, 0.25);
+  EXPECT_EQ(q.networks, 8u);
+  // Pairs out of order: (7,8), and network 0 against 1..5 (it sits above them): 6 of 28.
+  EXPECT_NEAR(q.kendall_tau, (22.0 - 6.0) / 28.0, 1e-12);
+  EXPECT_DOUBLE_EQ(q.top_precision, 1.0);  // top 2 of each: {6, 7}
+  EXPECT_DOUBLE_EQ(ranking_quality(est, truth, 0.375).top_precision, 2.0 / 3.0);  // {0,6,7} vs {5,6,7}
+  EXPECT_DOUBLE_EQ(ranking_quality(truth, truth, 0.5).spearman, 1.0);
+  EXPECT_NE(test::error_of([&] { ranking_quality(est, {1, 2}, 0.1); }).find("8 estimates for 2"), std::string::npos);
+}
+
+// Overall order from latency alone, none within a band: the bands must show it, the overall figure hides it.
+TEST(RankingQuality, LatencyBandsSeeWhatTheOverallFigureHides) {
+  std::vector<double> latency, truth, est;
+  for (int i = 0; i < 40; ++i) {
+    latency.push_back(i);
+    truth.push_back(i / 10 * 10 + (i % 10));        // rises with latency and within each band of 10
+    est.push_back(i / 10 * 10 + (9 - i % 10));      // rises with latency, reversed within each band
+  }
+  EXPECT_NEAR(ranking_quality(est, truth, 0.1).kendall_tau, (600.0 - 180.0) / 780.0, 1e-12);  // 600 pairs across bands, 180 within
+  const auto bands = ranking_quality_by_latency(est, truth, latency, 4, 0.1);
+  ASSERT_EQ(bands.size(), 4u);
+  for (const auto& b : bands) {
+    EXPECT_EQ(b.networks, 10u);
+    EXPECT_DOUBLE_EQ(b.kendall_tau, -1.0);
+    EXPECT_DOUBLE_EQ(b.top_precision, 0.0);
+  }
+  EXPECT_DOUBLE_EQ(bands[1].lo_ms, 10);
+  EXPECT_DOUBLE_EQ(bands[1].hi_ms, 19);
+  EXPECT_NE(test::error_of([&] { ranking_quality_by_latency(est, truth, latency, 30, 0.1); }).find("at least 2"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace nasc
