@@ -43,8 +43,13 @@ echo "check-torch2: LibTorch $TORCH_VERSION (CUDA $TORCH_CUDA), toolkit $(nvcc -
 # LibTorch's CMake package looks its libtorch and libc10 up with find_library, whose system paths come before its
 # own: with Debian's libtorch-dev installed it links 2.x headers against the 1.13 libraries. Name them.
 TORCH_LIB="$(dirname "$(dirname "$TORCH_PREFIX")")/lib"  # torch/share/cmake -> torch/lib
+# The wheel's libtorch_cuda needs the NCCL, cuDNN, cuBLAS... of its own nvidia-* wheels, newer than the toolkit's
+# (/usr/local/cuda/lib has an older libnccl): at run time its RUNPATH finds them, at link time ld must be told.
+RPATH_LINK="$TORCH_LIB"
+for d in "$(dirname "$(dirname "$TORCH_LIB")")"/nvidia/*/lib; do [ -d "$d" ] && RPATH_LINK="$RPATH_LINK:$d"; done
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" \
   -DTORCH_LIBRARY="$TORCH_LIB/libtorch.so" -Dc10_LIBRARY="$TORCH_LIB/libc10.so" \
+  -DCMAKE_EXE_LINKER_FLAGS="-Wl,-rpath-link,$RPATH_LINK" \
   -DCMAKE_CUDA_COMPILER="$(command -v nvcc)" >"$BUILD/cmake.log" 2>&1 || {
   tail -40 "$BUILD/cmake.log" >&2
   echo "check-torch2: cmake against LibTorch $TORCH_VERSION failed; log in $BUILD/cmake.log" >&2

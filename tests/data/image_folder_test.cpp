@@ -193,9 +193,9 @@ TEST(ImageFolder, ANetworkLearnsOwnImagesWellAboveChance) {
   TrainTest tt = load_train_test(DataSpec::parse("folder:" + t.path()), space.input_shape().h, space.input_shape().w);
   ASSERT_EQ(tt.train.h, 28);
   TrainOptions o;
-  o.epochs = 10;
+  o.epochs = 12;
   o.batch_size = 8;
-  o.lr = 0.05;
+  o.lr = 0.01;  // 0.05 jumps between 1/3 and 1 from epoch to epoch (tiny flat batches), on some LibTorch versions at the end
   o.augment = false;
   Trainer trainer(space, space.default_arch(), o, torch::kCPU);
   TrainResult r = trainer.run(tt, "", false);
