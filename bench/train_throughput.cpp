@@ -94,7 +94,12 @@ int main(int argc, char** argv) {
   std::vector<torch::Device> devices = {select_device("cpu", threads)};
   if (torch::cuda::is_available() && !cpu_only) devices.push_back(select_device("cuda"));
   if (csv) std::printf("space,device,threads,batch,lambda,supernet_sample_passes_per_s,standalone_images_per_s\n");
-  for (auto& d : devices)
-    for (auto& s : spaces) bench_space(s, profile_dir, d, batch, d.is_cuda() ? steps * 10 : steps, lambda, csv);
+  try {
+    for (auto& d : devices)
+      for (auto& s : spaces) bench_space(s, profile_dir, d, batch, d.is_cuda() ? steps * 10 : steps, lambda, csv);
+  } catch (const std::exception& e) {  // nasc::Error, and LibTorch's c10::Error (out of memory, say)
+    std::fprintf(stderr, "bench_train_throughput: %s\n", e.what());
+    return 2;
+  }
   return 0;
 }

@@ -580,5 +580,23 @@ TEST(Experiment, ShardsRunAsSeparateProcessesMergeToTheUnshardedResults) {
   ASSERT_EQ(std::system(sbatch.c_str()), 0) << read_text(dir / "sbatch.log");
   EXPECT_EQ(read_text(dir / "sbatch.log"),
             "experiment --config cfg.json --out /shared/out --shard 4/4 --device cpu --threads 6\n");
+
+  // Slurm runs a copy of the script from its spool folder: the binary is found from the submit directory.
+  fs::create_directories(dir / "submit" / "build");
+  fs::create_directories(dir / "spool" / "job7");
+  std::ofstream(dir / "submit" / "build" / "nasc") << "#!/bin/sh\necho fake nasc \"$@\"\n";
+  fs::permissions(dir / "submit" / "build" / "nasc", fs::perms::owner_all);
+  fs::copy_file(fs::path(NASC_SOURCE_DIR) / "scripts" / "slurm" / "experiment.sbatch", dir / "spool" / "job7" / "slurm_script");
+  auto spooled = [&](const fs::path& submit) {
+    return "SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_TASK_COUNT=2 SLURM_SUBMIT_DIR='" + submit.string() + "' bash '" +
+           (dir / "spool" / "job7" / "slurm_script").string() + "' cfg.json out > '" + (dir / "spool.log").string() +
+           "' 2>&1";
+  };
+  ASSERT_EQ(std::system(spooled(dir / "submit").c_str()), 0) << read_text(dir / "spool.log");
+  EXPECT_EQ(read_text(dir / "spool.log").rfind("fake nasc experiment --config cfg.json --out out --shard 1/2", 0), 0u)
+      << read_text(dir / "spool.log");
+  EXPECT_NE(std::system(spooled(dir / "elsewhere").c_str()), 0);
+  EXPECT_NE(read_text(dir / "spool.log").find("submit from the repository root or set NASC"), std::string::npos)
+      << read_text(dir / "spool.log");
   fs::remove_all(dir);
 }
