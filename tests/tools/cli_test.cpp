@@ -8,6 +8,8 @@
 #include <string>
 #include <unistd.h>
 
+#include "latency/profile.h"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -175,4 +177,22 @@ TEST(Cli, ProfileAndFitProfile) {
   expect_refused("fit-profile --timings /nonexistent.csv --column x --reference profiles/cpu1-hwnas-cifar.json "
                  "--space hwnas-cifar --out " + (scratch("fit") / "f.json").string(),
                  "/nonexistent.csv");
+
+  const std::string refs = "--source-reference profiles/reference/cpu1-hwnas-cifar.json "
+                           "--target-reference profiles/reference/cpu1-nbmacro.json ";
+  const fs::path out = scratch("predict") / "p.json";
+  expect_help_and_unknown("predict-profile",
+                          {"--from", "--space", "--source-reference", "--target-reference", "--check", "--out"},
+                          "--from /x.json --space nbmacro " + refs + "--out /tmp/p.json");
+  expect_refused("predict-profile --from /nonexistent.json --space nbmacro " + refs + "--out " + out.string(),
+                 "/nonexistent.json");
+  // A check against a profile of another space is refused naming a key it lacks, and nothing is written.
+  expect_refused("predict-profile --from profiles/raspi4-hwnas-cifar.json --space nbmacro " + refs +
+                     "--check profiles/cpu1-hwnas-cifar.json --out " + out.string(),
+                 "ConvNorm_H32_W32_Cin3_Cout32");
+  EXPECT_FALSE(fs::exists(out));
+  expect_ok("predict-profile --from profiles/raspi4-hwnas-cifar.json --space nbmacro " + refs + "--out " +
+                out.string(),
+            "12 predicted (3 outside the source's feature range)");
+  EXPECT_EQ(nasc::HardwareProfile::load(out.string()).entries().size(), 22u);
 }
