@@ -288,7 +288,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     return run(a);
-  } catch (const Error& e) {
+  } catch (const std::exception& e) {  // nasc::Error, and a malformed number in a resumed truth-ranking.csv
     std::fprintf(stderr, "bench_supernet_ranking: %s\n", e.what());
     return 2;
   }

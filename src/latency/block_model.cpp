@@ -192,7 +192,6 @@ ProfilePrediction predict_profile(const HardwareProfile& source, const Space& ta
   const BlockModel model = fit_block_model(rows, out.validation.front().form);
 
   Range pw, dw, act;
-  std::set<std::string> placements;
   for (const BlockRow& r : rows) {
     const BlockFeatures f = block_features(r.shape);
     pw.add(f.pointwise_mmac), dw.add(f.depthwise_mmac), act.add(f.activation_m);
