@@ -10,6 +10,7 @@
 #include <set>
 
 #include "common/error.h"
+#include "common/stats.h"
 #include "latency/estimator.h"
 
 namespace nasc {
@@ -131,8 +132,7 @@ CrossValidation cross_validate(const std::vector<BlockRow>& rows, BlockModelForm
   cv.form = form;
   cv.rows = int(rows.size());
   cv.folds = int(by_placement.size());
-  cv.median_pct = errors.size() % 2 ? errors[errors.size() / 2]
-                                    : 0.5 * (errors[errors.size() / 2 - 1] + errors[errors.size() / 2]);
+  cv.median_pct = quantile_sorted(errors, 0.5);
   cv.p90_pct = quantile(0.9);
   cv.max_pct = errors.back();
   return cv;
@@ -270,8 +270,7 @@ namespace {
 
 std::pair<double, double> median_and_max(std::vector<double> v) {
   std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return {n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]), v.back()};
+  return {quantile_sorted(v, 0.5), v.back()};
 }
 
 }  // namespace
