@@ -6,7 +6,7 @@
 # toolkit of the machine (nvcc) compiles the CUDA parts of LibTorch's CMake package, so a missing toolkit or a
 # wheel without CUDA fails here rather than building a CPU-only binary by accident. No GPU is needed: the tests run
 # on the CPU, and CUDA-only code paths are compiled and linked. The same venv is the PyTorch 2.x reference of
-# `bench/pytorch_reference.py` (see the README's training-speed section).
+# `bench/pytorch_reference.py` (see results/training-speed/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TORCH_PIN="torch==2.15.0"
