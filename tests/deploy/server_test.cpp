@@ -381,7 +381,7 @@ TEST(FrameServer, RefusalLogIsRateLimitedAndCountsWhatItLeftOut) {
   LogSink log;
   ServerOptions o = test_server_options(log);
   o.log_burst = 5;
-  o.log_per_second = 20;
+  o.log_per_second = 4;  // slow enough that a flood outruns it even on a slow CI machine
   FrameServer server(o, sum_handler);
   const std::string junk = "GET / HTTP/1.1\r\n" + std::string(64, 'x');
   auto flood = [&](int n) {
@@ -395,15 +395,25 @@ TEST(FrameServer, RefusalLogIsRateLimitedAndCountsWhatItLeftOut) {
   flood(40);
   double s = std::chrono::duration<double>(Clock::now() - t0).count();
   size_t logged = log.lines().size();
-  EXPECT_LE(double(logged), 5 + 20 * s + 1);  // the burst plus what the rate refilled meanwhile
+  EXPECT_LE(double(logged), 5 + 4 * s + 1);  // the burst plus what the rate refilled meanwhile
   EXPECT_EQ(server.stats().errors[size_t(ErrorCode::BadMagic)], 40u);  // every refusal is still counted
   uint64_t left_out = server.stats().log_suppressed;
   EXPECT_EQ(logged + left_out, 40u);
   ASSERT_GT(left_out, 0u);
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // refills a token
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));  // refills at least one token
   flood(1);
-  std::vector<std::string> lines = log.lines();
-  EXPECT_NE(lines.back().find("earlier lines suppressed"), std::string::npos) << lines.back();
+  // Whichever lines got through (a token may have refilled mid-flood), the counts they carry add up to
+  // every line left out: nothing is lost silently.
+  const std::string tag = " earlier lines suppressed";
+  uint64_t reported = 0;
+  for (const std::string& line : log.lines()) {
+    size_t at = line.find(tag);
+    if (at == std::string::npos) continue;
+    size_t open = line.rfind('(', at);
+    ASSERT_NE(open, std::string::npos) << line;
+    reported += std::stoull(line.substr(open + 1, at - open - 1));
+  }
+  EXPECT_EQ(reported, left_out);
 }
 
 TEST(FrameServer, StopTellsIdleClientsItIsShuttingDown) {
