@@ -99,6 +99,27 @@ TEST(Cli, Latency) {
   expect_refused("latency --arch k3_e6", "expected 12 (one per layer");
   expect_refused("latency --oracle --split 3", "--oracle");
   expect_refused("latency --device-profile /nonexistent.json", "/nonexistent.json");
+
+  // Over a trace of its own: 1 s at 20 Mbit/s, 1 s at 0.5, looping.
+  const fs::path dir = scratch("trace");
+  fs::create_directories(dir);
+  const std::string good = (dir / "up.csv").string(), bad = (dir / "bad.up").string();
+  std::FILE* f = std::fopen(good.c_str(), "w");
+  std::fputs("seconds,mbps,delay_ms\n0,20,0\n1,0.5,10\n", f);
+  std::fclose(f);
+  f = std::fopen(bad.c_str(), "w");
+  std::fputs("3\n7\n5\n", f);
+  std::fclose(f);
+  expect_help_and_unknown("latency", {"--link-trace", "--downlink-trace", "--max-latency", "--trace-step-ms"});
+  expect_ok("latency --split all --link-trace " + good + " --max-latency 20",
+            "up.csv (csv): 2.0 s, looping; Mbit/s per second p10 2.45, p50 10.25, p90 18.05, mean 10.25");
+  expect_ok("latency --link-trace " + good, "best split of each request");
+  expect_ok("latency --link-trace " + good + " --json", "\"best_static_split\"");
+  expect_refused("latency --link-trace " + bad, "bad.up line 3: '5'");
+  expect_refused("latency --link-trace " + good + " --split 3", "expected all or best");
+  expect_refused("latency --max-latency 5", "--link-trace");
+  expect_refused("latency --link-trace " + good + " --oracle", "--oracle");
+  fs::remove_all(dir);
 }
 
 TEST(Cli, Search) {

@@ -1,11 +1,18 @@
 // nasc latency: the latency model's breakdown of an architecture at one split, its best split or every split,
-// and the oracle (latency floor of the whole space) for a device profile, a server profile and a link.
+// and the oracle (latency floor of the whole space) for a device profile, a server profile and a link; over a
+// link trace, each split's latency distribution and that of the per-request best split.
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <limits>
+#include <optional>
 #include <iostream>
 
 #include "command.h"
 #include "common/error.h"
+#include "common/stats.h"
 #include "latency/estimator.h"
+#include "latency/trace_latency.h"
 #include "scenario_args.h"
 
 namespace {
@@ -16,7 +23,80 @@ struct LatencyArgs {
   std::string split = "best";        // N, best or all
   bool oracle = false;
   bool json = false;
+  std::string link_trace, downlink_trace;  // a varying link instead of --bandwidth
+  double max_latency_ms = std::numeric_limits<double>::quiet_NaN();
+  double trace_step_ms = 10;
 };
+
+// Each split's latency over the trace (a request every step, independent of the others) and the oracle's.
+int run_over_trace(const LatencyArgs& a, const nasc::cli::Scenario& sc, const nasc::Arch& arch, nasc::json setting) {
+  using namespace nasc;
+  const Space& space = *sc.space;
+  const LatencyEstimator& est = *sc.latency;
+  const LinkTrace up = LinkTrace::load(a.link_trace);
+  std::optional<LinkTrace> down;
+  if (!a.downlink_trace.empty()) down = LinkTrace::load(a.downlink_trace);
+  const TraceRequests rq{a.trace_step_ms, down ? &*down : nullptr};
+  std::vector<double> windows = up.window_mbps();
+  std::sort(windows.begin(), windows.end());
+  const int floor = a.scenario.min_device_blocks;
+  if (a.split != "all" && a.split != "best") fail("--split with --link-trace: expected all or best (the default)");
+  json rows = json::array();
+  int best_p = floor;
+  double best_p95 = std::numeric_limits<double>::infinity();
+  std::vector<LatencySummary> per_split;
+  for (int p = floor; p <= space.num_blocks(); ++p) {
+    per_split.push_back(LatencySummary::of(latencies_over_trace(est, arch, p, up, rq), a.max_latency_ms));
+    if (per_split.back().p95 < best_p95) best_p95 = per_split.back().p95, best_p = p;
+  }
+  const LatencySummary oracle = LatencySummary::of(oracle_over_trace(est, arch, floor, up, rq), a.max_latency_ms);
+  auto share = [](double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f%%", 100.0 * v);
+    return std::isnan(v) ? std::string("-") : std::string(buf);
+  };
+  if (!a.json) {
+    std::printf("space %s, %s, %s payload, one-way delay %.3g ms added to each transfer\n", space.name().c_str(),
+                space.format_arch(arch).c_str(), a.scenario.encoding.c_str(), est.link().delay_ms);
+    std::printf("uplink trace %s (%s): %.1f s, looping; Mbit/s per second p10 %.2f, p50 %.2f, p90 %.2f, mean %.2f\n",
+                up.name().c_str(), up.format().c_str(), up.period_ms() / 1000, quantile_sorted(windows, 0.1),
+                quantile_sorted(windows, 0.5), quantile_sorted(windows, 0.9), up.mean_mbps());
+    std::printf("a request every %.3g ms over one loop%s\n\n", a.trace_step_ms,
+                std::isnan(a.max_latency_ms) ? "" : cat(", T = ", a.max_latency_ms, " ms").c_str());
+    std::printf("%-8s %-24s %10s %10s %10s %10s %9s\n", "split", "cut", "payload B", "p50 ms", "p95 ms", "mean ms",
+                "within T");
+  }
+  for (int p = floor; p <= space.num_blocks(); ++p) {
+    const LatencySummary& s = per_split[size_t(p - floor)];
+    const LatencyBreakdown b = est.breakdown(arch, p);
+    json row = s.to_json();
+    row["split"] = p;
+    row["payload_bytes"] = b.payload_bytes;
+    rows.push_back(row);
+    if (!a.json && (a.split == "all" || p == best_p))
+      std::printf("%-8d %-24s %10lld %10.3f %10.3f %10.3f %9s%s\n", p, space.describe_split(p).c_str(),
+                  (long long)b.payload_bytes, s.p50, s.p95, s.mean, share(s.share_within).c_str(),
+                  a.split == "all" && p == best_p ? "  <- best p95" : "");
+  }
+  if (a.json) {
+    setting["arch"] = space.format_arch(arch);
+    setting["trace"] = {{"uplink", a.link_trace},
+                        {"downlink", a.downlink_trace.empty() ? json(nullptr) : json(a.downlink_trace)},
+                        {"format", up.format()},
+                        {"period_s", up.period_ms() / 1000},
+                        {"mean_mbps", up.mean_mbps()},
+                        {"step_ms", a.trace_step_ms}};
+    setting["max_latency_ms"] = std::isnan(a.max_latency_ms) ? json(nullptr) : json(a.max_latency_ms);
+    setting["splits"] = rows;
+    setting["best_static_split"] = best_p;
+    setting["oracle"] = oracle.to_json();
+    std::cout << setting.dump(2) << "\n";
+    return 0;
+  }
+  std::printf("%-8s %-24s %10s %10.3f %10.3f %10.3f %9s\n", "oracle", "best split of each request", "-", oracle.p50,
+              oracle.p95, oracle.mean, share(oracle.share_within).c_str());
+  return 0;
+}
 
 void print_header() {
   std::printf("%-5s %-24s %10s %10s %10s %10s %10s %10s\n", "split", "cut", "payload B", "device ms", "uplink ms",
@@ -60,6 +140,8 @@ int run_latency(const LatencyArgs& a) {
   }
 
   nasc::Arch arch = a.arch.empty() ? space.default_arch() : space.parse_arch(a.arch);
+  if (!a.link_trace.empty()) return run_over_trace(a, sc, arch, setting);
+  if (!a.downlink_trace.empty()) nasc::fail("--downlink-trace needs --link-trace (the uplink's)");
   nasc::LatencyBreakdown best = est.best_split(arch, min_device_blocks);
   std::vector<nasc::LatencyBreakdown> rows;
   if (a.split == "best") {
@@ -111,6 +193,23 @@ nasc::cli::Action setup_latency(CLI::App& app) {
       ->excludes(arch)
       ->excludes(split);
   app.add_flag("--json", a->json, "Print JSON instead of a table");
+  CLI::Option* trace =
+      app.add_option("--link-trace", a->link_trace,
+                     "Uplink trace instead of --bandwidth: a Mahimahi file (one 1500-byte delivery time in ms per "
+                     "line) or a CSV with header seconds,mbps[,delay_ms]; it loops. Prints each split's p50, p95, "
+                     "mean and share within --max-latency over the trace, and the per-request best split's")
+          ->check(CLI::ExistingFile)
+          ->excludes("--oracle");
+  app.add_option("--downlink-trace", a->downlink_trace,
+                 "Downlink trace for the returned result (with --return-result; default: the constant --downlink)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--max-latency", a->max_latency_ms, "Threshold T in ms for the share of requests within it (traces)")
+      ->check(CLI::PositiveNumber)
+      ->needs(trace);
+  app.add_option("--trace-step-ms", a->trace_step_ms, "One request every this many ms over one loop of the trace")
+      ->check(CLI::Range(0.01, 1e6))
+      ->capture_default_str()
+      ->needs(trace);
   return [a] { return run_latency(*a); };
 }
 
