@@ -28,7 +28,8 @@ FrameClient::FrameClient(ClientOptions opts) : opts_(std::move(opts)), link_(opt
   if (opts_.port == 0) fail("client needs the server's port: expected 1..65535");
   if (opts_.connect_timeout_ms < 1 || opts_.request_timeout_ms < 1)
     fail("client timeouts ", opts_.connect_timeout_ms, "/", opts_.request_timeout_ms, " ms: expected >= 1 ms");
-  if (opts_.max_attempts < 1) fail("max_attempts ", opts_.max_attempts, ": expected >= 1");
+  if (opts_.max_attempts < 0)
+    fail("max_attempts ", opts_.max_attempts, ": expected >= 1, or 0 for as many as the deadline allows");
   if (opts_.backoff_initial_ms < 0 || opts_.backoff_max_ms < opts_.backoff_initial_ms)
     fail("back-off ", opts_.backoff_initial_ms, "..", opts_.backoff_max_ms, " ms: expected 0 <= initial <= max");
   if (opts_.tls && opts_.tls->role() != TlsRole::Client) fail("frame client needs a client TLS context");
@@ -81,7 +82,7 @@ Frame FrameClient::exchange(const Frame& request, MsgType expected, Reply& timin
       if (first_cause.empty()) first_cause = r.cause;
       last_cause = r.cause;
     }
-    if (attempt >= opts_.max_attempts || ms_left(deadline) <= backoff)
+    if ((opts_.max_attempts > 0 && attempt >= opts_.max_attempts) || ms_left(deadline) <= backoff)
       fail(what, " failed after ", attempt, attempt == 1 ? " try" : " tries", " in ",
            int64_t(ms_between(t0, Clock::now())), " ms: ", last_cause,
            first_cause != last_cause ? cat(" (first: ", first_cause, ")") : std::string());

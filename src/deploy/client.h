@@ -18,7 +18,9 @@ struct ClientOptions {
   uint16_t port = 0;
   int connect_timeout_ms = 2000;
   int request_timeout_ms = 10000;  // one call, reconnects and retries included; nothing blocks past it
-  int max_attempts = 4;            // tries per call; inference is idempotent, so a lost request is resent
+  // Tries per call (0 = as many as fit before the deadline): inference is idempotent, so a lost request is
+  // resent, and a server restarted within the deadline is found again.
+  int max_attempts = 0;
   int backoff_initial_ms = 50;     // wait before the second try, doubled after each further failure
   int backoff_max_ms = 1000;
   uint32_t max_body_bytes = kDefaultMaxBody;  // bound on replies

@@ -159,7 +159,8 @@ json SplitRunReport::to_json() const {
   return {{"images", images},     {"correct", correct},          {"accuracy", accuracy()},
           {"encoding", encoding}, {"payload_bytes", payload_bytes}, {"device", device.to_json()},
           {"transfer", transfer.to_json()}, {"server", server.to_json()}, {"total", total.to_json()},
-          {"wall_s", wall_s}, {"device_hold_ms", device_hold_ms}, {"device_overruns", device_overruns}};
+          {"wall_s", wall_s}, {"device_hold_ms", device_hold_ms}, {"device_overruns", device_overruns},
+          {"requested", requested}, {"stopped", stopped.empty() ? json(nullptr) : json(stopped)}};
 }
 
 SplitRunReport run_split_client(const HeadRuntime& head, FrameClient& client, const ImageSet& images, int64_t limit,
@@ -176,6 +177,7 @@ SplitRunReport run_split_client(const HeadRuntime& head, FrameClient& client, co
     fail("images ", images.name, " have ", images.num_classes, " classes, the network ", m.classes);
   const int64_t n = std::min<int64_t>(limit < 0 ? images.size() : limit, images.size());
   SplitRunReport r;
+  r.requested = n;
   r.device_hold_ms = device_hold_ms;
   r.encoding = m.device_only() ? "none" : m.split == 0 ? "raw" : wire_encoding_name(encoding);
   std::vector<double> device, transfer, server, total;
@@ -197,7 +199,13 @@ SplitRunReport run_split_client(const HeadRuntime& head, FrameClient& client, co
       server.push_back(0);
     } else {
       r.payload_bytes = int64_t(out.payload.bytes.size());
-      Reply reply = client.infer(out.payload);
+      Reply reply;
+      try {
+        reply = client.infer(out.payload);
+      } catch (const Error& e) {
+        r.stopped = cat("image ", i, " of ", n, ": ", e.what());
+        break;
+      }
       scores = std::move(reply.scores);
       transfer.push_back(std::max(0.0, reply.round_trip_ms - reply.server_ms));
       server.push_back(reply.server_ms);

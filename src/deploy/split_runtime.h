@@ -82,7 +82,9 @@ struct LatencyStats {
 // Measured on the device for each image (ARCHITECTURE.md §5): head compute + encoding, transfer (the round trip less
 // the server's compute, so framing and the emulated link count as transfer), server compute, and the whole request.
 struct SplitRunReport {
-  int64_t images = 0, correct = 0;
+  int64_t images = 0, correct = 0;  // answered, and answered right
+  int64_t requested = 0;            // images the run was asked for
+  std::string stopped;              // why it ended before `requested` (a request failed); empty when complete
   int64_t payload_bytes = 0;  // per request, on the wire, header excluded
   std::string encoding;
   LatencyStats device, transfer, server, total;
@@ -90,11 +92,13 @@ struct SplitRunReport {
   double device_hold_ms = 0;    // each head held to this long (device emulation), 0 when not emulated
   int64_t device_overruns = 0;  // heads that took longer than device_hold_ms on this machine
   double accuracy() const { return images ? double(correct) / double(images) : 0; }
+  bool complete() const { return stopped.empty(); }
   json to_json() const;
 };
 
 // Runs images [0, limit) of `images` through head -> wire -> server tail, one request at a time, as a device
-// would. A device-only split never contacts the server. Throws Error on the first request that fails.
+// would. A device-only split never contacts the server. A request that fails after the client's retries ends the
+// run: the report covers the images answered before it and `stopped` says which request failed and why.
 // `progress` (may be null) is called after each image with (done, total, report so far).
 // With device_hold_ms > 0 the device is emulated: each head computation is held until that many ms have passed
 // since it began, so that this machine stands in for a slower device; one that takes longer is counted.

@@ -71,6 +71,31 @@ TEST(FrameClient, ReconnectsWhenTheServerRestarts) {
   EXPECT_GE(r.attempts, 2);  // the first try found the old connection closed
 }
 
+TEST(FrameClient, KeepsTryingUntilItsDeadlineWhileTheServerIsDown) {
+  LogSink log;
+  ServerOptions o = test_server_options(log);
+  auto server = std::make_unique<FrameServer>(o, sum_handler);
+  o.port = server->port();
+  ClientOptions co = test_client_options(o.port);
+  co.max_attempts = 0;  // the default: as many tries as the deadline allows
+  co.request_timeout_ms = 8000;
+  co.backoff_initial_ms = 20;
+  co.backoff_max_ms = 200;
+  FrameClient c(co);
+  EXPECT_EQ(c.infer(good_payload()).attempts, 1);
+  server.reset();
+  std::thread restart([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));  // refused connections meanwhile
+    server = std::make_unique<FrameServer>(o, sum_handler);
+  });
+  auto t0 = Clock::now();
+  Reply r = c.infer(good_payload());
+  restart.join();
+  EXPECT_FLOAT_EQ(r.scores[0], 16.f);
+  EXPECT_GE(ms_since(t0), 600.0);
+  EXPECT_GE(r.attempts, 4);  // 20 + 40 + 80 ms of back-off fit before the restart, and more
+}
+
 TEST(FrameClient, ServerDyingMidRequestIsAClearErrorWithinTheTimeout) {
   FakeServer dies([](Socket& s) {
     uint8_t hdr[kHeaderBytes];
@@ -140,7 +165,7 @@ TEST(FrameClient, RejectsInvalidOptions) {
   ClientOptions co;
   EXPECT_THROW(FrameClient{co}, Error);  // no port
   co.port = 1;
-  co.max_attempts = 0;
+  co.max_attempts = -1;
   EXPECT_THROW(FrameClient{co}, Error);
   co.max_attempts = 1;
   co.link.up_mbps = -1;

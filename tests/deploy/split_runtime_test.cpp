@@ -133,6 +133,57 @@ TEST(SplitRuntime, ClientThroughServerEqualsWholeNetwork) {
   }
 }
 
+// The server goes away in the middle of a run. Restarted within the client's deadline, every request is
+// answered, and right; gone for good, the run ends with a report of the images answered and why it stopped.
+TEST(SplitRuntime, ServerRestartedMidRunLosesNoRequestAndOneGoneForGoodEndsWithAReport) {
+  Network net = test_network(kArchA, 3);
+  const Normalizer norm = test_normalizer();
+  torch::Tensor whole;
+  const ImageSet images = self_labelled(*net, norm, 16, whole);
+  const std::string dir = export_at(*net, norm, 3, Encoding::Fp32, "restart");
+  HeadRuntime head(dir, torch::kCPU);
+  TailRuntime tail(dir, torch::kCPU);
+  LogSink log;
+  ServerOptions so = test_server_options(log);
+  so.input = tail.input_spec();
+  for (bool comes_back : {true, false}) {
+    auto server = std::make_unique<FrameServer>(so, tail.handler());
+    so.port = server->port();
+    ClientOptions co;
+    co.port = so.port;
+    co.request_timeout_ms = comes_back ? 8000 : 400;
+    co.backoff_initial_ms = 20;
+    co.backoff_max_ms = 200;
+    FrameClient client(co);
+    std::thread restart;
+    SplitRunReport r = run_split_client(head, client, images, 16, WireEncoding::Fp32, 0,
+                                        [&](int64_t done, int64_t, const SplitRunReport&) {
+                                          if (done != 6) return;
+                                          server.reset();  // connections close; the next request finds none
+                                          if (comes_back)
+                                            restart = std::thread([&] {
+                                              std::this_thread::sleep_for(std::chrono::milliseconds(500));
+                                              server = std::make_unique<FrameServer>(so, tail.handler());
+                                            });
+                                        });
+    if (restart.joinable()) restart.join();
+    EXPECT_EQ(r.requested, 16);
+    if (comes_back) {
+      EXPECT_TRUE(r.complete()) << r.stopped;
+      EXPECT_EQ(r.images, 16);
+      EXPECT_EQ(r.correct, 16);
+    } else {
+      EXPECT_FALSE(r.complete());
+      EXPECT_EQ(r.images, 6);
+      EXPECT_EQ(r.correct, 6);
+      EXPECT_NE(r.stopped.find("image 6 of 16"), std::string::npos) << r.stopped;
+      EXPECT_NE(r.to_json()["stopped"].get<std::string>().find("refused"), std::string::npos) << r.stopped;
+    }
+    so.port = 0;
+  }
+  fs::remove_all(dir);
+}
+
 // int8 and fp16 payloads are lossy but close: the scores stay near the whole network's and the server takes
 // every float encoding the client may choose, while a payload of the wrong shape is refused by name.
 TEST(SplitRuntime, LossyEncodingsStayCloseAndWrongPayloadsAreRefused) {

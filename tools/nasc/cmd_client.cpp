@@ -150,9 +150,16 @@ int run_client(const ClientArgs& a) {
                                                   {"head_ms", hold_ms}}
                                            : json(nullptr)}};
   if (pred.is_null()) out["predicted_missing"] = why_not;
+  // A run cut short still reports what it measured, then fails: the numbers cover the answered images only.
+  auto exit_code = [&] {
+    if (r.complete()) return 0;
+    std::fprintf(stderr, "nasc: error: the run stopped after %lld of %lld images: %s\n", (long long)r.images,
+                 (long long)r.requested, r.stopped.c_str());
+    return 2;
+  };
   if (a.json_out) {
     std::printf("%s\n", out.dump(2).c_str());
-    return 0;
+    return exit_code();
   }
   std::printf("split %d of %d, %s payload %lld B, %lld images, accuracy %.2f%%\n", m.split, m.num_blocks,
               r.encoding.c_str(), (long long)r.payload_bytes, (long long)r.images, 100.0 * r.accuracy());
@@ -179,7 +186,10 @@ int run_client(const ClientArgs& a) {
   row("server", r.server, p("server_ms"));
   row("total", r.total, p("total_ms"));
   if (pred.is_null()) std::printf("no prediction: %s\n", why_not.c_str());
-  return 0;
+  if (!r.complete())
+    std::printf("only %lld of %lld images were answered: the figures above are theirs\n", (long long)r.images,
+                (long long)r.requested);
+  return exit_code();
 }
 
 nasc::cli::Action setup_client(CLI::App& app) {
@@ -206,7 +216,8 @@ nasc::cli::Action setup_client(CLI::App& app) {
       ->check(CLI::ExistingFile);
   nasc::cli::add_device_option(app, a->device);
   nasc::cli::add_threads_option(app, a->threads);
-  app.add_option("--timeout-ms", a->timeout_ms, "Deadline per request, reconnects with back-off included")
+  app.add_option("--timeout-ms", a->timeout_ms, "Deadline per request: a lost connection is retried with back-off (50 ms doubling to 1 s) "
+                 "until it, so a server restarted within it is found again")
       ->check(CLI::Range(1, 3600000))
       ->capture_default_str();
   app.add_flag("--json", a->json_out, "Print the report as JSON instead of a table");
