@@ -108,10 +108,10 @@ int main(int argc, char** argv) {
     return v;
   };
   std::vector<std::vector<uint8_t>> seeds = {
-      encode_frame(make_request(1, encode_floats(ramp(24), {2, 3, 4}, WireEncoding::Fp32))),
-      encode_frame(make_request(2, encode_floats(ramp(16), {4, 4}, WireEncoding::Int8))),
-      encode_frame(make_request(3, encode_floats(ramp(6), {1, 2, 3}, WireEncoding::Fp16))),
-      encode_frame(make_request(4, encode_raw(std::vector<uint8_t>(12, 9), {3, 2, 2}))),
+      encode_frame(make_request(1, encode_floats(ramp(24), {2, 3, 4}, WireEncoding::Fp32), 0)),
+      encode_frame(make_request(2, encode_floats(ramp(16), {4, 4}, WireEncoding::Int8), 0)),
+      encode_frame(make_request(3, encode_floats(ramp(6), {1, 2, 3}, WireEncoding::Fp16), 0)),
+      encode_frame(make_request(4, encode_raw(std::vector<uint8_t>(12, 9), {3, 2, 2}), 0)),
       encode_frame(make_response(5, {1, 2, 3}, 77)),
       encode_frame(make_error(6, ErrorCode::WrongShape, "no")),
       encode_frame(make_control(MsgType::Health, 7)),

@@ -41,9 +41,9 @@ void bench_codec(const std::vector<int64_t>& shape, int reps) {
   for (WireEncoding enc : {WireEncoding::Fp32, WireEncoding::Fp16, WireEncoding::Int8}) {
     size_t bytes = 0;
     double t0 = now_s();
-    for (int r = 0; r < reps; ++r) bytes = encode_frame(make_request(uint64_t(r), encode_floats(v, shape, enc))).size();
+    for (int r = 0; r < reps; ++r) bytes = encode_frame(make_request(uint64_t(r), encode_floats(v, shape, enc), 0)).size();
     double t1 = now_s();
-    std::vector<uint8_t> frame = encode_frame(make_request(1, encode_floats(v, shape, enc)));
+    std::vector<uint8_t> frame = encode_frame(make_request(1, encode_floats(v, shape, enc), 0));
     std::vector<float> out(n);
     for (int r = 0; r < reps; ++r) {
       Frame f;
@@ -96,7 +96,7 @@ Run bench_server(int clients, double seconds, const std::vector<int64_t>& shape,
       while (!stop.load()) {
         double t = now_s();
         try {
-          client.infer(payload);
+          client.infer(payload, 0);
         } catch (const Error&) {
           ++failures;
           continue;
@@ -186,7 +186,7 @@ int main(int argc, char** argv) {
                 tls_ms - plain_ms);
     size_t n = 1;
     for (int64_t d : shape) n *= size_t(d);
-    size_t frame_bytes = encode_frame(make_request(0, encode_floats(activation(n), shape, WireEncoding::Fp32))).size();
+    size_t frame_bytes = encode_frame(make_request(0, encode_floats(activation(n), shape, WireEncoding::Fp32), 0)).size();
     std::printf("loopback, trivial handler, %s fp32 request (%zu-byte frame), %.1f s each:\n",
                 format_shape(shape).c_str(), frame_bytes, seconds);
     std::printf("  %7s | %10s %9s %9s | %10s %9s %9s | %s\n", "clients", "plain r/s", "p50 ms", "p99 ms", "TLS r/s",

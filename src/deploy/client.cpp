@@ -161,9 +161,9 @@ Frame FrameClient::attempt_exchange(const std::vector<uint8_t>& bytes, uint64_t 
   return f;
 }
 
-Reply FrameClient::infer(const WireTensor& payload) {
+Reply FrameClient::infer(const WireTensor& payload, int split) {
   Reply reply;
-  Frame req = make_request(next_id_++, payload);
+  Frame req = make_request(next_id_++, payload, split);
   Frame f = exchange(req, MsgType::Response, reply);
   if (f.tensor.encoding != WireEncoding::Fp32 || f.tensor.shape.size() > 1)
     fail("request ", req.request_id, " to ", where(), ": reply holds ", format_shape(f.tensor.shape), " ",

@@ -53,7 +53,7 @@ class FrameClient {
 
   // Throws Error naming the server and the cause: unreachable after the tries (with the first and last reason),
   // no reply within request_timeout_ms, a malformed reply, or the server's error frame (code and message).
-  Reply infer(const WireTensor& payload);
+  Reply infer(const WireTensor& payload, int split);  // the payload as cut at `split`
   json health();
   json stats();
 

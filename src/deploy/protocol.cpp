@@ -91,6 +91,7 @@ const char* error_code_name(ErrorCode c) {
     case ErrorCode::ShuttingDown: return "shutting_down";
     case ErrorCode::NonFinite: return "non_finite";
     case ErrorCode::TlsRequired: return "tls_required";
+    case ErrorCode::UnknownSplit: return "unknown_split";
   }
   return "unknown";
 }
@@ -153,7 +154,7 @@ void encode_header(const FrameHeader& h, uint8_t out[kHeaderBytes]) {
   put_u64(out + 8, h.request_id);
   out[16] = h.encoding;
   out[17] = h.ndim;
-  put_u16(out + 18, h.reserved);
+  put_u16(out + 18, h.split);
   for (int i = 0; i < kMaxDims; ++i) put_u32(out + 20 + 4 * i, h.dims[i]);
   put_f32(out + 36, h.scale);
   put_u32(out + 40, uint32_t(h.zero_point));
@@ -236,8 +237,9 @@ FrameStatus decode_header(const uint8_t in[kHeaderBytes], const FrameLimits& lim
     return FrameStatus::fail(E::BadMagic, cat("bad magic ", printable_magic(in), ": expected \"NASC\" (0x4e415343)"));
   h.version = get_u16(in + 4);
   if (h.version != kProtocolVersion)
-    return FrameStatus::fail(E::UnsupportedVersion, cat("protocol version ", h.version,
-                                                        " is not supported: expected version ", kProtocolVersion));
+    return FrameStatus::fail(E::UnsupportedVersion,
+                             cat("protocol version ", h.version, " is not supported: expected version ",
+                                 kProtocolVersion, " (device and server must run releases of the same protocol)"));
   h.header_crc = get_u32(in + 60);
   uint32_t actual = crc(in, 60);
   if (actual != h.header_crc)
@@ -252,12 +254,13 @@ FrameStatus decode_header(const uint8_t in[kHeaderBytes], const FrameLimits& lim
     return FrameStatus::fail(E::UnknownEncoding,
                              cat("unknown payload encoding ", int(h.encoding), ": expected 0..3 (raw|fp32|fp16|int8)"));
   h.ndim = in[17];
-  h.reserved = get_u16(in + 18);
-  if (h.reserved != 0)
-    return FrameStatus::fail(E::BadField, cat("reserved header bytes 18-19 hold ", h.reserved, ": expected 0"));
+  h.split = get_u16(in + 18);
   h.status = get_u32(in + 44);
   h.compute_us = get_u32(in + 48);
   auto type = MsgType(h.type);
+  if (type != MsgType::Request && h.split != 0)
+    return FrameStatus::fail(E::BadField, cat("split ", h.split, " in a ", msg_type_name(type),
+                                              " frame: expected 0 outside request frames"));
   if (type != MsgType::Error && h.status != 0)
     return FrameStatus::fail(E::BadField, cat("status ", h.status, " in a ", msg_type_name(type),
                                               " frame: expected 0 outside error frames"));
@@ -314,6 +317,9 @@ std::vector<uint8_t> encode_frame(const Frame& f) {
     h.scale = t.scale;
     h.zero_point = t.zero_point;
   }
+  if (f.type != MsgType::Request && f.split != 0)
+    fail(msg_type_name(f.type), " frame with split ", f.split, ": only requests name a split");
+  h.split = f.split;
   h.status = f.status;
   h.compute_us = f.compute_us;
   h.body_len = uint32_t(t.bytes.size());
@@ -328,6 +334,7 @@ Frame frame_from(const FrameHeader& h, std::vector<uint8_t> body) {
   Frame f;
   f.type = MsgType(h.type);
   f.request_id = h.request_id;
+  f.split = h.split;
   f.status = h.status;
   f.compute_us = h.compute_us;
   f.tensor.encoding = WireEncoding(h.encoding);
@@ -356,10 +363,12 @@ FrameStatus decode_frame(const uint8_t* data, size_t size, const FrameLimits& li
   return {};
 }
 
-Frame make_request(uint64_t id, WireTensor payload) {
+Frame make_request(uint64_t id, WireTensor payload, int split) {
+  if (split < 0 || split > 65535) fail("request naming split ", split, ": expected 0..65535");
   Frame f;
   f.type = MsgType::Request;
   f.request_id = id;
+  f.split = uint16_t(split);
   f.tensor = std::move(payload);
   return f;
 }

@@ -15,11 +15,12 @@ namespace nasc {
 //   off size field
 //    0   4   magic        "NASC"
 //    4   2   version      kProtocolVersion; any other version is answered with an UnsupportedVersion error frame
+//                         (version 1 had no split field: bytes 18-19 were reserved)
 //    6   2   type         MsgType
 //    8   8   request_id   chosen by the client, echoed in the reply
 //   16   1   encoding     WireEncoding of the body
 //   17   1   ndim         0..4; 0 = no tensor and an empty body
-//   18   2   reserved     0
+//   18   2   split        Request: the split p the payload was cut at (blocks [0,p) ran on the device); 0 otherwise
 //   20  16   dims[4]      u32; dims[i] >= 1 for i < ndim, 0 beyond
 //   36   4   scale        f32; finite and > 0 for int8, 0 otherwise
 //   40   4   zero_point   i32; in [-128, 127] for int8, 0 otherwise
@@ -35,7 +36,7 @@ namespace nasc {
 // quantisation, body_len against its bound, body_len against the shape; only then reads the body and checks body_crc.
 
 constexpr char kFrameMagic[4] = {'N', 'A', 'S', 'C'};
-constexpr uint16_t kProtocolVersion = 1;
+constexpr uint16_t kProtocolVersion = 2;
 constexpr size_t kHeaderBytes = 64;
 constexpr int kMaxDims = 4;
 constexpr uint32_t kDefaultMaxBody = 16u << 20;
@@ -80,8 +81,9 @@ enum class ErrorCode : uint32_t {
   ShuttingDown = 17,
   NonFinite = 18,  // well-formed, but the tensor holds NaN or Inf (or an int8 scale that decodes beyond float)
   TlsRequired = 19,  // a plaintext frame sent to a server that accepts TLS only (sent in clear, then closed)
+  UnknownSplit = 20,  // a request names a split whose tail this server does not hold
 };
-constexpr int kErrorCodeCount = 20;
+constexpr int kErrorCodeCount = 21;
 const char* error_code_name(ErrorCode c);  // "bad_magic"; "unknown" for values outside the enum
 const char* msg_type_name(MsgType t);
 const char* wire_encoding_name(WireEncoding e);  // raw|fp32|fp16|int8
@@ -115,7 +117,7 @@ struct FrameHeader {
   uint64_t request_id = 0;
   uint8_t encoding = 0;
   uint8_t ndim = 0;
-  uint16_t reserved = 0;
+  uint16_t split = 0;
   uint32_t dims[kMaxDims] = {0, 0, 0, 0};
   float scale = 0.f;
   int32_t zero_point = 0;
@@ -159,6 +161,7 @@ struct WireTensor {
 struct Frame {
   MsgType type = MsgType::Request;
   uint64_t request_id = 0;
+  uint16_t split = 0;  // requests only
   uint32_t status = 0;
   uint32_t compute_us = 0;
   WireTensor tensor;
@@ -177,7 +180,7 @@ FrameStatus decode_frame(const uint8_t* data, size_t size, const FrameLimits& li
 // Rebuilds a frame from a header that passed decode_header and its body.
 Frame frame_from(const FrameHeader& h, std::vector<uint8_t> body);
 
-Frame make_request(uint64_t id, WireTensor payload);
+Frame make_request(uint64_t id, WireTensor payload, int split);  // throws Error for a split outside 0..65535
 Frame make_response(uint64_t id, const std::vector<float>& scores, uint32_t compute_us);
 Frame make_error(uint64_t id, ErrorCode code, const std::string& message);  // message cut to kMaxErrorText
 Frame make_control(MsgType type, uint64_t id, const std::string& json_text = "");

@@ -49,19 +49,46 @@ std::string join_encodings(const std::vector<WireEncoding>& encs) {
 
 // ---- InputSpec, ServerStats -----------------------------------------------------------------------------------
 
-std::string InputSpec::check(const WireTensor& t) const {
-  bool shape_ok = shape.empty() || t.shape == shape;
-  bool enc_ok = encodings.empty() || std::find(encodings.begin(), encodings.end(), t.encoding) != encodings.end();
+InputSpec InputSpec::any_split(std::vector<int64_t> shape, std::vector<WireEncoding> encodings) {
+  InputSpec s;
+  s.cuts.push_back({-1, std::move(shape), std::move(encodings)});
+  return s;
+}
+
+const InputSpec::Cut* InputSpec::find(int split) const {
+  for (const Cut& c : cuts)
+    if (c.split == split || c.split == -1) return &c;
+  return nullptr;
+}
+
+std::string InputSpec::check_split(int split) const {
+  if (cuts.empty() || find(split)) return {};
+  std::string held;
+  for (const Cut& c : cuts) held += cat(held.empty() ? "" : "|", c.split);
+  return cat("split ", split, " is not served here: expected one of ", held);
+}
+
+std::string InputSpec::check(int split, const WireTensor& t) const {
+  if (cuts.empty()) return {};
+  const Cut* c = find(split);
+  if (!c) return check_split(split);
+  bool shape_ok = c->shape.empty() || t.shape == c->shape;
+  bool enc_ok = c->encodings.empty() ||
+                std::find(c->encodings.begin(), c->encodings.end(), t.encoding) != c->encodings.end();
   if (shape_ok && enc_ok) return {};
-  return cat("input ", format_shape(t.shape), " ", wire_encoding_name(t.encoding), " is not accepted: expected ",
-             shape.empty() ? std::string("any shape") : format_shape(shape), " in ",
-             encodings.empty() ? std::string("any encoding") : join_encodings(encodings));
+  return cat("input ", format_shape(t.shape), " ", wire_encoding_name(t.encoding), " is not accepted at split ", split,
+             ": expected ", c->shape.empty() ? std::string("any shape") : format_shape(c->shape), " in ",
+             c->encodings.empty() ? std::string("any encoding") : join_encodings(c->encodings));
 }
 
 json InputSpec::to_json() const {
-  json encs = json::array();
-  for (WireEncoding e : encodings) encs.push_back(wire_encoding_name(e));
-  return {{"shape", shape}, {"encodings", encs}};
+  json out = json::array();
+  for (const Cut& c : cuts) {
+    json encs = json::array();
+    for (WireEncoding e : c.encodings) encs.push_back(wire_encoding_name(e));
+    out.push_back({{"split", c.split < 0 ? json(nullptr) : json(c.split)}, {"shape", c.shape}, {"encodings", encs}});
+  }
+  return out;
 }
 
 uint64_t ServerStats::error_total() const {
@@ -487,7 +514,12 @@ bool FrameServer::read_client_frame(Socket& sock, const std::string& peer, Frame
   // is allocated or read (body_len passed the bound in decode_header, so the allocation in read_body is limited
   // by max_body_bytes, and only made for an input the tail accepts).
   if (type == MsgType::Request) {
-    const std::string why = opts_.input.check(frame_from(h, {}).tensor);
+    std::string why = opts_.input.check_split(h.split);
+    if (!why.empty()) {
+      refuse(sock, peer, h.request_id, FrameStatus::fail(ErrorCode::UnknownSplit, why));
+      return false;
+    }
+    why = opts_.input.check(h.split, frame_from(h, {}).tensor);
     if (!why.empty()) {
       refuse(sock, peer, h.request_id, FrameStatus::fail(ErrorCode::WrongShape, why));
       return false;
@@ -518,6 +550,7 @@ bool FrameServer::answer_request(Socket& sock, const std::string& peer, const Fr
   const Clock::time_point received = Clock::now();
   Request req;
   req.id = h.request_id;
+  req.split = h.split;
   req.peer = peer;
   req.payload = frame_from(h, std::move(body)).tensor;
   // NaN or Inf would come back as NaN scores: refused, the connection stays (the frame itself was sound).

@@ -23,6 +23,7 @@ namespace nasc {
 
 struct Request {
   uint64_t id = 0;
+  int split = 0;       // where the device cut the network: the tail to run starts at this block
   WireTensor payload;  // already checked against ServerOptions::input
   std::string peer;
 };
@@ -35,12 +36,21 @@ struct Response {
 // HandlerFailed error frame carrying the message and keeps the connection; any other exception does the same.
 using Handler = std::function<Response(const Request&)>;
 
-// What the tail accepts. An empty shape or encoding list accepts any; a mismatch is a WrongShape error frame.
+// What the tails accept, per split the request names. A split no cut holds is an UnknownSplit error frame; in a
+// cut, an empty shape or encoding list accepts any, and a mismatch is a WrongShape error frame.
 struct InputSpec {
-  std::vector<int64_t> shape;
-  std::vector<WireEncoding> encodings;
-  // Empty when t is accepted, else a one-line reason naming what was got and what was expected.
-  std::string check(const WireTensor& t) const;
+  struct Cut {
+    int split = -1;  // -1: any split
+    std::vector<int64_t> shape;
+    std::vector<WireEncoding> encodings;
+  };
+  std::vector<Cut> cuts;  // none: accepts anything
+
+  static InputSpec any_split(std::vector<int64_t> shape, std::vector<WireEncoding> encodings);
+  const Cut* find(int split) const;  // the cut serving `split`; null when there is none (and cuts are given)
+  // Empty when `split` is served and t is accepted there, else a one-line reason naming what was expected.
+  std::string check_split(int split) const;
+  std::string check(int split, const WireTensor& t) const;
   json to_json() const;
 };
 

@@ -112,15 +112,13 @@ TailRuntime::TailRuntime(const std::string& dir, torch::Device device)
   if (manifest_.device_only())
     fail(dir, " is split at the last block (", manifest_.split,
          "): the whole network runs on the device and there is no tail to serve");
-  spec_.shape = manifest_.payload_shape;
-  if (manifest_.split == 0)
-    spec_.encodings = {WireEncoding::Raw};
-  else
-    spec_.encodings = {WireEncoding::Fp32, WireEncoding::Fp16, WireEncoding::Int8};
+  InputSpec::Cut cut{manifest_.split, manifest_.payload_shape, {WireEncoding::Raw}};
+  if (manifest_.split > 0) cut.encodings = {WireEncoding::Fp32, WireEncoding::Fp16, WireEncoding::Int8};
+  spec_.cuts = {cut};
 }
 
-std::vector<float> TailRuntime::run(const WireTensor& payload) const {
-  const std::string why = spec_.check(payload);
+std::vector<float> TailRuntime::run(const WireTensor& payload, int split) const {
+  const std::string why = spec_.check(split, payload);
   if (!why.empty()) fail("tail of split ", manifest_.split, ": ", why);
   torch::Tensor x;
   if (manifest_.split == 0) {
@@ -134,7 +132,7 @@ std::vector<float> TailRuntime::run(const WireTensor& payload) const {
 }
 
 Handler TailRuntime::handler() const {
-  return [this](const Request& r) { return Response{run(r.payload)}; };
+  return [this](const Request& r) { return Response{run(r.payload, r.split)}; };
 }
 
 }  // namespace nasc
@@ -201,7 +199,7 @@ SplitRunReport run_split_client(const HeadRuntime& head, FrameClient& client, co
       r.payload_bytes = int64_t(out.payload.bytes.size());
       Reply reply;
       try {
-        reply = client.infer(out.payload);
+        reply = client.infer(out.payload, m.split);
       } catch (const Error& e) {
         r.stopped = cat("image ", i, " of ", n, ": ", e.what());
         break;

@@ -60,7 +60,7 @@ class TailRuntime {
   // int8.
   const InputSpec& input_spec() const { return spec_; }
   // Throws Error when the payload is not what input_spec() accepts. Safe to call from several threads.
-  std::vector<float> run(const WireTensor& payload) const;
+  std::vector<float> run(const WireTensor& payload, int split) const;
   Handler handler() const;  // run() as the FrameServer's handler
 
   const SplitManifest& manifest() const { return manifest_; }

@@ -62,11 +62,11 @@ TEST(FrameClient, ReconnectsWhenTheServerRestarts) {
   co.max_attempts = 5;
   co.backoff_initial_ms = 20;
   FrameClient c(co);
-  EXPECT_EQ(c.infer(good_payload()).attempts, 1);
+  EXPECT_EQ(c.infer(good_payload(), 0).attempts, 1);
   server.reset();  // closes the client's connection
   o.port = port;
   server = std::make_unique<FrameServer>(o, sum_handler);
-  Reply r = c.infer(good_payload());
+  Reply r = c.infer(good_payload(), 0);
   EXPECT_FLOAT_EQ(r.scores[0], 16.f);
   EXPECT_GE(r.attempts, 2);  // the first try found the old connection closed
 }
@@ -82,14 +82,14 @@ TEST(FrameClient, KeepsTryingUntilItsDeadlineWhileTheServerIsDown) {
   co.backoff_initial_ms = 20;
   co.backoff_max_ms = 200;
   FrameClient c(co);
-  EXPECT_EQ(c.infer(good_payload()).attempts, 1);
+  EXPECT_EQ(c.infer(good_payload(), 0).attempts, 1);
   server.reset();
   std::thread restart([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(700));  // refused connections meanwhile
     server = std::make_unique<FrameServer>(o, sum_handler);
   });
   auto t0 = Clock::now();
-  Reply r = c.infer(good_payload());
+  Reply r = c.infer(good_payload(), 0);
   restart.join();
   EXPECT_FLOAT_EQ(r.scores[0], 16.f);
   EXPECT_GE(ms_since(t0), 600.0);
@@ -108,7 +108,7 @@ TEST(FrameClient, ServerDyingMidRequestIsAClearErrorWithinTheTimeout) {
   co.request_timeout_ms = 3000;
   FrameClient c(co);
   auto t0 = Clock::now();
-  std::string err = error_of([&] { c.infer(good_payload()); });
+  std::string err = error_of([&] { c.infer(good_payload(), 0); });
   EXPECT_LT(ms_since(t0), 3000.0);
   EXPECT_NE(err.find("closed the connection before replying"), std::string::npos) << err;
   EXPECT_NE(err.find("3 tries"), std::string::npos) << err;
@@ -122,7 +122,7 @@ TEST(FrameClient, SilentServerTimesOut) {
   co.max_attempts = 3;
   FrameClient c(co);
   auto t0 = Clock::now();
-  std::string err = error_of([&] { c.infer(good_payload()); });
+  std::string err = error_of([&] { c.infer(good_payload(), 0); });
   double ms = ms_since(t0);
   EXPECT_GE(ms, 290.0);
   EXPECT_LT(ms, 1500.0);
@@ -153,12 +153,12 @@ TEST(FrameClient, ServerRefusalNamesTheExpectation) {
   FrameServer server(test_server_options(log), sum_handler);
   FrameClient c(test_client_options(server.port()));
   std::string err = error_of([&] {
-    c.infer(encode_floats(std::vector<float>(8, 1.f), {2, 2, 2}, WireEncoding::Fp32));
+    c.infer(encode_floats(std::vector<float>(8, 1.f), {2, 2, 2}, WireEncoding::Fp32), 0);
   });
   EXPECT_NE(err.find("wrong_shape"), std::string::npos) << err;
   EXPECT_NE(err.find("[2,4,4]"), std::string::npos) << err;
   EXPECT_FALSE(c.connected());
-  EXPECT_EQ(c.infer(good_payload()).scores.size(), 2u);  // reconnects for the next call
+  EXPECT_EQ(c.infer(good_payload(), 0).scores.size(), 2u);  // reconnects for the next call
 }
 
 TEST(FrameClient, RejectsInvalidOptions) {
@@ -256,7 +256,7 @@ TEST(LinkEmulator, ClientRequestsPayTheEmulatedLink) {
   co.link.down_mbps = 1;
   co.link.delay_ms = 15;
   FrameClient c(co);
-  Reply r = c.infer(good_payload());
+  Reply r = c.infer(good_payload(), 0);
   double up = co.link.model_ms(r.request_bytes, true), down = co.link.model_ms(r.reply_bytes, false);
   EXPECT_GT(r.uplink_ms, up * 0.9);
   EXPECT_GT(r.round_trip_ms, (up + down) * 0.9);

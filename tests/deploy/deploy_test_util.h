@@ -60,8 +60,7 @@ inline ServerOptions test_server_options(LogSink& log) {
   o.idle_timeout_ms = 5000;
   o.workers = 2;
   o.max_body_bytes = 1 << 16;
-  o.input.shape = {2, 4, 4};
-  o.input.encodings = {WireEncoding::Fp32, WireEncoding::Fp16, WireEncoding::Int8};
+  o.input = InputSpec::any_split({2, 4, 4}, {WireEncoding::Fp32, WireEncoding::Fp16, WireEncoding::Int8});
   o.log = log.fn();
   return o;
 }
@@ -96,7 +95,7 @@ inline bool closed_by_peer(Socket& s, int timeout_ms) {
 
 inline void expect_serves(uint16_t port) {
   FrameClient c(test_client_options(port));
-  Reply r = c.infer(good_payload());
+  Reply r = c.infer(good_payload(), 0);
   ASSERT_EQ(r.scores.size(), 2u);
   EXPECT_FLOAT_EQ(r.scores[0], 16.f);
   EXPECT_FLOAT_EQ(r.scores[1], 32.f);

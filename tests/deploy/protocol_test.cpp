@@ -33,7 +33,7 @@ Frame round_trip(const Frame& f) {
 // A valid request frame as bytes, for corrupting one field at a time.
 std::vector<uint8_t> sample_frame() {
   std::vector<float> v = ramp(2 * 3 * 4, -1.f, 2.f);
-  return encode_frame(make_request(42, encode_floats(v, {2, 3, 4}, WireEncoding::Fp32)));
+  return encode_frame(make_request(42, encode_floats(v, {2, 3, 4}, WireEncoding::Fp32), 0));
 }
 
 void put32(std::vector<uint8_t>& b, size_t off, uint32_t v) {
@@ -52,7 +52,7 @@ TEST(Protocol, HeaderIsSixtyFourBytesLittleEndian) {
   std::vector<uint8_t> b = sample_frame();
   ASSERT_EQ(b.size(), kHeaderBytes + 2 * 3 * 4 * 4);
   EXPECT_EQ(std::memcmp(b.data(), "NASC", 4), 0);
-  EXPECT_EQ(b[4], 1);  // version, low byte first
+  EXPECT_EQ(b[4], 2);  // version, low byte first
   EXPECT_EQ(b[5], 0);
   EXPECT_EQ(b[6], uint8_t(MsgType::Request));
   EXPECT_EQ(b[8], 42);  // request id
@@ -68,7 +68,7 @@ TEST(Protocol, Fp32RoundTripIsExact) {
   std::vector<float> v = ramp(60, -3.5f, 7.25f);
   v[3] = std::numeric_limits<float>::infinity();
   v[4] = -0.f;
-  Frame out = round_trip(make_request(7, encode_floats(v, {3, 4, 5}, WireEncoding::Fp32)));
+  Frame out = round_trip(make_request(7, encode_floats(v, {3, 4, 5}, WireEncoding::Fp32), 0));
   EXPECT_EQ(out.type, MsgType::Request);
   EXPECT_EQ(out.request_id, 7u);
   EXPECT_EQ(out.tensor.shape, (std::vector<int64_t>{3, 4, 5}));
@@ -77,9 +77,29 @@ TEST(Protocol, Fp32RoundTripIsExact) {
   for (size_t i = 0; i < v.size(); ++i) EXPECT_EQ(std::memcmp(&back[i], &v[i], 4), 0) << i;
 }
 
+TEST(Protocol, RequestsNameTheirSplitAndOldPeersAreRefusedByVersion) {
+  Frame out = round_trip(make_request(9, encode_floats(ramp(8, 0, 1), {2, 2, 2}, WireEncoding::Fp32), 513));
+  EXPECT_EQ(out.split, 513);
+  std::vector<uint8_t> b = encode_frame(make_request(9, encode_floats(ramp(8, 0, 1), {8}, WireEncoding::Fp32), 3));
+  EXPECT_EQ(b[18], 3);  // split, little-endian u16 at bytes 18-19
+  EXPECT_EQ(b[4], 2);   // protocol version 2
+  b[4] = 1;
+  reseal(b);
+  FrameHeader h;
+  FrameStatus st = decode_header(b.data(), FrameLimits{}, h);
+  EXPECT_EQ(st.code, ErrorCode::UnsupportedVersion);
+  EXPECT_NE(st.message.find("protocol version 1 is not supported: expected version 2"), std::string::npos)
+      << st.message;
+  EXPECT_THROW(make_request(1, WireTensor{}, 65536), Error);
+  EXPECT_THROW(make_request(1, WireTensor{}, -1), Error);
+  Frame health = make_control(MsgType::Health, 1);
+  health.split = 2;
+  EXPECT_THROW(encode_frame(health), Error);
+}
+
 TEST(Protocol, Fp16RoundTripWithinHalfPrecision) {
   std::vector<float> v = ramp(64, -50.f, 50.f);
-  Frame out = round_trip(make_request(1, encode_floats(v, {4, 4, 4}, WireEncoding::Fp16)));
+  Frame out = round_trip(make_request(1, encode_floats(v, {4, 4, 4}, WireEncoding::Fp16), 0));
   EXPECT_EQ(out.tensor.bytes.size(), 64u * 2);
   std::vector<float> back = decode_floats(out.tensor);
   for (size_t i = 0; i < v.size(); ++i) EXPECT_LE(std::abs(back[i] - v[i]), std::abs(v[i]) * 0x1p-11f + 1e-7f) << i;
@@ -91,7 +111,7 @@ TEST(Protocol, Int8RoundTripErrorAtMostHalfAStep) {
   std::vector<float> v(2 * 8 * 8);
   for (float& x : v) x = u(rng);
   v[0] = 0.f;
-  Frame out = round_trip(make_request(2, encode_floats(v, {2, 8, 8}, WireEncoding::Int8)));
+  Frame out = round_trip(make_request(2, encode_floats(v, {2, 8, 8}, WireEncoding::Int8), 0));
   const WireTensor& t = out.tensor;
   EXPECT_EQ(t.bytes.size(), v.size());
   ASSERT_GT(t.scale, 0.f);
@@ -113,7 +133,7 @@ TEST(Protocol, Int8HandlesConstantAndOneSidedTensors) {
 TEST(Protocol, RawBytesRoundTrip) {
   std::vector<uint8_t> px(3 * 4 * 4);
   for (size_t i = 0; i < px.size(); ++i) px[i] = uint8_t(i * 5);
-  Frame out = round_trip(make_request(3, encode_raw(px, {3, 4, 4})));
+  Frame out = round_trip(make_request(3, encode_raw(px, {3, 4, 4}), 0));
   EXPECT_EQ(out.tensor.bytes, px);
   EXPECT_EQ(decode_floats(out.tensor)[10], 50.f);
   EXPECT_THROW(encode_raw(px, {3, 4, 5}), Error);
@@ -168,7 +188,8 @@ TEST(Protocol, EveryHeaderCheckHasItsOwnError) {
   b[0] = 'G';
   EXPECT_EQ(decode_code(b), E::BadMagic);
   b = ok;
-  b[4] = 2;
+  b[4] = 1;  // version 1 had no split field
+  reseal(b);
   EXPECT_EQ(decode_code(b), E::UnsupportedVersion);
   b = ok;
   b[8] ^= 1;  // request id, crc not resealed
@@ -182,7 +203,11 @@ TEST(Protocol, EveryHeaderCheckHasItsOwnError) {
   reseal(b);
   EXPECT_EQ(decode_code(b), E::UnknownEncoding);
   b = ok;
-  b[18] = 1;
+  b[18] = 7;  // a request may name any split
+  reseal(b);
+  EXPECT_EQ(decode_code(b), E::None);
+  b = encode_frame(make_control(MsgType::Health, 5));
+  b[18] = 1;  // but nothing else names one
   reseal(b);
   EXPECT_EQ(decode_code(b), E::BadField);
   b = ok;
@@ -242,7 +267,7 @@ TEST(Protocol, EveryHeaderCheckHasItsOwnError) {
 }
 
 TEST(Protocol, Int8QuantisationFieldsAreChecked) {
-  std::vector<uint8_t> ok = encode_frame(make_request(1, encode_floats(ramp(8, -1, 1), {8}, WireEncoding::Int8)));
+  std::vector<uint8_t> ok = encode_frame(make_request(1, encode_floats(ramp(8, -1, 1), {8}, WireEncoding::Int8), 0));
   EXPECT_EQ(decode_code(ok), ErrorCode::None);
   auto b = ok;
   put32(b, 36, 0);  // scale 0
@@ -277,7 +302,7 @@ TEST(Protocol, MessagesNameTheFieldAndTheExpectation) {
 TEST(Protocol, EncoderRefusesInconsistentTensors) {
   WireTensor t = encode_floats(ramp(8, 0, 1), {8}, WireEncoding::Fp32);
   t.bytes.pop_back();
-  EXPECT_THROW(encode_frame(make_request(1, t)), Error);
+  EXPECT_THROW(encode_frame(make_request(1, t, 0)), Error);
   EXPECT_THROW(encode_floats(ramp(8, 0, 1), {1, 2, 2, 2, 1}, WireEncoding::Fp32), Error);
   EXPECT_THROW(encode_floats(ramp(8, 0, 1), {3, 3}, WireEncoding::Fp16), Error);
   EXPECT_THROW(encode_floats(ramp(8, 0, 1), {8}, WireEncoding::Raw), Error);
@@ -291,8 +316,8 @@ TEST(Protocol, DecoderSurvivesMutatedFrames) {
   std::mt19937_64 rng(12345);
   std::vector<std::vector<uint8_t>> seeds = {
       sample_frame(),
-      encode_frame(make_request(2, encode_floats(ramp(16, -1, 1), {4, 4}, WireEncoding::Int8))),
-      encode_frame(make_request(3, encode_floats(ramp(6, -1, 1), {1, 2, 3}, WireEncoding::Fp16))),
+      encode_frame(make_request(2, encode_floats(ramp(16, -1, 1), {4, 4}, WireEncoding::Int8), 0)),
+      encode_frame(make_request(3, encode_floats(ramp(6, -1, 1), {1, 2, 3}, WireEncoding::Fp16), 0)),
       encode_frame(make_response(4, {1, 2, 3}, 77)),
       encode_frame(make_error(5, ErrorCode::WrongShape, "no")),
       encode_frame(make_control(MsgType::Health, 6)),

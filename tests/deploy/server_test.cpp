@@ -23,7 +23,7 @@ namespace {
 
 using namespace nasc::test;
 
-std::vector<uint8_t> good_frame(uint64_t id = 1) { return encode_frame(make_request(id, good_payload())); }
+std::vector<uint8_t> good_frame(uint64_t id = 1) { return encode_frame(make_request(id, good_payload(), 0)); }
 
 void put32(std::vector<uint8_t>& b, size_t off, uint32_t v) {
   for (int i = 0; i < 4; ++i) b[off + i] = uint8_t(v >> (8 * i));
@@ -36,7 +36,7 @@ TEST(FrameServer, AnswersRequestsHealthAndStats) {
   ASSERT_NE(server.port(), 0);
   FrameClient c(test_client_options(server.port()));
   for (WireEncoding enc : {WireEncoding::Fp32, WireEncoding::Fp16, WireEncoding::Int8}) {
-    Reply r = c.infer(good_payload(enc));
+    Reply r = c.infer(good_payload(enc), 0);
     ASSERT_EQ(r.scores.size(), 2u);
     EXPECT_NEAR(r.scores[0], 16.f, 0.1f);
     EXPECT_GE(r.round_trip_ms, 0.0);
@@ -45,7 +45,7 @@ TEST(FrameServer, AnswersRequestsHealthAndStats) {
   json h = c.health();
   EXPECT_EQ(h["status"], "ok");
   EXPECT_EQ(h["protocol"], kProtocolVersion);
-  EXPECT_EQ(h["input"]["shape"], (std::vector<int64_t>{2, 4, 4}));
+  EXPECT_EQ(h["input"][0]["shape"], (std::vector<int64_t>{2, 4, 4}));
   json s = c.stats();
   EXPECT_EQ(s["requests"], 3);
   EXPECT_EQ(s["health"], 1);
@@ -68,8 +68,9 @@ std::vector<Abuse> abuses() {
   std::string http = "GET / HTTP/1.1\r\nHost: example\r\n" + std::string(64, 'x');
   out.push_back({"bad magic", std::vector<uint8_t>(http.begin(), http.end()), false, ErrorCode::BadMagic});
   b = good_frame();
-  b[4] = 9;
-  out.push_back({"wrong version", b, false, ErrorCode::UnsupportedVersion});
+  b[4] = 1;
+  reseal(b);
+  out.push_back({"protocol version 1", b, false, ErrorCode::UnsupportedVersion});
   b = good_frame();
   put32(b, 52, 1u << 31);  // declares a 2 GiB body; only the header is sent
   reseal(b);
@@ -86,15 +87,15 @@ std::vector<Abuse> abuses() {
   out.push_back({"header cut short", b, true, ErrorCode::Truncated});
   out.push_back({"wrong shape",
                  encode_frame(make_request(3, encode_floats(std::vector<float>(2 * 4 * 5, 1.f), {2, 4, 5},
-                                                            WireEncoding::Fp32))),
+                                                            WireEncoding::Fp32), 0)),
                  false, ErrorCode::WrongShape});
   // The header alone says the shape is wrong: refused before the body is allocated or waited for.
   b = encode_frame(make_request(3, encode_floats(std::vector<float>(2 * 4 * 6, 1.f), {2, 4, 6},
-                                                 WireEncoding::Fp32)));
+                                                 WireEncoding::Fp32), 0));
   b.resize(kHeaderBytes);
   out.push_back({"wrong shape, body never sent", b, false, ErrorCode::WrongShape});
   std::vector<uint8_t> px(32, 1);
-  out.push_back({"wrong encoding", encode_frame(make_request(3, encode_raw(px, {2, 4, 4}))), false,
+  out.push_back({"wrong encoding", encode_frame(make_request(3, encode_raw(px, {2, 4, 4}), 0)), false,
                  ErrorCode::WrongShape});
   b = good_frame();
   b[kHeaderBytes + 5] ^= 0x10;
@@ -113,7 +114,7 @@ TEST(FrameServer, BadFrameClosesOnlyItsConnection) {
   FrameServer server(test_server_options(log), sum_handler);
   // A client connected before the abuse keeps its connection through all of it.
   FrameClient steady(test_client_options(server.port()));
-  ASSERT_NO_THROW(steady.infer(good_payload()));
+  ASSERT_NO_THROW(steady.infer(good_payload(), 0));
 
   uint64_t expected_errors = 0;
   for (const Abuse& a : abuses()) {
@@ -135,9 +136,34 @@ TEST(FrameServer, BadFrameClosesOnlyItsConnection) {
     EXPECT_EQ(stats.error_total(), expected_errors);
     EXPECT_GE(stats.errors[size_t(a.expected)], 1u);
     expect_serves(server.port());
-    ASSERT_NO_THROW(steady.infer(good_payload()));
+    ASSERT_NO_THROW(steady.infer(good_payload(), 0));
   }
   EXPECT_EQ(steady.stats()["errors"]["bad_magic"], 2);
+}
+
+// A server holding the tails of splits 3 and 5 runs each request at the split it names, and refuses a split it
+// does not hold from the header alone (the body is never sent).
+TEST(FrameServer, RequestsAreServedAtTheSplitTheyNameAndOthersRefusedFromTheHeader) {
+  LogSink log;
+  ServerOptions o = test_server_options(log);
+  o.input.cuts = {{3, {2, 4, 4}, {WireEncoding::Fp32}}, {5, {8}, {WireEncoding::Fp32}}};
+  FrameServer server(o, [](const Request& r) { return Response{{float(r.split)}}; });
+  FrameClient c(test_client_options(server.port()));
+  EXPECT_EQ(c.infer(good_payload(), 3).scores, std::vector<float>{3.f});
+  EXPECT_EQ(c.infer(encode_floats(std::vector<float>(8, 1.f), {8}, WireEncoding::Fp32), 5).scores,
+            std::vector<float>{5.f});
+  std::vector<uint8_t> b = encode_frame(make_request(7, good_payload(), 4));
+  b.resize(kHeaderBytes);
+  Socket s = Socket::connect("127.0.0.1", server.port(), 1000);
+  ASSERT_EQ(s.send_all(b.data(), b.size(), deadline_in_ms(1000)), IoResult::Ok);
+  Frame reply;
+  ASSERT_TRUE(read_frame(s, 2000, reply).ok());
+  EXPECT_EQ(ErrorCode(reply.status), ErrorCode::UnknownSplit);
+  EXPECT_EQ(decode_text(reply.tensor), "split 4 is not served here: expected one of 3|5");
+  EXPECT_TRUE(closed_by_peer(s, 2000));
+  // The shape is checked against the named split's cut.
+  EXPECT_THROW(c.infer(good_payload(), 5), Error);
+  EXPECT_EQ(server.stats().errors[size_t(ErrorCode::WrongShape)], 1u);
 }
 
 TEST(FrameServer, HandlerErrorKeepsTheConnection) {
@@ -149,7 +175,7 @@ TEST(FrameServer, HandlerErrorKeepsTheConnection) {
   });
   FrameClient c(test_client_options(server.port()));
   try {
-    c.infer(good_payload());
+    c.infer(good_payload(), 0);
     FAIL() << "expected the handler's error";
   } catch (const Error& e) {
     // The client gets a generic reason; the handler's own text (which may hold paths and backtraces) is logged.
@@ -159,7 +185,7 @@ TEST(FrameServer, HandlerErrorKeepsTheConnection) {
   }
   EXPECT_TRUE(log.contains("tail failed on purpose"));
   EXPECT_TRUE(c.connected());
-  EXPECT_EQ(c.infer(good_payload()).scores.size(), 2u);
+  EXPECT_EQ(c.infer(good_payload(), 0).scores.size(), 2u);
   EXPECT_EQ(server.stats().errors[size_t(ErrorCode::HandlerFailed)], 1u);
 }
 
@@ -185,7 +211,7 @@ TEST(FrameServer, NonFinitePayloadsAreRefusedWithTheirOwnCode) {
   bad.push_back(huge);
   for (size_t i = 0; i < bad.size(); ++i) {
     try {
-      c.infer(bad[i]);
+      c.infer(bad[i], 0);
       ADD_FAILURE() << "payload " << i << " was answered";
     } catch (const Error& e) {
       EXPECT_NE(std::string(e.what()).find("non_finite"), std::string::npos) << i << ": " << e.what();
@@ -194,7 +220,7 @@ TEST(FrameServer, NonFinitePayloadsAreRefusedWithTheirOwnCode) {
   }
   EXPECT_EQ(calls.load(), 0) << "the tail must not run on a non-finite payload";
   EXPECT_EQ(server.stats().errors[size_t(ErrorCode::NonFinite)], bad.size());
-  EXPECT_EQ(c.infer(good_payload()).scores.size(), 2u);
+  EXPECT_EQ(c.infer(good_payload(), 0).scores.size(), 2u);
   EXPECT_EQ(non_finite_reason(good_payload(WireEncoding::Int8)), "");
   EXPECT_EQ(non_finite_reason(good_payload(WireEncoding::Fp16)), "");
 }
@@ -223,7 +249,7 @@ TEST(FrameServer, ServesThirtyTwoClientsAtOnce) {
       co.request_timeout_ms = 8000;
       FrameClient c(co);
       int ok = 0;
-      for (int k = 0; k < 3; ++k) ok += c.infer(good_payload()).scores.size() == 2;
+      for (int k = 0; k < 3; ++k) ok += c.infer(good_payload(), 0).scores.size() == 2;
       return ok;
     }));
   int ok = 0;
@@ -252,7 +278,7 @@ TEST(FrameServer, ConnectionsPastTheCapAreTurnedAwayWhenAllAreBusy) {
   auto busy = [&] {
     return std::async(std::launch::async, [&] {
       FrameClient c(test_client_options(server.port()));
-      return c.infer(good_payload()).scores[0];
+      return c.infer(good_payload(), 0).scores[0];
     });
   };
   auto a = busy(), b = busy();
@@ -278,7 +304,7 @@ TEST(FrameServer, SilentConnectionsAreEvictedOldestFirstWhenFull) {
   o.max_connections = 3;
   FrameServer server(o, sum_handler);
   FrameClient regular(test_client_options(server.port()));  // has been served, idle between requests
-  regular.infer(good_payload());
+  regular.infer(good_payload(), 0);
   Socket oldest = Socket::connect("127.0.0.1", server.port(), 1000);  // connect and never send a byte
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   Socket newer = Socket::connect("127.0.0.1", server.port(), 1000);
@@ -286,17 +312,17 @@ TEST(FrameServer, SilentConnectionsAreEvictedOldestFirstWhenFull) {
   ASSERT_EQ(server.stats().active, 3u);
 
   FrameClient first(test_client_options(server.port()));
-  EXPECT_NO_THROW(first.infer(good_payload()));  // the server is full of idle connections: the oldest silent one makes room
+  EXPECT_NO_THROW(first.infer(good_payload(), 0));  // the server is full of idle connections: the oldest silent one makes room
   Frame bye;
   ASSERT_TRUE(read_frame(oldest, 2000, bye).ok());
   EXPECT_EQ(ErrorCode(bye.status), ErrorCode::Overloaded);
   EXPECT_NE(decode_text(bye.tensor).find("make room"), std::string::npos);
   EXPECT_TRUE(closed_by_peer(oldest, 2000));
   FrameClient second(test_client_options(server.port()));
-  EXPECT_NO_THROW(second.infer(good_payload()));  // then the newer silent one, before the clients that were served
+  EXPECT_NO_THROW(second.infer(good_payload(), 0));  // then the newer silent one, before the clients that were served
   ASSERT_TRUE(read_frame(newer, 2000, bye).ok());
   EXPECT_EQ(ErrorCode(bye.status), ErrorCode::Overloaded);
-  EXPECT_NO_THROW(regular.infer(good_payload()));  // still connected, or reconnects past the goodbye
+  EXPECT_NO_THROW(regular.infer(good_payload(), 0));  // still connected, or reconnects past the goodbye
   ServerStats st = server.stats();
   EXPECT_GE(st.evicted, 2u);
   EXPECT_EQ(st.rejected, 0u);
@@ -344,7 +370,7 @@ TEST(FrameServer, GoodClientsAreAllAnsweredWhileSilentConnectionsAndBadFramesFlo
       co.max_attempts = 6;  // an idle good client may be evicted too; it reconnects
       FrameClient client(co);
       int answered = 0;
-      for (int i = 0; i < kRequests; ++i) answered += client.infer(good_payload()).scores[0] == 16.f;
+      for (int i = 0; i < kRequests; ++i) answered += client.infer(good_payload(), 0).scores[0] == 16.f;
       return answered;
     }));
   int answered = 0;
@@ -369,10 +395,10 @@ TEST(FrameServer, ConnectionsThatNeverBeginAFrameAreClosedAtTheFirstFrameDeadlin
   EXPECT_GE(s, 0.1);
   // A served connection waits the idle timeout, not the first-frame one.
   FrameClient c(test_client_options(server.port()));
-  c.infer(good_payload());
+  c.infer(good_payload(), 0);
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
   EXPECT_TRUE(c.connected());
-  Reply r = c.infer(good_payload());
+  Reply r = c.infer(good_payload(), 0);
   EXPECT_EQ(r.attempts, 1);
   EXPECT_EQ(server.stats().idle_closed, 1u);
 }
@@ -443,7 +469,7 @@ TEST(FrameServerDeathTest, SecondStopSignalExitsWithoutWaitingForRequestsInFligh
     std::thread client([port = server.port()] {
       try {
         FrameClient c(test_client_options(port));
-        c.infer(good_payload());
+        c.infer(good_payload(), 0);
       } catch (...) {
       }
     });
@@ -472,12 +498,12 @@ TEST(FrameServer, StopFinishesRequestsInFlight) {
   });
   uint16_t port = server->port();
   FrameClient idle(test_client_options(port));  // connected, between requests when the stop comes
-  idle.infer(good_payload());
+  idle.infer(good_payload(), 0);
   block = true;  // the next request stays in the handler until released
 
   auto in_flight = std::async(std::launch::async, [&] {
     FrameClient c(test_client_options(port));
-    return c.infer(good_payload());
+    return c.infer(good_payload(), 0);
   });
   ASSERT_EQ(entered.get_future().wait_for(std::chrono::seconds(3)), std::future_status::ready);
   server->request_stop();

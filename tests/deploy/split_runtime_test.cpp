@@ -47,6 +47,10 @@ std::string export_at(NetworkImpl& net, const Normalizer& norm, int p, Encoding 
   return out;
 }
 
+WireTensor payload_at_4(const HeadRuntime& head, const ImageSet& images) {
+  return head.run(images.image(0), WireEncoding::Fp32).payload;
+}
+
 }  // namespace
 
 TEST(Endpoint, ParsesHostPortAndRejectsTheRest) {
@@ -81,7 +85,7 @@ TEST(SplitRuntime, ClientThroughServerEqualsWholeNetwork) {
       std::vector<float> scores = out.scores;
       if (p < B) {
         EXPECT_TRUE(out.scores.empty());
-        scores = TailRuntime(dir, torch::kCPU).run(out.payload);
+        scores = TailRuntime(dir, torch::kCPU).run(out.payload, p);
       }
       ASSERT_EQ(int64_t(scores.size()), whole.size(1));
       for (size_t k = 0; k < scores.size(); ++k) EXPECT_NEAR(scores[k], whole[i][k].item<float>(), 1e-5) << p;
@@ -199,7 +203,7 @@ TEST(SplitRuntime, LossyEncodingsStayCloseAndWrongPayloadsAreRefused) {
   for (WireEncoding enc : {WireEncoding::Int8, WireEncoding::Fp16}) {
     WireTensor payload = head.run(images.image(0), enc).payload;
     EXPECT_EQ(payload.encoding, enc);
-    std::vector<float> s = tail.run(payload);
+    std::vector<float> s = tail.run(payload, 4);
     float worst = 0;
     for (size_t k = 0; k < s.size(); ++k) worst = std::max(worst, std::abs(s[k] - whole[0][k].item<float>()));
     EXPECT_GT(worst, 0.f) << wire_encoding_name(enc) << " cannot be exact";
@@ -207,10 +211,17 @@ TEST(SplitRuntime, LossyEncodingsStayCloseAndWrongPayloadsAreRefused) {
   }
   WireTensor wrong = encode_floats(std::vector<float>(8, 0.f), {2, 2, 2}, WireEncoding::Fp32);
   try {
-    tail.run(wrong);
+    tail.run(wrong, 4);
     ADD_FAILURE() << "a payload of the wrong shape was run";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("[2,2,2]"), std::string::npos) << e.what();
+  }
+  try {
+    tail.run(payload_at_4(head, images), 3);
+    ADD_FAILURE() << "a payload naming a split this tail does not start at was run";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("split 3 is not served here: expected one of 4"), std::string::npos)
+        << e.what();
   }
   EXPECT_THROW(head.run(images.image(0), WireEncoding::Raw), Error);
   fs::remove_all(dir);

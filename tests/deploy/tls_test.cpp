@@ -59,12 +59,12 @@ class Tls : public ::testing::Test {
     std::string message;
     try {
       FrameClient bad(tls_client(server.port(), std::move(tls)));
-      bad.infer(good_payload());
+      bad.infer(good_payload(), 0);
     } catch (const Error& e) {
       message = e.what();
     }
     FrameClient ok(tls_client(server.port(), device_tls()));
-    EXPECT_NEAR(ok.infer(good_payload()).scores.at(0), 16.f, 1e-4) << "the server stopped serving good devices";
+    EXPECT_NEAR(ok.infer(good_payload(), 0).scores.at(0), 16.f, 1e-4) << "the server stopped serving good devices";
     return message;
   }
 
@@ -87,7 +87,7 @@ TEST_F(Tls, MutuallyAuthenticatedDevicesAreServedAndNamed) {
     devices.emplace_back([&] {
       FrameClient c(tls_client(server.port(), device_tls()));
       for (int i = 0; i < 10; ++i)
-        if (std::abs(c.infer(good_payload()).scores.at(0) - 16.f) < 1e-4f) ++answered;
+        if (std::abs(c.infer(good_payload(), 0).scores.at(0) - 16.f) < 1e-4f) ++answered;
     });
   for (auto& t : devices) t.join();
   EXPECT_EQ(answered.load(), 80);
@@ -146,7 +146,7 @@ TEST_F(Tls, WrongServerNameIsRefusedByTheDeviceUnlessPinned) {
   // A pin replaces the name check: the right fingerprint is served whatever the name, a wrong one refused.
   const std::string pin = certificate_fingerprint(good() + "/server.crt");
   FrameClient pinned(tls_client(server.port(), device_tls(good(), "device", "edge.example", pin)));
-  EXPECT_NEAR(pinned.infer(good_payload()).scores.at(0), 16.f, 1e-4);
+  EXPECT_NEAR(pinned.infer(good_payload(), 0).scores.at(0), 16.f, 1e-4);
   const std::string other = certificate_fingerprint(good() + "/device.crt");
   const std::string wrong_pin = refusal_of(server, device_tls(good(), "device", "", other));
   EXPECT_NE(wrong_pin.find("the server's certificate SHA-256 " + pin + " is not the pinned " + other),
@@ -160,7 +160,7 @@ TEST_F(Tls, PlaintextIsRefusedOnATlsPortAndTlsOnAPlaintextOne) {
   std::string told;
   try {
     FrameClient plain(test_client_options(server.port()));
-    plain.infer(good_payload());
+    plain.infer(good_payload(), 0);
   } catch (const Error& e) {
     told = e.what();
   }
@@ -176,14 +176,14 @@ TEST_F(Tls, PlaintextIsRefusedOnATlsPortAndTlsOnAPlaintextOne) {
   EXPECT_TRUE(log.contains("refused: not a TLS handshake (first byte 0x47)"));
   EXPECT_EQ(server.stats().tls_refused, 2u);
   FrameClient ok(tls_client(server.port(), device_tls()));
-  EXPECT_NEAR(ok.infer(good_payload()).scores.at(0), 16.f, 1e-4);
+  EXPECT_NEAR(ok.infer(good_payload(), 0).scores.at(0), 16.f, 1e-4);
 
   LogSink plain_log;
   FrameServer plain_server(test_server_options(plain_log), sum_handler);
   told.clear();
   try {
     FrameClient c(tls_client(plain_server.port(), device_tls()));
-    c.infer(good_payload());
+    c.infer(good_payload(), 0);
   } catch (const Error& e) {
     told = e.what();
   }

@@ -37,7 +37,7 @@ int run_serve(ServeArgs& a) {
   stop_on_signals(&server);
   std::printf("serving the tail of split %d (blocks [%d, %d)) of %s on %s:%u, %s; input %s %s; Ctrl-C stops\n",
               m.split, m.split, m.num_blocks, m.raw.value("arch", std::string("?")).c_str(), opts.host.c_str(),
-              unsigned(server.port()), device_description(device).c_str(), format_shape(opts.input.shape).c_str(),
+              unsigned(server.port()), device_description(device).c_str(), format_shape(m.payload_shape).c_str(),
               m.split == 0 ? "raw" : "fp32|fp16|int8");
   if (opts.tls)
     std::printf("TLS 1.3: devices need a certificate signed by %s; this server's certificate SHA-256 %s\n",
