@@ -61,6 +61,7 @@ class FrameClient {
   const std::string& server_identity() const { return server_identity_; }  // the certificate's name (TLS)
   void disconnect() { sock_.close(); }
   const ClientOptions& options() const { return opts_; }
+  const LinkEmulator& link() const { return link_; }
 
  private:
   // One call with its retries; attempt_exchange is one try, throwing a Retry for what another try may fix.

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "common/error.h"
@@ -71,8 +72,8 @@ const char* boundary_kind(const Space& s, int q) {
   return q == 0 ? "pixels" : q == s.num_blocks() ? "scores" : "activation";
 }
 
-json write_half(const NetworkImpl& net, const Normalizer& norm, int split, const std::string& role, int begin, int end,
-                const fs::path& dir) {
+json write_half(const NetworkImpl& net, const Normalizer& norm, int split, const std::vector<int>& splits,
+                const std::string& role, int begin, int end, const fs::path& dir) {
   const Space& s = net.space();
   fs::create_directories(dir);
   auto blocks = fold_network(net, begin, end);
@@ -90,6 +91,7 @@ json write_half(const NetworkImpl& net, const Normalizer& norm, int split, const
             {"space", s.config().to_json()},
             {"arch", s.format_arch(net.arch())},
             {"split", split},
+            {"splits", splits},
             {"block_range", {begin, end}},
             {"input", boundary_kind(s, begin)},
             {"output", boundary_kind(s, end)},
@@ -123,16 +125,27 @@ json export_split(const NetworkImpl& net, const Normalizer& normalizer, const Ex
   if (fs::exists(out) && !(fs::is_directory(out) && fs::is_empty(out)))
     fail(out_dir, " already exists and is not empty: choose another --out or remove it");
 
-  const Encoding enc = p == 0 ? Encoding::Raw : opt.encoding;
+  std::vector<int> splits = opt.splits;
+  splits.push_back(p);
+  std::sort(splits.begin(), splits.end());
+  splits.erase(std::unique(splits.begin(), splits.end()), splits.end());
+  if (splits.front() < 0 || splits.back() > B)
+    fail("splits ", splits.front(), "..", splits.back(), " out of range: expected 0..", B, " for space ", s.name());
+  auto payload = [&](int q) {
+    const Encoding e = q == 0 ? Encoding::Raw : opt.encoding;
+    return json{{"shape", q == B ? json::array() : json(boundary(s, q))},
+                {"encoding", q == B ? "none" : encoding_name(e)},
+                {"bytes", s.payload_bytes(q, e)}};
+  };
+  json cuts = json::array();
+  for (int q : splits) cuts.push_back({{"split", q}, {"payload", payload(q)}});
   json manifest = {{"format", kManifestFormat},
                    {"space", s.config().to_json()},
                    {"arch", s.format_arch(net.arch())},
                    {"split", p},
                    {"num_blocks", B},
-                   {"payload",
-                    {{"shape", p == B ? json::array() : json(boundary(s, p))},
-                     {"encoding", p == B ? "none" : encoding_name(enc)},
-                     {"bytes", s.payload_bytes(p, enc)}}},
+                   {"payload", payload(p)},
+                   {"splits", cuts},
                    {"classes", s.num_classes()},
                    {"normalizer", normalizer.to_json()},
                    {"latency", opt.latency},
@@ -142,8 +155,8 @@ json export_split(const NetworkImpl& net, const Normalizer& normalizer, const Ex
   fs::remove_all(tmp);
   fs::create_directories(tmp);
   try {
-    manifest["head"] = write_half(net, normalizer, p, "head", 0, p, tmp / "head");
-    manifest["tail"] = write_half(net, normalizer, p, "tail", p, B, tmp / "tail");
+    manifest["head"] = write_half(net, normalizer, p, splits, "head", 0, splits.back(), tmp / "head");
+    manifest["tail"] = write_half(net, normalizer, p, splits, "tail", splits.front(), B, tmp / "tail");
     write_json_atomic((tmp / "manifest.json").string(), manifest);
     if (fs::exists(out)) fs::remove(out);  // empty, checked above
     fs::rename(tmp, out);

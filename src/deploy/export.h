@@ -1,5 +1,7 @@
 // Cuts a trained network at split p into two deployable halves (ARCHITECTURE.md §5): out/head (blocks [0,p), the
 // device) and out/tail (blocks [p,B), the server), each a self-describing folded model, plus out/manifest.json.
+// An export may serve several splits: the head then holds the blocks up to the deepest, the tail those from the
+// shallowest, and each request names the split it was cut at.
 #pragma once
 #include <string>
 
@@ -27,7 +29,8 @@ struct TrainedRun {
 };
 
 struct ExportOptions {
-  int split = 0;                       // p in [0, B]
+  int split = 0;                       // p in [0, B]: the default split
+  std::vector<int> splits;             // every split the export serves, `split` among them (empty: just `split`)
   Encoding encoding = Encoding::Int8;  // payload encoding for 0 < p < B (raw at 0, nothing at B)
   json latency = nullptr;              // expected latency of this split, when profiles were given
   json source = nullptr;               // where the network came from, recorded as is

@@ -47,10 +47,32 @@ LinkEmulator::LinkEmulator(LinkOptions opts)
   // Slices of at least 2 ms of traffic keep the sleep granularity (~0.1 ms) small against the pacing.
   slice_ = std::max<size_t>(std::max<size_t>(opts.burst_bytes, 1),
                             size_t(bytes_per_s(opts.up_mbps) * 0.002));
+  origin_ = trace_free_at_ = Clock::now();
+}
+
+double LinkEmulator::trace_clock_ms() const {
+  return std::chrono::duration<double, std::milli>(std::max(Clock::now(), trace_free_at_) - origin_).count();
+}
+
+IoResult LinkEmulator::send_over_trace(Socket& s, const void* data, size_t size, Deadline deadline) {
+  // The whole message is held until its last byte would have arrived, then written at once: loopback adds
+  // microseconds, and the receiver sees it complete when the trace says.
+  const Clock::time_point start = std::max(Clock::now(), trace_free_at_);
+  const double t_ms = std::chrono::duration<double, std::milli>(start - origin_).count();
+  const Clock::time_point delivered = start + seconds(opts_.up_trace->transfer_ms(int64_t(size), t_ms) / 1e3);
+  trace_free_at_ = delivered;
+  const Clock::time_point until = delivered + seconds(opts_.delay_ms / 1e3);
+  if (until > deadline) {
+    std::this_thread::sleep_until(deadline);
+    return IoResult::Timeout;
+  }
+  std::this_thread::sleep_until(until);
+  return s.send_all(data, size, deadline);
 }
 
 IoResult LinkEmulator::send(Socket& s, const void* data, size_t size, Deadline deadline) {
   if (!opts_.shapes_up()) return s.send_all(data, size, deadline);
+  if (opts_.up_trace) return send_over_trace(s, data, size, deadline);
   if (opts_.delay_ms > 0) {
     Clock::time_point until = Clock::now() + seconds(opts_.delay_ms / 1e3);
     std::this_thread::sleep_until(std::min(until, deadline));

@@ -36,12 +36,19 @@ SplitModel SplitModel::load(const std::string& dir, torch::Device device) {
   if (m.role_ != "head" && m.role_ != "tail") fail(path, ": role '", m.role_, "', expected head or tail");
   Space space(SpaceConfig::from_json(json_member(d, "space", path), path));
   m.split_ = json_get<int>(d, "split", path);
+  m.splits_ = json_get_or<std::vector<int>>(d, "splits", {m.split_}, path);
   auto range = json_get<std::vector<int>>(d, "block_range", path);
   const int B = space.num_blocks();
   if (m.split_ < 0 || m.split_ > B) fail(path, ": split ", m.split_, " out of range 0..", B);
+  if (m.splits_.empty() || !std::is_sorted(m.splits_.begin(), m.splits_.end()) ||
+      std::adjacent_find(m.splits_.begin(), m.splits_.end()) != m.splits_.end() || m.splits_.front() < 0 ||
+      m.splits_.back() > B || !std::binary_search(m.splits_.begin(), m.splits_.end(), m.split_))
+    fail(path, ": splits must be ascending, distinct, in 0..", B, " and hold the default split ", m.split_);
   const bool head = m.role_ == "head";
-  if (range.size() != 2 || range[0] != (head ? 0 : m.split_) || range[1] != (head ? m.split_ : B))
-    fail(path, ": block_range does not match the ", m.role_, " of split ", m.split_, " in ", B, " blocks");
+  const int cut = head ? m.splits_.back() : m.splits_.front();
+  if (range.size() != 2 || range[0] != (head ? 0 : cut) || range[1] != (head ? cut : B))
+    fail(path, ": block_range does not match the ", m.role_, " of splits ", m.splits_.front(), "..", m.splits_.back(),
+         " in ", B, " blocks");
   m.begin_ = range[0];
   m.end_ = range[1];
   m.classes_ = json_get<int>(d, "classes", path);
@@ -54,6 +61,7 @@ SplitModel SplitModel::load(const std::string& dir, torch::Device device) {
     Shape sh = space.boundary_shape(q);
     return {sh.c, sh.h, sh.w};
   };
+  for (int q = m.begin_; q <= m.end_; ++q) m.boundaries_.push_back(boundary(q));
   using Slot = std::tuple<const char*, std::vector<int64_t>*, int>;
   for (auto [name, shape, q] : {Slot{"input_shape", &m.input_shape_, m.begin_}, Slot{"output_shape", &m.output_shape_, m.end_}}) {
     for (int v : json_get<std::vector<int>>(d, name, path)) shape->push_back(v);
@@ -99,11 +107,18 @@ void SplitModel::finish_load(const std::string& path, torch::Device device) {
       }
 }
 
-torch::Tensor SplitModel::forward(const torch::Tensor& x) const {
-  if (x.dim() != int64_t(input_shape_.size()) + 1 || x.sizes().slice(1).vec() != input_shape_)
-    fail(role_, " of split ", split_, ": input of shape ", x.sizes(), ", expected ", shape_text(input_shape_));
+torch::Tensor SplitModel::forward(const torch::Tensor& x) const { return forward_range(x, begin_, end_); }
+
+torch::Tensor SplitModel::forward_range(const torch::Tensor& x, int from, int to) const {
+  if (from < begin_ || to > end_ || from > to)
+    fail(role_, ": blocks [", from, ", ", to, ") are not all in this half's [", begin_, ", ", end_, ")");
+  const std::vector<int64_t>& in = boundaries_[size_t(from - begin_)];
+  if (x.dim() != int64_t(in.size()) + 1 || x.sizes().slice(1).vec() != in)
+    fail(role_, " from block ", from, ": input of shape ", x.sizes(), ", expected ", shape_text(in));
   torch::NoGradGuard no_grad;
-  return run_folded(blocks_, x.to(device_));
+  torch::Tensor y = x.to(device_);
+  for (int b = from; b < to; ++b) y = blocks_[size_t(b - begin_)].forward(y);
+  return y;
 }
 
 torch::Tensor SplitModel::normalize(const torch::Tensor& pixels) const {

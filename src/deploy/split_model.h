@@ -20,6 +20,8 @@ namespace nasc {
 // (the head when p > 0, the tail when p = 0); any other half takes the activation at its first block.
 // Empty halves: at p = 0 the head has no blocks and passes the raw uint8 pixels through (they are the payload);
 // at p = B the tail has no blocks and passes the class scores through (the device already has the result).
+// A half serving several splits ("splits", the default "split" among them) holds the head's blocks up to the
+// deepest split, or the tail's from the shallowest; forward_range runs the part one split needs.
 inline constexpr const char* kHalfFormat = "nasc-half/1";
 
 class SplitModel {
@@ -30,11 +32,15 @@ class SplitModel {
   // x: [N, input_shape...], fp32 (normalised when the half takes pixels), on any device; the result is on device().
   // Throws Error when x's shape is not the half's input shape. Stateless, so concurrent calls are safe.
   torch::Tensor forward(const torch::Tensor& x) const;
+  // Blocks [from, to) of the half only (whole-network block indices, begin() <= from <= to <= end()); x is the
+  // tensor at block `from`, checked like forward()'s.
+  torch::Tensor forward_range(const torch::Tensor& x, int from, int to) const;
   // uint8 pixels [N, C, H, W] -> the fp32 input of forward(), exactly as training normalised them.
   torch::Tensor normalize(const torch::Tensor& pixels) const;
 
   const std::string& role() const { return role_; }  // "head" or "tail"
-  int split() const { return split_; }
+  int split() const { return split_; }                      // the default split
+  const std::vector<int>& splits() const { return splits_; }  // ascending, the default among them
   int begin() const { return begin_; }
   int end() const { return end_; }
   bool empty() const { return blocks_.empty(); }
@@ -52,6 +58,8 @@ class SplitModel {
   json desc_;
   std::string role_;
   int split_ = 0, begin_ = 0, end_ = 0, classes_ = 0;
+  std::vector<int> splits_;
+  std::vector<std::vector<int64_t>> boundaries_;  // the tensor at block q, for q in [begin_, end_]
   std::vector<int64_t> input_shape_, output_shape_;
   std::optional<Normalizer> normalizer_;
   std::vector<FoldedBlock> blocks_;

@@ -14,6 +14,14 @@ namespace nasc {
 
 namespace fs = std::filesystem;
 
+namespace {
+int cut_index(const SplitManifest& m, int split) {
+  for (size_t i = 0; i < m.cuts.size(); ++i)
+    if (m.cuts[i].split == split) return int(i);
+  return -1;
+}
+}  // namespace
+
 SplitManifest SplitManifest::load(const std::string& dir) {
   const std::string path = (fs::path(dir) / "manifest.json").string();
   if (!fs::exists(path)) fail(dir, " is not an exported split: ", path, " is missing (write one with nasc export)");
@@ -40,7 +48,47 @@ SplitManifest SplitManifest::load(const std::string& dir) {
                         : (m.encoding != "fp32" && m.encoding != "fp16" && m.encoding != "int8"))
     fail(path, ": payload encoding '", m.encoding, "' at split ", m.split, ", expected ",
          expected.empty() ? std::string("fp32, fp16 or int8") : expected);
+  // Exports of one split (and those made before several were possible) list none: the default is the only one.
+  if (!m.raw.contains("splits")) {
+    m.cuts.push_back({m.split, m.payload_shape, m.encoding, json_get_or<int64_t>(payload, "bytes", 0, path)});
+    return m;
+  }
+  const json& cuts = m.raw["splits"];
+  if (!cuts.is_array() || cuts.empty()) fail(path, ": 'splits' must be a non-empty array of {split, payload}");
+  for (const json& c : cuts) {
+    Cut cut;
+    cut.split = json_get<int>(c, "split", path);
+    if (cut.split < 0 || cut.split > m.num_blocks || (!m.cuts.empty() && cut.split <= m.cuts.back().split))
+      fail(path, ": splits must be ascending and in 0..", m.num_blocks, ", got ", cut.split);
+    const json& p = json_member(c, "payload", path);
+    cut.encoding = json_get<std::string>(p, "encoding", path);
+    for (int d : json_get<std::vector<int>>(p, "shape", path)) cut.payload_shape.push_back(d);
+    cut.payload_bytes = json_get<int64_t>(p, "bytes", path);
+    if ((cut.split == m.num_blocks) != cut.payload_shape.empty() || cut.payload_shape.size() > size_t(kMaxDims))
+      fail(path, ": payload shape ", format_shape(cut.payload_shape), " does not fit split ", cut.split);
+    m.cuts.push_back(cut);
+  }
+  const int d = cut_index(m, m.split);
+  if (d < 0) fail(path, ": the default split ", m.split, " is not among its splits");
+  if (m.cuts[size_t(d)].payload_shape != m.payload_shape || m.cuts[size_t(d)].encoding != m.encoding)
+    fail(path, ": payload ", format_shape(m.payload_shape), " ", m.encoding, " of the default split ", m.split,
+         " differs from its entry in splits (", format_shape(m.cuts[size_t(d)].payload_shape), " ",
+         m.cuts[size_t(d)].encoding, ")");
   return m;
+}
+
+const SplitManifest::Cut& SplitManifest::cut(int s) const {
+  for (const Cut& c : cuts)
+    if (c.split == s) return c;
+  std::string held;
+  for (const Cut& c : cuts) held += cat(held.empty() ? "" : "|", c.split);
+  fail("split ", s, " is not in this export: expected one of ", held);
+}
+
+std::vector<int> SplitManifest::splits() const {
+  std::vector<int> out;
+  for (const Cut& c : cuts) out.push_back(c.split);
+  return out;
 }
 
 namespace {
@@ -48,16 +96,18 @@ namespace {
 // A half must belong to its manifest: a head from one export and a tail from another would run silently wrong.
 SplitModel load_half(const SplitManifest& m, const std::string& dir, const char* role, torch::Device device) {
   SplitModel half = SplitModel::load((fs::path(dir) / role).string(), device);
-  if (half.role() != role || half.split() != m.split)
+  if (half.role() != role || half.split() != m.split || half.splits() != m.splits())
     fail((fs::path(dir) / role).string(), " is the ", half.role(), " of split ", half.split(), ", expected the ",
          role, " of split ", m.split, " named by ", dir, "/manifest.json");
-  // The tensor crossing the cut and the class count must be the manifest's, or every request would fail later.
+  // The tensor crossing the outermost cut and the class count must be the manifest's, or every request would
+  // fail later.
   const std::vector<int64_t> scores{m.classes};
   const bool head = std::string(role) == "head";
+  const int q = head ? m.cuts.back().split : m.cuts.front().split;
   const std::vector<int64_t>& at_cut = head ? half.output_shape() : half.input_shape();
-  const std::vector<int64_t>& want = head && m.device_only() ? scores : m.payload_shape;
+  const std::vector<int64_t>& want = q == m.num_blocks ? scores : m.cut(q).payload_shape;
   if (half.num_classes() != m.classes || (!head && half.output_shape() != scores) ||
-      (!(head && m.split == 0) && at_cut != want))
+      (!(head && q == 0) && at_cut != want))
     fail((fs::path(dir) / role).string(), " takes ", format_shape(half.input_shape()), " to ",
          format_shape(half.output_shape()), " with ", half.num_classes(), " classes; ", dir,
          "/manifest.json declares payload ", format_shape(m.payload_shape), " and ", m.classes, " classes");
@@ -86,49 +136,59 @@ WireEncoding HeadRuntime::default_encoding() const {
   return to_wire(parse_encoding(manifest_.encoding));
 }
 
-HeadRuntime::Output HeadRuntime::run(const uint8_t* pixels, WireEncoding enc) const {
+WireEncoding HeadRuntime::interior_encoding() const {
+  for (const SplitManifest::Cut& c : manifest_.cuts)
+    if (c.split > 0 && c.split < manifest_.num_blocks) return to_wire(parse_encoding(c.encoding));
+  return WireEncoding::Fp32;
+}
+
+HeadRuntime::Output HeadRuntime::run(const uint8_t* pixels, WireEncoding enc, int split) const {
   Output out;
+  const SplitManifest::Cut& cut = manifest_.cut(split);
   // The head always starts at block 0, so its input is the image [C, H, W].
   const std::vector<int64_t>& image = head_.input_shape();
   const int64_t n = image[0] * image[1] * image[2];
-  if (manifest_.split == 0) {
+  if (split == 0) {
     out.payload = encode_raw(std::vector<uint8_t>(pixels, pixels + n), image);
     return out;
   }
   if (enc == WireEncoding::Raw) fail("raw payloads exist only at split 0: expected fp32, fp16 or int8");
   // from_blob does not copy; normalize() makes the float copy before the pixels go out of scope.
   torch::Tensor img = torch::from_blob(const_cast<uint8_t*>(pixels), with_batch(image), torch::kUInt8);
-  torch::Tensor y = head_.forward(head_.normalize(img));
+  torch::Tensor y = head_.forward_range(head_.normalize(img), 0, split);
   std::vector<float> v = to_floats(y);
-  if (manifest_.device_only())
+  if (split == manifest_.num_blocks)
     out.scores = std::move(v);
   else
-    out.payload = encode_floats(v, manifest_.payload_shape, enc);
+    out.payload = encode_floats(v, cut.payload_shape, enc);
   return out;
 }
 
 TailRuntime::TailRuntime(const std::string& dir, torch::Device device)
     : manifest_(SplitManifest::load(dir)), tail_(load_half(manifest_, dir, "tail", device)) {
-  if (manifest_.device_only())
+  for (const SplitManifest::Cut& c : manifest_.cuts) {
+    if (c.split == manifest_.num_blocks) continue;  // device-only: nothing reaches the server
+    InputSpec::Cut cut{c.split, c.payload_shape, {WireEncoding::Raw}};
+    if (c.split > 0) cut.encodings = {WireEncoding::Fp32, WireEncoding::Fp16, WireEncoding::Int8};
+    spec_.cuts.push_back(cut);
+  }
+  if (spec_.cuts.empty())
     fail(dir, " is split at the last block (", manifest_.split,
          "): the whole network runs on the device and there is no tail to serve");
-  InputSpec::Cut cut{manifest_.split, manifest_.payload_shape, {WireEncoding::Raw}};
-  if (manifest_.split > 0) cut.encodings = {WireEncoding::Fp32, WireEncoding::Fp16, WireEncoding::Int8};
-  spec_.cuts = {cut};
 }
 
 std::vector<float> TailRuntime::run(const WireTensor& payload, int split) const {
   const std::string why = spec_.check(split, payload);
-  if (!why.empty()) fail("tail of split ", manifest_.split, ": ", why);
+  if (!why.empty()) fail("tail: ", why);
   torch::Tensor x;
-  if (manifest_.split == 0) {
+  if (split == 0) {
     x = torch::from_blob(const_cast<uint8_t*>(payload.bytes.data()), with_batch(payload.shape), torch::kUInt8);
     x = tail_.normalize(x);  // copies, so the request's bytes may go
   } else {
     x = torch::empty(with_batch(payload.shape), torch::kFloat);
     decode_floats(payload, x.data_ptr<float>());
   }
-  return to_floats(tail_.forward(x));
+  return to_floats(tail_.forward_range(x, split, manifest_.num_blocks));
 }
 
 Handler TailRuntime::handler() const {
@@ -151,6 +211,13 @@ LatencyStats LatencyStats::of(std::vector<double> ms) {
   return s;
 }
 
+json SplitRunReport::per_split_json() const {
+  json out = json::array();
+  for (auto& [p, count] : per_split)
+    out.push_back({{"split", p}, {"requests", count}, {"share", images ? double(count) / double(requested) : 0.0}});
+  return out;
+}
+
 json LatencyStats::to_json() const { return {{"median_ms", median}, {"p95_ms", p95}, {"mean_ms", mean}}; }
 
 json SplitRunReport::to_json() const {
@@ -158,7 +225,8 @@ json SplitRunReport::to_json() const {
           {"encoding", encoding}, {"payload_bytes", payload_bytes}, {"device", device.to_json()},
           {"transfer", transfer.to_json()}, {"server", server.to_json()}, {"total", total.to_json()},
           {"wall_s", wall_s}, {"device_hold_ms", device_hold_ms}, {"device_overruns", device_overruns},
-          {"requested", requested}, {"stopped", stopped.empty() ? json(nullptr) : json(stopped)}};
+          {"requested", requested}, {"stopped", stopped.empty() ? json(nullptr) : json(stopped)},
+          {"switches", switches}, {"per_split", per_split_json()}};
 }
 
 SplitRunReport run_split_client(const HeadRuntime& head, FrameClient& client, const ImageSet& images, int64_t limit,
@@ -166,6 +234,18 @@ SplitRunReport run_split_client(const HeadRuntime& head, FrameClient& client, co
                                 const std::function<void(int64_t, int64_t, const SplitRunReport&)>& progress) {
   if (!(device_hold_ms >= 0) || !std::isfinite(device_hold_ms))
     fail("device hold of ", device_hold_ms, " ms: expected a finite value >= 0");
+  ClientRun run;
+  run.limit = limit;
+  run.encoding = encoding;
+  if (device_hold_ms > 0) run.device_hold_ms = [device_hold_ms](int) { return device_hold_ms; };
+  run.progress = progress;
+  SplitRunReport r = run_split_client(head, client, images, run);
+  r.device_hold_ms = device_hold_ms;
+  return r;
+}
+
+SplitRunReport run_split_client(const HeadRuntime& head, FrameClient& client, const ImageSet& images,
+                                const ClientRun& run) {
   const SplitManifest& m = head.manifest();
   const std::vector<int64_t> want{head.model().input_shape()};
   if (int64_t(images.c) != want[0] || (want.size() == 3 && (images.h != want[1] || images.w != want[2])))
@@ -173,40 +253,51 @@ SplitRunReport run_split_client(const HeadRuntime& head, FrameClient& client, co
          format_shape(want));
   if (images.num_classes != m.classes)
     fail("images ", images.name, " have ", images.num_classes, " classes, the network ", m.classes);
-  const int64_t n = std::min<int64_t>(limit < 0 ? images.size() : limit, images.size());
+  const int64_t n = std::min<int64_t>(run.limit < 0 ? images.size() : run.limit, images.size());
   SplitRunReport r;
   r.requested = n;
-  r.device_hold_ms = device_hold_ms;
-  r.encoding = m.device_only() ? "none" : m.split == 0 ? "raw" : wire_encoding_name(encoding);
+  auto encoding_at = [&](int p) {
+    return p == m.num_blocks ? std::string("none") : p == 0 ? std::string("raw") : wire_encoding_name(run.encoding);
+  };
+  r.encoding = encoding_at(m.split);
   std::vector<double> device, transfer, server, total;
   const auto t0 = Clock::now();
   auto ms_since = [](Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); };
+  int last = -1;
   for (int64_t i = 0; i < n; ++i) {
+    const int p = run.choose ? run.choose() : m.split;
+    if (last >= 0 && p != last) ++r.switches;
+    last = p;
+    ++r.per_split[p];
     const auto start = Clock::now();
-    HeadRuntime::Output out = head.run(images.image(i), encoding);
-    if (device_hold_ms > 0) {
-      if (ms_since(start) > device_hold_ms) ++r.device_overruns;
+    HeadRuntime::Output out = head.run(images.image(i), run.encoding, p);
+    const double hold = run.device_hold_ms ? run.device_hold_ms(p) : 0.0;
+    if (hold > 0) {
+      if (ms_since(start) > hold) ++r.device_overruns;
       std::this_thread::sleep_until(start + std::chrono::duration_cast<Clock::duration>(
-                                                std::chrono::duration<double, std::milli>(device_hold_ms)));
+                                                std::chrono::duration<double, std::milli>(hold)));
     }
     const double dev = ms_since(start);
     std::vector<float> scores;
-    if (m.device_only()) {
+    if (p == m.num_blocks) {
       scores = std::move(out.scores);
       transfer.push_back(0);
       server.push_back(0);
+      if (run.observe) run.observe(p, 0, 0.0, 0);
     } else {
       r.payload_bytes = int64_t(out.payload.bytes.size());
       Reply reply;
       try {
-        reply = client.infer(out.payload, m.split);
+        reply = client.infer(out.payload, p);
       } catch (const Error& e) {
         r.stopped = cat("image ", i, " of ", n, ": ", e.what());
         break;
       }
       scores = std::move(reply.scores);
-      transfer.push_back(std::max(0.0, reply.round_trip_ms - reply.server_ms));
+      const double moved = std::max(0.0, reply.round_trip_ms - reply.server_ms);
+      transfer.push_back(moved);
       server.push_back(reply.server_ms);
+      if (run.observe) run.observe(p, r.payload_bytes, moved, int64_t(reply.reply_bytes));
     }
     device.push_back(dev);
     total.push_back(ms_since(start));
@@ -215,12 +306,14 @@ SplitRunReport run_split_client(const HeadRuntime& head, FrameClient& client, co
     const int64_t guess = std::max_element(scores.begin(), scores.end()) - scores.begin();
     r.correct += guess == images.labels[size_t(i)];
     r.images = i + 1;
-    if (progress) progress(i + 1, n, r);
+    if (run.progress) run.progress(i + 1, n, r);
   }
+  if (r.per_split.size() > 1) r.encoding = "per split";
   r.device = LatencyStats::of(device);
   r.transfer = LatencyStats::of(transfer);
   r.server = LatencyStats::of(server);
   r.total = LatencyStats::of(total);
+  r.totals_ms = std::move(total);
   r.wall_s = ms_since(t0) / 1000.0;
   return r;
 }

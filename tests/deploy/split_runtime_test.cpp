@@ -137,6 +137,53 @@ TEST(SplitRuntime, ClientThroughServerEqualsWholeNetwork) {
   }
 }
 
+// One export holding splits {2, 3, B}: the head keeps every block, the tail blocks from 2 on, and a request cut at
+// any of them gets the whole network's scores; a split the export does not hold is refused by the server from the
+// frame's header and by the head before it computes.
+TEST(SplitRuntime, OneExportServesEverySplitItLists) {
+  Network net = test_network(kArchA, 3);
+  const Normalizer norm = test_normalizer();
+  torch::Tensor whole;
+  const ImageSet images = self_labelled(*net, norm, 4, whole);
+  const int B = net->space().num_blocks();
+  const std::string dir = fresh_dir("multi");
+  ExportOptions opt;
+  opt.split = 3;
+  opt.splits = {B, 2};
+  opt.encoding = Encoding::Fp32;
+  json m = export_split(*net, norm, opt, dir);
+  ASSERT_EQ(m["splits"].size(), 3u);
+  EXPECT_EQ(m["head"]["block_range"], (std::vector<int>{0, B}));
+  EXPECT_EQ(m["tail"]["block_range"], (std::vector<int>{2, B}));
+  HeadRuntime head(dir, torch::kCPU);
+  TailRuntime tail(dir, torch::kCPU);
+  EXPECT_EQ(head.manifest().splits(), (std::vector<int>{2, 3, B}));
+  EXPECT_EQ(tail.input_spec().cuts.size(), 2u);  // the device-only split sends nothing
+  LogSink log;
+  ServerOptions so = test_server_options(log);
+  so.input = tail.input_spec();
+  FrameServer server(so, tail.handler());
+  FrameClient client(test_client_options(server.port()));
+  for (int p : {2, 3, B})
+    for (int i = 0; i < 4; ++i) {
+      HeadRuntime::Output out = head.run(images.image(i), WireEncoding::Fp32, p);
+      std::vector<float> scores = p == B ? out.scores : client.infer(out.payload, p).scores;
+      ASSERT_EQ(int64_t(scores.size()), whole.size(1)) << "split " << p;
+      for (size_t k = 0; k < scores.size(); ++k) EXPECT_NEAR(scores[k], whole[i][k].item<float>(), 1e-5) << p;
+    }
+  const WireTensor at3 = head.run(images.image(0), WireEncoding::Fp32, 3).payload;
+  try {
+    client.infer(at3, 1);
+    ADD_FAILURE() << "split 1 was served";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown_split: split 1 is not served here: expected one of 2|3"),
+              std::string::npos) << e.what();
+  }
+  EXPECT_THROW(client.infer(at3, 2), Error);  // the activation after block 3 is not the one at 2
+  EXPECT_THROW(head.run(images.image(0), WireEncoding::Fp32, 1), Error);
+  fs::remove_all(dir);
+}
+
 // The server goes away in the middle of a run. Restarted within the client's deadline, every request is
 // answered, and right; gone for good, the run ends with a report of the images answered and why it stopped.
 TEST(SplitRuntime, ServerRestartedMidRunLosesNoRequestAndOneGoneForGoodEndsWithAReport) {

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <sstream>
 
 #include "command.h"
 #include "common/error.h"
@@ -16,6 +17,7 @@ namespace {
 struct ExportArgs {
   std::string from;
   std::string split;  // block index, "best", or empty: the search's split
+  std::string splits;  // further splits served: "2,5,24", or "all" from the privacy floor on
   std::string out;    // default <from>/export
   std::string encoding;
   std::string device_profile, server_profile;
@@ -92,6 +94,27 @@ int run_export(const ExportArgs& a) {
 
   ExportOptions opt;
   opt.split = split;
+  if (a.splits == "all") {
+    const int floor = a.min_device_blocks >= 0 ? a.min_device_blocks
+                                               : json_get_or<int>(run.search, "min_device_blocks",
+                                                                  cli::ScenarioArgs{}.min_device_blocks, a.from);
+    for (int q = floor; q <= B; ++q) opt.splits.push_back(q);
+  } else if (!a.splits.empty()) {
+    std::stringstream in(a.splits);
+    for (std::string item; std::getline(in, item, ',');) {
+      size_t used = 0;
+      int q = -1;
+      try {
+        q = std::stoi(item, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (used == 0 || used != item.size() || q < 0 || q > B)
+        fail("--splits '", a.splits, "': '", item, "' is not a block index 0..", B, " (expected e.g. 2,5,", B,
+             " or all)");
+      opt.splits.push_back(q);
+    }
+  }
   opt.encoding = enc;
   if (sc.latency) {
     opt.latency = sc.latency->breakdown(arch, split).to_json();
@@ -103,8 +126,17 @@ int run_export(const ExportArgs& a) {
   const std::string out = a.out.empty() ? a.from + "/export" : a.out;
   json m = export_split(*run.network, run.normalizer, opt, out);
 
-  std::printf("split %d of %d: head = blocks [0, %d) on the device, tail = blocks [%d, %d) on the server\n", split, B,
-              split, split, B);
+  const std::vector<int> served = m["head"]["block_range"].get<std::vector<int>>();
+  if (m["splits"].size() > 1) {
+    std::string list;
+    for (const json& c : m["splits"]) list += cat(list.empty() ? "" : "|", c["split"].get<int>());
+    std::printf("splits %s (default %d) of %d: head = blocks [0, %d) on the device, tail = blocks [%d, %d) on the "
+                "server; each request names its split\n",
+                list.c_str(), split, B, served[1], m["tail"]["block_range"][0].get<int>(), B);
+  } else {
+    std::printf("split %d of %d: head = blocks [0, %d) on the device, tail = blocks [%d, %d) on the server\n", split,
+                B, split, split, B);
+  }
   std::printf("payload %s, %lld bytes\n", m["payload"]["encoding"].get<std::string>().c_str(),
               (long long)m["payload"]["bytes"].get<int64_t>());
   if (sc.latency)
@@ -123,6 +155,10 @@ nasc::cli::Action setup_export(CLI::App& app) {
   app.add_option("--split", a->split,
                  "Split index p (head = blocks [0,p)), or best (latency-minimal under the profiles); default: the "
                  "search's split");
+  app.add_option("--splits", a->splits,
+                 "Further splits the export serves, comma-separated block indices, or all (from the privacy floor "
+                 "on): the head holds the blocks up to the deepest, the tail those from the shallowest, and the "
+                 "client may cut each request at any of them");
   app.add_option("--out", a->out, "Output directory, must not exist or be empty (default <from>/export)");
   app.add_option("--encoding", a->encoding, "Payload encoding: fp32, fp16 or int8 (default: the search's, else int8)")
       ->check(CLI::IsMember({"fp32", "fp16", "int8"}));

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "command.h"
+#include "common/error.h"
 #include "deploy/server.h"
 #include "deploy/split_runtime.h"
 #include "nn/device.h"
@@ -35,10 +36,12 @@ int run_serve(ServeArgs& a) {
   opts.input = tail.input_spec();
   FrameServer server(opts, tail.handler());
   stop_on_signals(&server);
-  std::printf("serving the tail of split %d (blocks [%d, %d)) of %s on %s:%u, %s; input %s %s; Ctrl-C stops\n",
-              m.split, m.split, m.num_blocks, m.raw.value("arch", std::string("?")).c_str(), opts.host.c_str(),
-              unsigned(server.port()), device_description(device).c_str(), format_shape(m.payload_shape).c_str(),
-              m.split == 0 ? "raw" : "fp32|fp16|int8");
+  std::string held;
+  for (const InputSpec::Cut& c : opts.input.cuts)
+    held += nasc::cat(held.empty() ? "" : ", ", c.split, " (", format_shape(c.shape), c.split == 0 ? " raw)" : ")");
+  std::printf("serving the tail of %s (blocks [%d, %d)) on %s:%u, %s; requests at split %s; Ctrl-C stops\n",
+              m.raw.value("arch", std::string("?")).c_str(), opts.input.cuts.front().split, m.num_blocks,
+              opts.host.c_str(), unsigned(server.port()), device_description(device).c_str(), held.c_str());
   if (opts.tls)
     std::printf("TLS 1.3: devices need a certificate signed by %s; this server's certificate SHA-256 %s\n",
                 opts.tls->options().ca_file.c_str(), opts.tls->fingerprint().c_str());
