@@ -181,6 +181,24 @@ TEST(SplitRuntime, OneExportServesEverySplitItLists) {
   }
   EXPECT_THROW(client.infer(at3, 2), Error);  // the activation after block 3 is not the one at 2
   EXPECT_THROW(head.run(images.image(0), WireEncoding::Fp32, 1), Error);
+
+  // A run that changes its split on every request: each is answered, and right, and the switches are counted.
+  ClientRun run;
+  run.encoding = WireEncoding::Int8;
+  const std::vector<int> cycle{2, B, 3, 3, 2};
+  size_t next = 0;
+  std::vector<std::pair<int, int64_t>> seen;
+  run.choose = [&] { return cycle[next++ % cycle.size()]; };
+  run.observe = [&](int p, int64_t bytes, double, int64_t) { seen.push_back({p, bytes}); };
+  SplitRunReport r = run_split_client(head, client, images, run);
+  EXPECT_TRUE(r.complete()) << r.stopped;
+  EXPECT_EQ(r.images, 4);
+  EXPECT_EQ(r.correct, 4);  // int8 rounding does not move these argmaxes
+  EXPECT_EQ(r.switches, 2);  // 2 -> B -> 3 -> 3
+  EXPECT_EQ(r.per_split, (std::map<int, int64_t>{{2, 1}, {3, 2}, {B, 1}}));
+  ASSERT_EQ(seen.size(), 4u);
+  EXPECT_EQ(seen[1], (std::pair<int, int64_t>{B, 0}));  // device-only sends nothing
+  EXPECT_EQ(seen[2].second, net->space().payload_bytes(3, Encoding::Int8));
   fs::remove_all(dir);
 }
 

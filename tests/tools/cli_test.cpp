@@ -180,6 +180,7 @@ TEST(Cli, ServeAndClient) {
   expect_refused("serve --model /nonexistent-export", "/nonexistent-export");
   expect_refused("serve --model /tmp --workers 0", "--workers");
   expect_help_and_unknown("client", {"--model", "--server", "--data", "--limit", "--emulate-device", "--timeout-ms",
+                                     "--split", "--link-trace", "--max-latency", "--hysteresis", "--probe-every",
                                      "--tls", "--tls-server-name", "--tls-pin", "--insecure"},
                           "--model /tmp/x");
   expect_refused("client", "--model");

@@ -1,6 +1,10 @@
 // nasc client: the IoT device. Runs the head of an exported split on test images, sends each payload through an
-// emulated link to `nasc serve`, and reports accuracy and measured latency beside the estimator's prediction.
+// emulated link (constant, or a recorded trace) to `nasc serve`, and reports accuracy and measured latency beside
+// the estimator's prediction; with an export of several splits it may choose the split per request.
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <limits>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -12,6 +16,9 @@
 #include "latency/estimator.h"
 #include "nn/device.h"
 #include "common/progress.h"
+#include "common/stats.h"
+#include "deploy/split_policy.h"
+#include "latency/link_trace.h"
 #include "tls_args.h"
 
 namespace {
@@ -28,6 +35,11 @@ struct ClientArgs {
   std::string device = "cpu";
   int threads = 1;
   int timeout_ms = 10000;
+  std::string split;       // N, adaptive, oracle; empty: the export's default split
+  std::string link_trace;  // uplink trace to emulate instead of a constant bandwidth
+  double max_latency_ms = -1;
+  double hysteresis = 0.1;
+  int probe_every = 10;
   bool json_out = false;
   nasc::cli::TlsArgs tls;
 };
@@ -63,17 +75,46 @@ nasc::LatencyEstimator estimator(const nasc::SplitManifest& m, const nasc::Hardw
   return LatencyEstimator(Space(SpaceConfig::from_json(m.raw["space"], "manifest")), device, server, link, priced);
 }
 
-// Milliseconds the emulated device takes for the head of this split, by its profile.
-double head_ms(const nasc::SplitManifest& m, const nasc::HardwareProfile& device) {
+// Milliseconds the emulated device takes for the head of split p, by its profile.
+double head_ms(const nasc::SplitManifest& m, const nasc::HardwareProfile& device, int p) {
   using namespace nasc;
   const LatencyEstimator est = estimator(m, device, device, LinkModel{}, Encoding::Int8);
-  return est.breakdown(est.space().parse_arch(m.raw["arch"].get<std::string>()), m.split).device_ms;
+  return est.breakdown(est.space().parse_arch(m.raw["arch"].get<std::string>()), p).device_ms;
+}
+
+// What each split the export serves costs by the profiles (device: the emulated one when given), for choosing the
+// split per request; empty with a reason when the profiles are not known here.
+std::vector<nasc::SplitCost> split_costs(const nasc::SplitManifest& m, const nasc::LinkModel& link, nasc::Encoding enc,
+                                         const std::optional<nasc::HardwareProfile>& emulated, std::string& why_not) {
+  using namespace nasc;
+  namespace fs = std::filesystem;
+  const json& lat = m.raw.contains("latency") ? m.raw["latency"] : json(nullptr);
+  if (!lat.is_object() || !lat.contains("server_profile")) {
+    why_not = "the export recorded no hardware profiles (export it from a search, or with --device-profile and "
+              "--server-profile)";
+    return {};
+  }
+  const std::string dev = lat["device_profile"].get<std::string>(), srv = lat["server_profile"].get<std::string>();
+  if ((!emulated && !fs::exists(dev)) || !fs::exists(srv)) {
+    why_not = cat("profile ", !emulated && !fs::exists(dev) ? dev : srv, " not found from this directory");
+    return {};
+  }
+  const LatencyEstimator est = LatencyEstimator(Space(SpaceConfig::from_json(m.raw["space"], "manifest")),
+                                                emulated ? *emulated : HardwareProfile::load(dev),
+                                                HardwareProfile::load(srv), link, enc);
+  const Arch arch = est.space().parse_arch(m.raw["arch"].get<std::string>());
+  std::vector<SplitCost> costs;
+  for (int p : m.splits()) {
+    const LatencyBreakdown b = est.breakdown(arch, p);
+    costs.push_back({p, b.device_ms, b.server_ms, b.payload_bytes, b.result_bytes});
+  }
+  return costs;
 }
 
 // The estimator's breakdown for this split and link, when the export recorded profiles that still exist; the
 // device profile is the emulated one when there is one.
 nasc::json predicted(const nasc::SplitManifest& m, const std::optional<nasc::LinkModel>& link, nasc::Encoding enc,
-                     const std::optional<nasc::HardwareProfile>& emulated, std::string& why_not) {
+                     const std::optional<nasc::HardwareProfile>& emulated, int split, std::string& why_not) {
   using namespace nasc;
   namespace fs = std::filesystem;
   const json& lat = m.raw.contains("latency") ? m.raw["latency"] : json(nullptr);
@@ -92,7 +133,7 @@ nasc::json predicted(const nasc::SplitManifest& m, const std::optional<nasc::Lin
   }
   const LatencyEstimator est =
       estimator(m, emulated ? *emulated : HardwareProfile::load(dev), HardwareProfile::load(srv), *link, enc);
-  return est.breakdown(est.space().parse_arch(m.raw["arch"].get<std::string>()), m.split).to_json();
+  return est.breakdown(est.space().parse_arch(m.raw["arch"].get<std::string>()), split).to_json();
 }
 
 int run_client(const ClientArgs& a) {
@@ -108,12 +149,19 @@ int run_client(const ClientArgs& a) {
   torch::Device device = select_device(a.device, a.threads);
   HeadRuntime head(a.model, device);
   const SplitManifest& m = head.manifest();
-  const WireEncoding enc = a.encoding.empty() ? head.default_encoding() : to_wire(parse_encoding(a.encoding));
-  const std::optional<LinkModel> link = chosen_link(a, m);
+  const WireEncoding enc = a.encoding.empty() ? head.interior_encoding() : to_wire(parse_encoding(a.encoding));
+  std::optional<LinkModel> link = chosen_link(a, m);
+  std::shared_ptr<const LinkTrace> trace;
+  if (!a.link_trace.empty()) {
+    if (a.no_link) fail("--link-trace and --no-link exclude each other");
+    trace = std::make_shared<const LinkTrace>(LinkTrace::load(a.link_trace));
+    if (!link) link = LinkModel{trace->mean_mbps(), trace->mean_mbps(), std::max(0.0, a.delay_ms), true};
+  }
   if (link) {
     copt.link.up_mbps = link->uplink_mbps;
     copt.link.down_mbps = link->downlink_mbps;
     copt.link.delay_ms = link->delay_ms;
+    copt.link.up_trace = trace;
   }
   FrameClient client(copt);
   const std::vector<int64_t>& in = head.model().input_shape();  // [C, H, W]: own images are resized to it
@@ -122,23 +170,101 @@ int run_client(const ClientArgs& a) {
   double hold_ms = 0;
   if (!a.emulate_device.empty()) {
     emulated = HardwareProfile::load(a.emulate_device);
-    hold_ms = head_ms(m, *emulated);
+    hold_ms = head_ms(m, *emulated, m.split);
   }
 
   Progress progress("client");
-  SplitRunReport r = run_split_client(head, client, test, a.limit, enc, hold_ms,
-                                      [&](int64_t done, int64_t total, const SplitRunReport& so_far) {
-                                        if (progress.due() || done == total)
-                                          progress.update(done, total,
-                                                          cat("accuracy ", 100.0 * so_far.accuracy(), "%"));
-                                      });
+  ClientRun run;
+  run.limit = a.limit;
+  run.encoding = enc;
+  if (emulated) run.device_hold_ms = [&](int p) { return head_ms(m, *emulated, p); };
+  run.progress = [&](int64_t done, int64_t total, const SplitRunReport& so_far) {
+    if (progress.due() || done == total) progress.update(done, total, cat("accuracy ", 100.0 * so_far.accuracy(), "%"));
+  };
+  // The split of each request: fixed, or chosen by the policy from what the link did (adaptive), or by one who
+  // knows the trace ahead (oracle, the bound to compare against).
+  std::unique_ptr<SplitPolicy> policy;
+  std::vector<SplitCost> costs;
+  const std::string mode = a.split.empty() ? "default" : a.split;
+  if (mode == "adaptive" || mode == "oracle") {
+    if (!link) fail("--split ", mode, " needs a link to emulate: give --bandwidth or --link-trace");
+    if (mode == "oracle" && !trace) fail("--split oracle needs --link-trace: it knows the trace ahead");
+    std::string why;
+    costs = split_costs(m, *link, enc == WireEncoding::Raw ? Encoding::Int8 : from_wire(enc), emulated, why);
+    if (costs.empty()) fail("--split ", mode, ": ", why);
+  }
+  if (mode == "adaptive") {
+    SplitPolicyOptions po;
+    po.link.initial_mbps = link->uplink_mbps;
+    po.link.delay_ms = link->delay_ms;
+    po.downlink_mbps = link->downlink_mbps;
+    po.hysteresis = a.hysteresis;
+    po.probe_every = a.probe_every;
+    policy = std::make_unique<SplitPolicy>(costs, po);
+    run.choose = [&] { return policy->choose(); };
+    run.observe = [&](int p, int64_t bytes, double moved_ms, int64_t reply_bytes) {
+      // The estimate learns the uplink: the round trip's bytes in motion less the downlink's share.
+      const double down = bytes > 0 ? link->downlink_ms(reply_bytes) : 0.0;
+      policy->observe(p, bytes, std::max(0.0, moved_ms - down));
+    };
+  } else if (mode == "oracle") {
+    run.choose = [&] {
+      const double t = client.link().trace_clock_ms();
+      int best = costs.front().split;
+      double best_ms = std::numeric_limits<double>::infinity();
+      for (const SplitCost& c : costs) {
+        double ms = c.device_ms + c.server_ms;
+        if (c.payload_bytes > 0)
+          ms += link->delay_ms + trace->transfer_ms(c.payload_bytes, t + c.device_ms) +
+                link->downlink_ms(c.result_bytes);
+        if (ms < best_ms) best_ms = ms, best = c.split;
+      }
+      return best;
+    };
+  } else if (mode != "default") {
+    size_t used = 0;
+    int p = -1;
+    try {
+      p = std::stoi(mode, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != mode.size())
+      fail("--split '", mode, "': expected a split the export serves, adaptive or oracle");
+    m.cut(p);  // throws naming the splits held
+    run.choose = [p] { return p; };
+    if (emulated) hold_ms = head_ms(m, *emulated, p);
+  }
+  SplitRunReport r = run_split_client(head, client, test, run);
+  if (emulated && r.per_split.size() == 1) r.device_hold_ms = head_ms(m, *emulated, r.per_split.begin()->first);
   progress.finish(cat("client: ", r.images, " requests in ", r.wall_s, " s"));
 
   std::string why_not;
-  const json pred = predicted(m, link, from_wire(enc), emulated, why_not);
+  const bool one_split = r.per_split.size() <= 1;
+  const int used = one_split && !r.per_split.empty() ? r.per_split.begin()->first : m.split;
+  json pred = nullptr;
+  if (trace)
+    why_not = "the link follows a trace (nasc latency --link-trace models its distribution)";
+  else if (!one_split)
+    why_not = "the split changed per request";
+  else
+    pred = predicted(m, link, from_wire(enc), emulated, used, why_not);
+  json within = nullptr;
+  if (a.max_latency_ms > 0)
+    within = r.totals_ms.empty() ? 0.0
+                                 : double(std::count_if(r.totals_ms.begin(), r.totals_ms.end(),
+                                                        [&](double v) { return v <= a.max_latency_ms; })) /
+                                       double(r.totals_ms.size());
   json out = {{"model", a.model},
               {"server", a.server},
-              {"split", m.split},
+              {"split", used},
+              {"split_choice", {{"mode", mode},
+                                {"switches", r.switches},
+                                {"per_split", r.per_split_json()},
+                                {"policy", policy ? policy->report() : json(nullptr)}}},
+              {"link_trace", trace ? json(a.link_trace) : json(nullptr)},
+              {"max_latency_ms", a.max_latency_ms > 0 ? json(a.max_latency_ms) : json(nullptr)},
+              {"within_max_latency", within},
               {"num_blocks", m.num_blocks},
               {"arch", m.raw.value("arch", "")},
               {"link", link ? link->to_json() : json(nullptr)},
@@ -161,17 +287,36 @@ int run_client(const ClientArgs& a) {
     std::printf("%s\n", out.dump(2).c_str());
     return exit_code();
   }
-  std::printf("split %d of %d, %s payload %lld B, %lld images, accuracy %.2f%%\n", m.split, m.num_blocks,
-              r.encoding.c_str(), (long long)r.payload_bytes, (long long)r.images, 100.0 * r.accuracy());
-  if (link)
+  if (one_split)
+    std::printf("split %d of %d, %s payload %lld B, %lld images, accuracy %.2f%%\n", used, m.num_blocks,
+                r.encoding.c_str(), (long long)r.payload_bytes, (long long)r.images, 100.0 * r.accuracy());
+  else
+    std::printf("split chosen per request (%s) of %d blocks, %lld images, accuracy %.2f%%\n", mode.c_str(),
+                m.num_blocks, (long long)r.images, 100.0 * r.accuracy());
+  if (!one_split || policy) {
+    std::string shares;
+    for (auto& [q, count] : r.per_split)
+      shares += cat(shares.empty() ? "" : ", ", q, ": ", count, " (", int(std::lround(100.0 * count / r.images)), "%)");
+    std::printf("splits used %s; %lld switches", shares.c_str(), (long long)r.switches);
+    if (policy)
+      std::printf("; %lld probes; uplink estimate at the end %.3g Mbit/s", (long long)policy->probes(),
+                  policy->link().mbps());
+    std::printf("\n");
+  }
+  if (trace)
+    std::printf("emulated uplink: trace %s (%.1f s, mean %.3g Mbit/s, looping); down %.3g Mbit/s; one-way delay "
+                "%.3g ms\n", a.link_trace.c_str(), trace->period_ms() / 1000, trace->mean_mbps(), link->downlink_mbps,
+                link->delay_ms);
+  else if (link)
     std::printf("emulated link: up %.3g Mbit/s, down %.3g Mbit/s, one-way delay %.3g ms\n", link->uplink_mbps,
                 link->downlink_mbps, link->delay_ms);
   else
     std::printf("no link emulated (plain loopback)\n");
   if (emulated)
-    std::printf("emulated device: %s (%s), each head held to its %.3f ms; %lld of %lld heads took longer here\n"
+    std::printf("emulated device: %s (%s), each head held to its %s; %lld of %lld heads took longer here\n"
                 "server: measured on the machine running nasc serve, not emulated\n",
-                emulated->meta().description.c_str(), a.emulate_device.c_str(), hold_ms,
+                emulated->meta().description.c_str(), a.emulate_device.c_str(),
+                one_split ? cat(head_ms(m, *emulated, used), " ms").c_str() : "profile's time at its split",
                 (long long)r.device_overruns, (long long)r.images);
   std::printf("%-12s %10s %10s %10s\n", "ms", "median", "p95", "predicted");
   auto row = [&](const char* name, const LatencyStats& s, double p) {
@@ -186,6 +331,8 @@ int run_client(const ClientArgs& a) {
   row("server", r.server, p("server_ms"));
   row("total", r.total, p("total_ms"));
   if (pred.is_null()) std::printf("no prediction: %s\n", why_not.c_str());
+  if (!within.is_null())
+    std::printf("within %.4g ms: %.1f%% of requests\n", a.max_latency_ms, 100.0 * within.get<double>());
   if (!r.complete())
     std::printf("only %lld of %lld images were answered: the figures above are theirs\n", (long long)r.images,
                 (long long)r.requested);
@@ -219,6 +366,25 @@ nasc::cli::Action setup_client(CLI::App& app) {
   app.add_option("--timeout-ms", a->timeout_ms, "Deadline per request: a lost connection is retried with back-off (50 ms doubling to 1 s) "
                  "until it, so a server restarted within it is found again")
       ->check(CLI::Range(1, 3600000))
+      ->capture_default_str();
+  app.add_option("--split", a->split,
+                 "Split of every request: one the export serves (default: its default split), adaptive (per "
+                 "request, the split with the lowest predicted total by the profiles and an uplink estimate learnt "
+                 "from its own transfers), or oracle (knows --link-trace ahead: the bound for adaptive)");
+  app.add_option("--link-trace", a->link_trace,
+                 "Emulate the uplink by this trace (Mahimahi, or CSV seconds,mbps[,delay_ms]; it loops from the "
+                 "first request) instead of a constant --bandwidth")
+      ->check(CLI::ExistingFile);
+  app.add_option("--max-latency", a->max_latency_ms, "Report the share of requests whose total is within this, ms")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--hysteresis", a->hysteresis,
+                 "adaptive: leave the current split only for one predicted below (1 - this) x its total")
+      ->check(CLI::Range(0.0, 0.9))
+      ->capture_default_str();
+  app.add_option("--probe-every", a->probe_every,
+                 "adaptive: after this many requests that sent nothing (device-only), send one to learn the link "
+                 "again (0 = never)")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_flag("--json", a->json_out, "Print the report as JSON instead of a table");
   a->tls.add_to(app, nasc::TlsRole::Client);
