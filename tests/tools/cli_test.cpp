@@ -114,6 +114,7 @@ TEST(Cli, Latency) {
   expect_ok("latency --split all --link-trace " + good + " --max-latency 20",
             "up.csv (csv): 2.0 s, looping; Mbit/s per second p10 2.45, p50 10.25, p90 18.05, mean 10.25");
   expect_ok("latency --link-trace " + good, "best split of each request");
+  expect_ok("latency --link-trace " + good + " --json", "\"adaptive\"");
   expect_ok("latency --link-trace " + good + " --json", "\"best_static_split\"");
   expect_refused("latency --link-trace " + bad, "bad.up line 3: '5'");
   expect_refused("latency --link-trace " + good + " --split 3", "expected all or best");

@@ -12,6 +12,7 @@
 #include "common/error.h"
 #include "common/stats.h"
 #include "latency/estimator.h"
+#include "deploy/split_policy.h"
 #include "latency/trace_latency.h"
 #include "scenario_args.h"
 
@@ -45,11 +46,36 @@ int run_over_trace(const LatencyArgs& a, const nasc::cli::Scenario& sc, const na
   int best_p = floor;
   double best_p95 = std::numeric_limits<double>::infinity();
   std::vector<LatencySummary> per_split;
+  std::vector<std::vector<double>> at_split;
   for (int p = floor; p <= space.num_blocks(); ++p) {
-    per_split.push_back(LatencySummary::of(latencies_over_trace(est, arch, p, up, rq), a.max_latency_ms));
+    at_split.push_back(latencies_over_trace(est, arch, p, up, rq));
+    per_split.push_back(LatencySummary::of(at_split.back(), a.max_latency_ms));
     if (per_split.back().p95 < best_p95) best_p95 = per_split.back().p95, best_p = p;
   }
   const LatencySummary oracle = LatencySummary::of(oracle_over_trace(est, arch, floor, up, rq), a.max_latency_ms);
+  // nasc client --split adaptive over the same requests: its policy picks each split from the transfers of the
+  // requests before (so it lags the link), starting from --bandwidth, and learns from the one it sent.
+  std::vector<SplitCost> costs;
+  for (int p = floor; p <= space.num_blocks(); ++p) {
+    const LatencyBreakdown b = est.breakdown(arch, p);
+    costs.push_back({p, b.device_ms, b.server_ms, b.payload_bytes, b.result_bytes});
+  }
+  SplitPolicyOptions po;
+  po.link.initial_mbps = est.link().uplink_mbps;
+  po.link.delay_ms = est.link().delay_ms;
+  po.downlink_mbps = est.link().return_result ? est.link().downlink_mbps : 0.0;
+  po.probe_every = 10;
+  SplitPolicy policy(costs, po);
+  std::vector<double> adaptive_ms;
+  for (size_t i = 0; i < at_split.front().size(); ++i) {
+    const int p = policy.choose();
+    const SplitCost& c = costs[size_t(p - floor)];
+    const double ms = at_split[size_t(p - floor)][i];
+    adaptive_ms.push_back(ms);
+    const double down = c.result_bytes > 0 ? est.breakdown(arch, p).downlink_ms : 0.0;
+    policy.observe(p, c.payload_bytes, c.payload_bytes > 0 ? ms - c.device_ms - c.server_ms - down : 0.0);
+  }
+  const LatencySummary adaptive = LatencySummary::of(adaptive_ms, a.max_latency_ms);
   auto share = [](double v) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.1f%%", 100.0 * v);
@@ -90,9 +116,14 @@ int run_over_trace(const LatencyArgs& a, const nasc::cli::Scenario& sc, const na
     setting["splits"] = rows;
     setting["best_static_split"] = best_p;
     setting["oracle"] = oracle.to_json();
+    setting["adaptive"] = adaptive.to_json();
+    setting["adaptive"]["policy"] = policy.report();
     std::cout << setting.dump(2) << "\n";
     return 0;
   }
+  std::printf("%-8s %-24s %10s %10.3f %10.3f %10.3f %9s\n", "adaptive",
+              cat(policy.switches(), " switches, ", policy.probes(), " probes").c_str(), "-", adaptive.p50,
+              adaptive.p95, adaptive.mean, share(adaptive.share_within).c_str());
   std::printf("%-8s %-24s %10s %10.3f %10.3f %10.3f %9s\n", "oracle", "best split of each request", "-", oracle.p50,
               oracle.p95, oracle.mean, share(oracle.share_within).c_str());
   return 0;
