@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <future>
 #include <thread>
 
 #include "common/error.h"
@@ -199,6 +200,49 @@ TEST(SplitRuntime, OneExportServesEverySplitItLists) {
   ASSERT_EQ(seen.size(), 4u);
   EXPECT_EQ(seen[1], (std::pair<int, int64_t>{B, 0}));  // device-only sends nothing
   EXPECT_EQ(seen[2].second, net->space().payload_bytes(3, Encoding::Int8));
+  fs::remove_all(dir);
+}
+
+// 64 devices at once, each changing its split on every request, against one server holding the tails of three
+// splits: every request is answered with the whole network's class.
+TEST(SplitRuntime, SixtyFourClientsSwitchingSplitsAreAllAnsweredRight) {
+  Network net = test_network(kArchA, 5);
+  const Normalizer norm = test_normalizer();
+  torch::Tensor whole;
+  const ImageSet images = self_labelled(*net, norm, 8, whole);
+  const std::string dir = fresh_dir("multi64");
+  ExportOptions opt;
+  opt.split = 3;
+  opt.splits = {1, 2};
+  opt.encoding = Encoding::Fp32;
+  export_split(*net, norm, opt, dir);
+  HeadRuntime head(dir, torch::kCPU);
+  TailRuntime tail(dir, torch::kCPU);
+  LogSink log;
+  ServerOptions so = test_server_options(log);
+  so.input = tail.input_spec();
+  so.max_connections = 64;
+  so.io_timeout_ms = 5000;
+  FrameServer server(so, tail.handler());
+  constexpr int kClients = 64;
+  std::vector<std::future<int64_t>> right;
+  for (int k = 0; k < kClients; ++k)
+    right.push_back(std::async(std::launch::async, [&, k] {
+      ClientOptions co;
+      co.port = server.port();
+      co.request_timeout_ms = 20000;
+      FrameClient client(co);
+      ClientRun run;
+      run.encoding = WireEncoding::Fp32;
+      int next = k;
+      run.choose = [&] { return 1 + next++ % 3; };  // 1, 2, 3, 1, ...
+      SplitRunReport r = run_split_client(head, client, images, run);
+      return r.complete() && r.switches == r.images - 1 ? r.correct : int64_t(-1);
+    }));
+  int64_t total = 0;
+  for (auto& f : right) total += f.get();
+  EXPECT_EQ(total, kClients * int64_t(images.size()));
+  EXPECT_EQ(server.stats().errors[size_t(ErrorCode::UnknownSplit)], 0u);
   fs::remove_all(dir);
 }
 
