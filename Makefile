@@ -16,8 +16,10 @@ build: deps
 	@cmake --build $(BUILD) -j $(JOBS)
 
 run: build
-	$(NASC) search --space fmnist --data fmnist --strategy nasc --budget quick --bandwidth 10 --delay 5 \
-	  --encoding int8 --min-device-blocks 1 --latency-frac 0.3 --seed 1 --out runs/make-run --resume $(RUN_ARGS)
+	$(NASC) search --space nbmacro --data fmnist32 --strategy nasc --epochs 3 --train-limit 8000 \
+	  --device-profile profiles/raspi4-nbmacro.json --server-profile profiles/titanrtx-nbmacro.json \
+	  --bandwidth 100 --delay 5 --encoding int8 --min-device-blocks 1 --max-latency 12 --seed 1 \
+	  --out runs/make-run --resume $(RUN_ARGS)
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

@@ -62,6 +62,10 @@ void print_search_summary(const json& r, const Space& space) {
   std::printf("latency       %.3f ms = device %.3f + uplink %.3f + server %.3f + downlink %.3f (payload %lld B)\n",
               l["total_ms"].get<double>(), l["device_ms"].get<double>(), l["uplink_ms"].get<double>(),
               l["server_ms"].get<double>(), l["downlink_ms"].get<double>(), (long long)r["payload_bytes"].get<int64_t>());
+  if (r.contains("same_network"))
+    std::printf("same network  device only %.3f ms; at split %d (as early as the privacy floor allows) %.3f ms\n",
+                r["same_network"]["device_only_ms"].get<double>(), r["same_network"]["earliest_split"].get<int>(),
+                r["same_network"]["earliest_split_ms"].get<double>());
   if (!r["max_latency_ms"].is_null())
     std::printf("threshold     %.3f ms (%s); floor of the space %.3f ms\n", r["max_latency_ms"].get<double>(),
                 r["feasible"].get<bool>() ? "met" : "NOT met", r["oracle"]["total_ms"].get<double>());
@@ -159,6 +163,13 @@ int run_search(const SearchArgs& a) {
   r["server_profile"] = sc.server_profile_path;
   r["device"] = device_description(device);
   r["versions"] = library_versions();
+  {
+    // What the same network would cost uncut or cut as early as the privacy floor allows: what the split buys.
+    const Arch arch = space.parse_arch(r["arch"].get<std::string>());
+    r["same_network"] = {{"device_only_ms", sc.latency->breakdown(arch, space.num_blocks()).total_ms},
+                         {"earliest_split", req.min_device_blocks},
+                         {"earliest_split_ms", sc.latency->breakdown(arch, req.min_device_blocks).total_ms}};
+  }
   write_search_result(a.out, r);
   cli::print_search_summary(r, space);
   std::printf("results in %s/search.json and %s/search.csv; retrain with: nasc train --from %s/search.json\n",
