@@ -1,6 +1,6 @@
 // The edge server's transport: accepts frame connections, answers health and stats itself and hands each
 // well-formed request to a Handler (the tail network). A bad frame closes only its own connection; a full server
-// makes room by closing its longest-idle connection; the log is rate-limited (README, "Reliability").
+// makes room by closing its longest-idle connection; the log is rate-limited (docs/RUNTIME.md, "Reliability").
 #pragma once
 #include <array>
 #include <atomic>

@@ -68,7 +68,7 @@ json ExperimentConfig::to_json() const {
   return j;
 }
 
-// Long on purpose: one check per field, in the order of the file format (README, "nasc experiment"), so that
+// Long on purpose: one check per field, in the order of the file format (docs/USAGE.md, "nasc experiment"), so that
 // a reader sees every rule and its message in one place.
 ExperimentConfig ExperimentConfig::from_json(const json& j, const std::string& ctx) {
   if (!j.is_object()) fail(ctx, ": expected a JSON object describing an experiment");

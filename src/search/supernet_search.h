@@ -76,8 +76,8 @@ struct SearchOptions {
   // Each weight step also trains the largest and the smallest network (per layer the op slowest and fastest on the
   // device profile, BigNAS's sandwich rule), and every path but the largest learns the largest's predictions
   // instead of the labels (in-place distillation), so that every path learns one target and the scores of sampled
-  // paths compare networks rather than how far each one's parts happen to be trained (README: it did not rank
-  // better on fmnist).
+  // paths compare networks rather than how far each one's parts happen to be trained (results/supernet-ranking: it
+  // did not rank better on fmnist).
   bool sandwich = false;
   uint64_t seed = 1;
 
