@@ -19,15 +19,6 @@ using namespace nasc::test;
 
 double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 // A fake server that accepts connections and treats each with `act` until stopped.
 class FakeServer {
  public:

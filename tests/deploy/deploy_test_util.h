@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -46,6 +47,16 @@ inline Response sum_handler(const Request& r) {
   float sum = 0;
   for (float x : v) sum += x;
   return Response{{sum, float(v.size())}};
+}
+
+// The message of the Error `f` throws, or "" when it throws none.
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
 }
 
 inline WireTensor good_payload(WireEncoding enc = WireEncoding::Fp32) {

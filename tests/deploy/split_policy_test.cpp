@@ -10,20 +10,14 @@
 #include <random>
 
 #include "common/error.h"
+#include "deploy_test_util.h"
 
 namespace nasc {
 namespace {
 
-constexpr double kDelay = 5;  // ms, one way
+using nasc::test::error_of;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+constexpr double kDelay = 5;  // ms, one way
 
 // At 20 Mbit/s (0.0004 ms per byte) the early and mid splits tie at 41 ms (early 4 + 12 + 5 + 20, mid 24 + 4 + 5 + 8),
 // so that noise alone decides between them; at 0.5 Mbit/s they cost 821 and 353 ms against device-only's 70.

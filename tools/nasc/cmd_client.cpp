@@ -222,15 +222,9 @@ int run_client(const ClientArgs& a) {
       return best;
     };
   } else if (mode != "default") {
-    size_t used = 0;
-    int p = -1;
-    try {
-      p = std::stoi(mode, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != mode.size())
-      fail("--split '", mode, "': expected a split the export serves, adaptive or oracle");
+    const std::optional<int> given = cli::parse_int(mode);
+    if (!given) fail("--split '", mode, "': expected a split the export serves, adaptive or oracle");
+    const int p = *given;
     m.cut(p);  // throws naming the splits held
     run.choose = [p] { return p; };
     if (emulated) hold_ms = head_ms(m, *emulated, p);

@@ -102,14 +102,8 @@ int run_export(const ExportArgs& a) {
   } else if (!a.splits.empty()) {
     std::stringstream in(a.splits);
     for (std::string item; std::getline(in, item, ',');) {
-      size_t used = 0;
-      int q = -1;
-      try {
-        q = std::stoi(item, &used);
-      } catch (const std::exception&) {
-        used = 0;
-      }
-      if (used == 0 || used != item.size() || q < 0 || q > B)
+      const int q = cli::parse_int(item).value_or(-1);
+      if (q < 0 || q > B)
         fail("--splits '", a.splits, "': '", item, "' is not a block index 0..", B, " (expected e.g. 2,5,", B,
              " or all)");
       opt.splits.push_back(q);

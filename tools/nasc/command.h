@@ -3,6 +3,7 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,19 @@ inline bool register_command(Command c) {
 void add_device_option(CLI::App& app, std::string& device);    // --device auto|cpu|cuda
 void add_threads_option(CLI::App& app, int& threads);           // --threads N
 void add_seed_option(CLI::App& app, uint64_t& seed);            // --seed N
+
+// The whole of `text` as a decimal integer (a block index, a split), or nothing: "3x", "" and "1e2" are not.
+inline std::optional<int> parse_int(const std::string& text) {
+  size_t used = 0;
+  int v = 0;
+  try {
+    v = std::stoi(text, &used);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  if (used == 0 || used != text.size()) return std::nullopt;
+  return v;
+}
 
 }  // namespace nasc::cli
 
