@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <map>
 
 #include "common/error.h"
 #include "common/stats.h"
@@ -25,10 +26,11 @@ int main(int argc, char** argv) {
   std::string device_profile = "profiles/cpu1-nbmacro.json", server_profile, csv_path, encoding = "int8";
   double bandwidth = 10, delay = 5;
   int min_device_blocks = 1, seeds = 50, lambda = 2, population = 20, tournament = 5;
-  double delta_init = 1.0;
+  double delta_init = 1.0, eval_noise = 0;
   bool device_only = false;
   std::vector<double> quantiles = {0.25, 0.5, 0.75}, taus = {1.0, 0.8, 0.6, 0.4};
   std::vector<int64_t> budgets = {8, 32, 100, 300};
+  std::vector<std::string> variants = {"asng"};
   app.add_option("--truth", truth_path, "Truth table of the space")->capture_default_str();
   app.add_option("--space", space_name, "Space the table covers")->capture_default_str();
   app.add_option("--device-profile", device_profile, "Device hardware profile")->capture_default_str();
@@ -40,10 +42,19 @@ int main(int argc, char** argv) {
   app.add_flag("--device-only", device_only, "Only the device-only split (p = B)");
   app.add_option("--quantiles", quantiles, "Thresholds at these quantiles of the networks' latency")->capture_default_str();
   app.add_option("--taus", taus, "Proxy quality: Kendall tau of the proxy with the truth (1 = exact)")->capture_default_str();
+  app.add_option("--eval-noise", eval_noise,
+                 "Fresh noise on every evaluation, points (a supernet scoring on one batch: ~4.4 at 128 images)")
+      ->capture_default_str();
   app.add_option("--evaluations", budgets, "Evaluated networks per run")->capture_default_str();
   app.add_option("--seeds", seeds, "Runs per cell")->capture_default_str();
   app.add_option("--lambda", lambda, "ASNG samples per step")->capture_default_str();
   app.add_option("--delta-init", delta_init, "ASNG step size at Delta = 1")->capture_default_str();
+  app.add_option("--asng", variants,
+                 "ASNG variants to run: asng followed by any of +tie (infeasible samples tie), +start (theta starts "
+                 "where half its samples meet T), +fs (samples drawn within the feasible set), +best (the answer is "
+                 "the best-scored sample, not the mode), +bestsplit (each sample at its fastest split), +softW (rank by "
+                 "error + W x violation / T), +rewardW (feasible samples ranked by error - W x capacity)")
+      ->capture_default_str();
   app.add_option("--population", population, "Evolution: population size")->capture_default_str();
   app.add_option("--tournament", tournament, "Evolution: tournament size")->capture_default_str();
   app.add_option("--csv", csv_path, "Write the rows to this CSV file");
@@ -51,6 +62,31 @@ int main(int argc, char** argv) {
 
   try {
     const auto t0 = std::chrono::steady_clock::now();
+    std::map<std::string, TableAsngOptions> asng;
+    std::vector<std::string> methods;
+    for (const std::string& v : variants) {
+      TableAsngOptions o;
+      o.lambda = lambda;
+      o.delta_init = delta_init;
+      if (v.rfind("asng", 0) != 0) fail("--asng ", v, ": expected asng followed by +tie, +start, +fs, +best, +bestsplit, +softW or +rewardW");
+      for (size_t at = 4; at < v.size();) {
+        const size_t next = std::min(v.find('+', at + 1), v.size());
+        const std::string flag = v.substr(at, next - at);
+        if (flag == "+tie") o.tie_infeasible = true;
+        else if (flag == "+start") o.start_at_threshold = true;
+        else if (flag == "+fs") o.feasible_sampling = true;
+        else if (flag == "+best") o.best_seen = true;
+        else if (flag == "+bestsplit") o.best_split = true;
+        else if (flag.rfind("+soft", 0) == 0) o.soft_constraint = std::stod(flag.substr(5));
+        else if (flag.rfind("+reward", 0) == 0) o.budget_reward = std::stod(flag.substr(7));
+        else fail("--asng ", v, ": unknown '", flag, "', expected +tie, +start, +fs, +best, +bestsplit, +softW or +rewardW");
+        at = next;
+      }
+      asng[o.name()] = o;
+      methods.push_back(o.name());
+    }
+    methods.push_back("random");
+    methods.push_back("evolution");
     Space space(SpaceConfig::load(space_name));
     TruthTable truth = TruthTable::load(truth_path, space);
     HardwareProfile dev = HardwareProfile::load(device_profile);
@@ -70,23 +106,25 @@ int main(int argc, char** argv) {
       TableProblem prob;
       prob.max_latency_ms = quantile_sorted(ms, q);
       prob.min_device_blocks = floor;
+      prob.eval_noise_sd = eval_noise;
       auto best = truth.best_feasible(est, prob.max_latency_ms, floor);
       if (!best) fail("quantile ", q, ": no network meets ", prob.max_latency_ms, " ms");
       std::printf("\nT = %.3f ms (quantile %.2f): %lld networks meet it, the best %s reaches %.2f%%\n",
                   prob.max_latency_ms, q, (long long)best->feasible, space.arch_digits(best->arch).c_str(),
                   best->accuracy);
-      std::printf("%-6s %-8s %-10s %6s %12s %8s %8s\n", "tau", "noise", "method", "evals", "regret", "<=0.5", "evals");
+      std::printf("%-6s %-8s %-16s %6s %12s %8s %8s\n", "tau", "noise", "method", "evals", "regret", "<=0.5", "evals");
       for (double tau : taus) {
         prob.noise_sd = noise_for_tau(truth, est, prob, tau);
         for (int64_t n : budgets)
-          for (const char* method : {"asng", "random", "evolution"}) {
+          for (const std::string& method : methods) {
             std::vector<double> regrets;
             double evals = 0;
             for (int s = 1; s <= seeds; ++s) {
               prob.noise_seed = uint64_t(s) * 7919;  // one proxy per seed, shared by the three methods
-              TableSearchResult r = std::string(method) == "asng"
-                                        ? table_asng(truth, est, prob, n, lambda, delta_init, uint64_t(s))
-                                    : std::string(method) == "random"
+              const auto variant = asng.find(method);
+              TableSearchResult r = variant != asng.end()
+                                        ? table_asng(truth, est, prob, n, variant->second, uint64_t(s))
+                                    : method == "random"
                                         ? table_random(truth, est, prob, n, uint64_t(s))
                                         : table_evolution(truth, est, prob, n, std::min<int>(population, int(n)),
                                                           std::min<int>(tournament, std::min<int>(population, int(n))),
@@ -97,7 +135,7 @@ int main(int argc, char** argv) {
             double mean = 0, var = 0, within = 0;
             for (double r : regrets) mean += r / seeds, within += (r <= 0.5) / double(seeds);
             for (double r : regrets) var += (r - mean) * (r - mean) / std::max(1, seeds - 1);
-            std::printf("%-6.2f %-8.3f %-10s %6lld %6.2f ± %4.2f %7.0f%% %8.1f\n", tau, prob.noise_sd, method,
+            std::printf("%-6.2f %-8.3f %-16s %6lld %6.2f ± %4.2f %7.0f%% %8.1f\n", tau, prob.noise_sd, method.c_str(),
                         (long long)n, mean, std::sqrt(var), 100 * within, evals);
             csv += cat(q, ",", prob.max_latency_ms, ",", best->feasible, ",", best->accuracy, ",", tau, ",",
                        prob.noise_sd, ",", method, ",", n, ",", seeds, ",", mean, ",", std::sqrt(var), ",", within, ",",

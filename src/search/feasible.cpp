@@ -9,8 +9,26 @@
 
 namespace nasc {
 
+namespace {
+
+// One of `ok` uniformly (no weights), or with probability proportional to weights[k].
+int pick(const std::vector<int>& ok, const std::vector<double>* weights, std::mt19937_64& rng) {
+  if (!weights) return ok[std::uniform_int_distribution<size_t>(0, ok.size() - 1)(rng)];
+  double sum = 0;
+  for (int k : ok) sum += (*weights)[size_t(k)];
+  double u = double(rng() >> 11) * 0x1.0p-53 * sum;
+  for (int k : ok)
+    if ((u -= (*weights)[size_t(k)]) < 0) return k;
+  return ok.back();  // rounding
+}
+
+}  // namespace
+
 bool sample_feasible(const LatencyEstimator& latency, const std::vector<bool>& allowed, double max_ms,
-                     std::mt19937_64& rng, Candidate& out) {
+                     std::mt19937_64& rng, Candidate& out, const Matrix* theta) {
+  if (theta && int(theta->size()) != latency.space().num_layers() + 1)
+    fail("theta has ", theta->size(), " rows, expected ", latency.space().num_layers() + 1, " (layers and split)");
+  auto row = [&](int d) { return theta ? &(*theta)[size_t(d)] : nullptr; };
   const Space& space = latency.space();
   const int B = space.num_blocks(), K = space.num_ops();
   auto cheapest = [&](int b, int p) {
@@ -28,7 +46,7 @@ bool sample_feasible(const LatencyEstimator& latency, const std::vector<bool>& a
   for (int p = 0; p <= B && p < int(allowed.size()); ++p)
     if (allowed[p] && floor_of(p) <= max_ms) splits.push_back(p);
   if (splits.empty()) return false;
-  const int p = splits[std::uniform_int_distribution<size_t>(0, splits.size() - 1)(rng)];
+  const int p = pick(splits, row(space.num_layers()), rng);
   // Stem and head have one cost whatever the op; layer l is block l + 1.
   double spent = latency.link_ms(p) + latency.block_ms(0, 0, p) + latency.block_ms(B - 1, 0, p);
   double rest = 0;  // cheapest cost of the layers not yet chosen
@@ -49,7 +67,7 @@ bool sample_feasible(const LatencyEstimator& latency, const std::vector<bool>& a
     if (ok.empty())
       for (int op = 0; op < K; ++op)
         if (latency.block_ms(b, op, p) == cheapest(b, p)) ok.push_back(op);
-    const int op = ok[std::uniform_int_distribution<size_t>(0, ok.size() - 1)(rng)];
+    const int op = pick(ok, row(b - 1), rng);
     out.arch[b - 1] = op;
     spent += latency.block_ms(b, op, p);
   }

@@ -15,9 +15,11 @@ namespace nasc {
 // uniformly among those that leave a feasible completion. Not uniform over the feasible set, but it never fails
 // when the set is non-empty, where rejection sampling from the uniform distribution almost never hits a tight
 // threshold (none of 4,000 uniform samples meets 17.6 ms on the Raspberry Pi 4 -> Titan RTX profiles).
-// Returns false when no allowed split can meet max_ms.
+// With theta (rows 0..L-1 the layers' ops, row L the split), every uniform choice is instead in proportion to
+// theta's probabilities among the choices that stay feasible: a sample of theta within the feasible set, for a
+// search that compares only networks that meet the threshold. Returns false when no allowed split can meet max_ms.
 bool sample_feasible(const LatencyEstimator& latency, const std::vector<bool>& allowed, double max_ms,
-                     std::mt19937_64& rng, Candidate& out);
+                     std::mt19937_64& rng, Candidate& out, const Matrix* theta = nullptr);
 
 // The most probable candidate under theta (rows 0..L-1 the layers' ops, row L the split) that meets max_ms
 // among the allowed splits: per split a dynamic programme over layers maximising the sum of log-probabilities,

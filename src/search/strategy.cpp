@@ -235,7 +235,7 @@ class DistributionMode : public SupernetStrategy {
     std::vector<Candidate> candidates{out.chosen};
     std::set<std::pair<Arch, int>> seen{{out.chosen.arch, out.chosen.split}};
     for (int draw = 0; draw < 20 * k && int(candidates.size()) <= k; ++draw) {
-      const Candidate c = search.to_candidate(search.asng().sample(rng));
+      const Candidate c = search.sample(rng);
       const bool fills = ctx.latency.total_ms(c.arch, c.split) >= ctx.req.options.fill_budget * prob.max_latency_ms;
       if ((std::isfinite(prob.max_latency_ms) && (!search.feasible(c) || !fills)) ||
           !seen.insert({c.arch, c.split}).second)

@@ -46,6 +46,7 @@ json SearchOptions::to_json(bool every) const {
   if (every || tie_infeasible) j["tie_infeasible"] = tie_infeasible;
   if (every || sandwich) j["sandwich"] = sandwich;
   if (every || theta_batch_size > 0) j["theta_batch_size"] = theta_batch_size;
+  if (every || feasible_sampling) j["feasible_sampling"] = feasible_sampling;
   return j;
 }
 
@@ -84,6 +85,7 @@ SearchOptions SearchOptions::from_json(const json& j, const std::string& ctx) {
   o.tie_infeasible = json_get_or(j, "tie_infeasible", o.tie_infeasible, ctx);
   o.sandwich = json_get_or(j, "sandwich", o.sandwich, ctx);
   o.theta_batch_size = json_get_or(j, "theta_batch_size", o.theta_batch_size, ctx);
+  o.feasible_sampling = json_get_or(j, "feasible_sampling", o.feasible_sampling, ctx);
   o.seed = uint64_t(json_get_or<int64_t>(j, "seed", int64_t(o.seed), ctx));
   o.validate();
   return o;
@@ -109,6 +111,9 @@ void SearchOptions::validate() const {
     fail("soft constraint weight = ", soft_constraint, ": expected 0..1000 (loss units for a sample 100% over T_max)");
   if (soft_constraint > 0 && tie_infeasible)
     fail("soft constraint and tie_infeasible: give one, the penalty replaces the ranking that ties infeasible samples");
+  if (feasible_sampling && (best_split || soft_constraint > 0 || tie_infeasible || start_at_threshold))
+    fail("feasible sampling draws only samples that meet T_max: it excludes best_split, soft_constraint, "
+         "tie_infeasible and start_at_threshold, which decide how samples that miss it are ranked or avoided");
   if (!(budget_reward >= 0 && budget_reward <= 10))
     fail("budget reward = ", budget_reward, ": expected 0..10 (loss units for a network that uses all of T_max)");
 }
@@ -211,6 +216,24 @@ Candidate SupernetSearch::to_candidate(const Sample& s) const {
   Candidate c;
   c.arch.assign(s.begin(), s.begin() + space_.num_layers());
   c.split = opt_.best_split ? fastest_split(c.arch) : s.back();
+  return c;
+}
+
+Candidate SupernetSearch::sample(std::mt19937_64& rng, Sample* drawn) const {
+  Sample s;
+  Candidate c;
+  // Random search's supernet (a problem that does not adapt) stays uniform, so that it is shared across thresholds.
+  if (!opt_.feasible_sampling || !problem_.adapt || !std::isfinite(problem_.max_latency_ms)) {
+    s = asng_.sample(rng);
+    c = to_candidate(s);
+  } else {
+    if (!sample_feasible(latency_, problem_.allowed_splits, problem_.max_latency_ms, rng, c,
+                         &asng_.distribution().theta()))
+      fail("search: no allowed split can meet ", problem_.max_latency_ms, " ms");
+    s = c.arch;
+    s.push_back(c.split);
+  }
+  if (drawn) *drawn = std::move(s);
   return c;
 }
 
@@ -398,13 +421,13 @@ WeightStep SupernetSearch::weight_step(const torch::Tensor& x, const torch::Tens
       std::shuffle(o.begin(), o.end(), rng);
     }
     for (int k = 0; k < n; ++k) {
-      Candidate c = to_candidate(asng_.sample(rng));  // the split (and nothing else) comes from theta
+      Candidate c = sample(rng);  // the split (and nothing else) comes from theta
       for (int l = 0; l < L; ++l) c.arch[size_t(l)] = order[size_t(l)][size_t(k)];
       paths.push_back(c);
     }
   } else {
-    const CategoricalDistribution& from = opt_.uniform_weights ? uniform_ : asng_.distribution();
-    for (int i = 0; i < lambda; ++i) paths.push_back(to_candidate(from.sample(rng)));
+    for (int i = 0; i < lambda; ++i)
+      paths.push_back(opt_.uniform_weights ? to_candidate(uniform_.sample(rng)) : sample(rng));
   }
   const double n = double(paths.size() + (opt_.sandwich ? 2 : 0));  // the step's loss is the mean over paths
   torch::Tensor teacher;  // sandwich: the largest network's predictions, which every other path learns
@@ -437,8 +460,8 @@ ThetaStep SupernetSearch::theta_step(const torch::Tensor& xv, const torch::Tenso
   {
     torch::NoGradGuard no_grad;
     for (int i = 0; i < lambda; ++i) {
-      samples.push_back(asng_.sample(rng));
-      Candidate c = to_candidate(samples.back());
+      samples.emplace_back();
+      Candidate c = sample(rng, &samples.back());
       auto logits = forward(c, xv);
       losses_t.push_back(torch::nn::functional::cross_entropy(logits, yv));
       correct_t.push_back(count_correct(logits, yv));

@@ -79,6 +79,11 @@ struct SearchOptions {
   // paths compare networks rather than how far each one's parts happen to be trained (results/supernet-ranking: it
   // did not rank better on fmnist).
   bool sandwich = false;
+  // Every sample, for the weights and for theta, is drawn from theta within the set of configurations that meet
+  // T_max (sample_feasible with theta's probabilities), and theta ranks them by loss alone: the constraint then
+  // decides what is compared, never which of two samples wins, so theta is not pushed below T by pairs that
+  // straddle it, and the weights train where the answer will be chosen.
+  bool feasible_sampling = false;
   uint64_t seed = 1;
 
   // every: also the fields left out while off (their defaults), e.g. to list what a config may name.
@@ -208,6 +213,9 @@ class SupernetSearch {
   // Loss of configuration c on x (fake-quantised at its split when the problem says so).
   torch::Tensor forward(const Candidate& c, const torch::Tensor& x);
   Candidate to_candidate(const Sample& s) const;  // with best_split, the split of the sample is replaced
+  // A sample of theta as a candidate (and, in `drawn`, as theta sampled it); with feasible_sampling under a finite
+  // T_max, one that meets it.
+  Candidate sample(std::mt19937_64& rng, Sample* drawn = nullptr) const;
   int fastest_split(const Arch& arch) const;       // the fastest split the problem allows
   bool feasible(const Candidate& c) const;
 

@@ -11,6 +11,7 @@
 #include "search/asng.h"
 #include "search/feasible.h"
 #include "search/ranking.h"
+#include "search/budget.h"
 
 namespace nasc {
 
@@ -22,7 +23,8 @@ class Proxy {
   Proxy(const TruthTable& truth, const LatencyEstimator& latency, const TableProblem& problem)
       : truth_(truth), latency_(latency), problem_(problem) {
     if (!(problem.max_latency_ms > 0)) fail("table search: threshold ", problem.max_latency_ms, " ms: expected > 0");
-    if (!(problem.noise_sd >= 0)) fail("table search: noise ", problem.noise_sd, ": expected >= 0");
+    if (!(problem.noise_sd >= 0) || !(problem.eval_noise_sd >= 0))
+      fail("table search: noise ", problem.noise_sd, " and ", problem.eval_noise_sd, ": expected >= 0");
     auto best = truth.best_feasible(latency, problem.max_latency_ms, problem.min_device_blocks);
     if (!best) fail("table search: no network of ", truth.source(), " meets ", problem.max_latency_ms, " ms");
     best_ = best->accuracy;
@@ -37,7 +39,8 @@ class Proxy {
   }
   double score(const Arch& a) {
     ++evaluations;
-    return true_acc(a) + problem_.noise_sd * noise(a);
+    const double fresh = problem_.eval_noise_sd > 0 ? problem_.eval_noise_sd * normal_(eval_rng_) : 0.0;
+    return true_acc(a) + problem_.noise_sd * noise(a) + fresh;
   }
   double noise(const Arch& a) const {
     return problem_.noise_sd == 0 ? 0.0 : proxy_noise(latency_.space(), a, problem_.noise_seed);
@@ -68,6 +71,8 @@ class Proxy {
   const LatencyEstimator& latency_;
   const TableProblem& problem_;
   double best_ = 0;
+  std::mt19937_64 eval_rng_{mix_seed(problem_.noise_seed, 0xE7A1ULL)};
+  std::normal_distribution<double> normal_;
 };
 
 void check_budget(int64_t evaluations) {
@@ -83,36 +88,79 @@ double proxy_noise(const Space& space, const Arch& a, uint64_t noise_seed) {
   return std::sqrt(-2 * std::log(u1)) * std::cos(2 * M_PI * u2);
 }
 
+std::string TableAsngOptions::name() const {
+  std::string n = "asng";
+  if (lambda != 2) n += cat("-l", lambda);
+  if (tie_infeasible) n += "+tie";
+  if (start_at_threshold) n += "+start";
+  if (feasible_sampling) n += "+fs";
+  if (best_split) n += "+bestsplit";
+  if (soft_constraint > 0) n += cat("+soft", soft_constraint);
+  if (budget_reward > 0) n += cat("+reward", budget_reward);
+  if (best_seen) n += "+best";
+  return n;
+}
+
 TableSearchResult table_asng(const TruthTable& truth, const LatencyEstimator& latency, const TableProblem& problem,
-                             int64_t evaluations, int lambda, double delta_init, uint64_t seed) {
+                             int64_t evaluations, const TableAsngOptions& opt, uint64_t seed) {
   check_budget(evaluations);
-  if (lambda < 2) fail("table search: lambda ", lambda, ": expected at least 2");
+  if (opt.lambda < 2) fail("table search: lambda ", opt.lambda, ": expected at least 2");
   Proxy proxy(truth, latency, problem);
   const int L = latency.space().num_layers();
   AsngConfig cfg;
-  cfg.delta_init = delta_init;
-  AdaptiveSNG asng(make_distribution(latency.space(), proxy.allowed()), cfg);
+  cfg.delta_init = opt.delta_init;
+  const int B = latency.space().num_blocks();
+  CategoricalDistribution start = make_distribution(latency.space(), sampled_splits(proxy.allowed(), opt.best_split));
+  const double largest_ms = std::max(1e-9, largest_network_ms(latency, B));
+  if (opt.start_at_threshold) start.set_theta(theta_meeting_threshold(latency, start, problem.max_latency_ms, 0.5, seed));
+  AdaptiveSNG asng(start, cfg);
   std::mt19937_64 rng(seed);
+  Candidate best_seen;
+  double best_score = -std::numeric_limits<double>::infinity();
   // Infeasible samples cost no evaluation; the cap on draws ends a search whose theta left the feasible region.
   for (int64_t draws = 0; proxy.evaluations < evaluations && draws < 1000 * evaluations &&
                           !asng.converged(SearchOptions{}.convergence);
-       draws += lambda) {
+       draws += opt.lambda) {
     std::vector<Sample> samples;
     std::vector<double> losses, violations;
-    for (int i = 0; i < lambda; ++i) {
-      Sample s = asng.sample(rng);
-      Candidate c{Arch(s.begin(), s.begin() + L), s.back()};
+    for (int i = 0; i < opt.lambda; ++i) {
+      Candidate c;
+      if (opt.feasible_sampling) {
+        if (!sample_feasible(latency, proxy.allowed(), problem.max_latency_ms, rng, c, &asng.distribution().theta()))
+          fail("table search: no allowed split meets ", problem.max_latency_ms, " ms");
+      } else {
+        const Sample s = asng.sample(rng);
+        c = Candidate{Arch(s.begin(), s.begin() + L), s.back()};
+        if (opt.best_split) c.split = latency.best_split(c.arch, problem.min_device_blocks).split;
+      }
       const double ms = latency.total_ms(c.arch, c.split);
-      violations.push_back(latency_violation(ms, problem.max_latency_ms));
-      losses.push_back(violations.back() > 0 ? 0.0 : -proxy.score(c.arch));
+      const double v = latency_violation(ms, problem.max_latency_ms);
+      violations.push_back(opt.tie_infeasible && v > 0 ? 1.0 : v);
+      // The soft constraint ranks infeasible samples by their score too, so they are scored (and counted).
+      const bool scored = v == 0 || opt.soft_constraint > 0;
+      const double score = scored ? proxy.score(c.arch) : 0.0;
+      if (v == 0 && score > best_score) best_score = score, best_seen = c;
+      const double capacity = latency.total_ms(c.arch, B) / largest_ms;
+      losses.push_back(1 - score / 100 - opt.budget_reward * capacity);
+      Sample s = c.arch;
+      s.push_back(opt.best_split ? start.mode().back() : c.split);
       samples.push_back(std::move(s));
     }
-    asng.step(samples, rank_utility(losses, violations));
+    asng.step(samples, opt.soft_constraint > 0
+                           ? rank_utility_penalised(losses, violations, problem.max_latency_ms, opt.soft_constraint)
+                           : rank_utility(losses, violations));
   }
+  if (opt.best_seen && std::isfinite(best_score)) return proxy.result(best_seen);
   const Sample m = asng.mode();
   Candidate answer{Arch(m.begin(), m.begin() + L), m.back()};
+  Matrix theta = asng.distribution().theta();
+  if (opt.best_split) {  // theta holds no split: the mode runs at its fastest, a repair may use any allowed split
+    answer.split = latency.best_split(answer.arch, problem.min_device_blocks).split;
+    const std::vector<bool> allowed = proxy.allowed();
+    for (size_t p = 0; p < allowed.size(); ++p) theta.back()[p] = allowed[p] ? 1.0 : 0.0;
+  }
   if (!proxy.feasible(answer) &&
-      !most_likely_feasible(latency, asng.distribution().theta(), proxy.allowed(), problem.max_latency_ms, answer))
+      !most_likely_feasible(latency, theta, proxy.allowed(), problem.max_latency_ms, answer))
     answer = proxy.random_feasible(rng);  // unreachable while best_feasible found one; kept as a guard
   return proxy.result(answer);
 }

@@ -20,6 +20,9 @@ struct TableProblem {
   // noise_seed), as a supernet gives one estimate per network however often it is asked.
   double noise_sd = 0;
   uint64_t noise_seed = 0;
+  // Fresh noise on every evaluation (points): a supernet scores each sample on one small batch, so asking twice
+  // gives two answers (about 4.4 points of binomial spread at 40% accuracy on 128 images).
+  double eval_noise_sd = 0;
 };
 
 struct TableSearchResult {
@@ -29,12 +32,27 @@ struct TableSearchResult {
   int64_t evaluations = 0;  // networks scored by the proxy (feasible samples; infeasible ones are ranked by latency)
 };
 
+// How the table-driven ASNG ranks, samples and answers: the theta-side options of SearchOptions, so that the table
+// can tell which of them help the optimiser before a supernet is trained.
+struct TableAsngOptions {
+  int lambda = 2;
+  double delta_init = 1.0;
+  bool tie_infeasible = false;      // infeasible samples tie instead of ranking by violation
+  bool start_at_threshold = false;  // theta starts where about half its samples meet T (theta_meeting_threshold)
+  bool feasible_sampling = false;   // samples drawn from theta within the feasible set (sample_feasible), ranked by score
+  bool best_seen = false;           // the answer is the best-scored sample, not theta's mode (or its repair)
+  bool best_split = false;          // every sample runs at its fastest allowed split; theta learns no split
+  double soft_constraint = 0;       // > 0: rank all by error + this x violation / T (error = 1 - accuracy)
+  double budget_reward = 0;         // feasible samples ranked by error - this x capacity (device time / largest's)
+  std::string name() const;         // "asng" with its options, e.g. "asng+fs+best"
+};
+
 // NASC's search with the table as evaluator: lambda samples per step from theta over (ops, split), feasible ones
 // ranked by proxy score before infeasible ones by violation (rank_utility), an ASNG step, until `evaluations`
 // networks were scored or theta converged; the answer is the mode of theta, or the most probable feasible
-// configuration when the mode misses T.
+// configuration when the mode misses T (or, with best_seen, the best-scored sample).
 TableSearchResult table_asng(const TruthTable& truth, const LatencyEstimator& latency, const TableProblem& problem,
-                             int64_t evaluations, int lambda, double delta_init, uint64_t seed);
+                             int64_t evaluations, const TableAsngOptions& options, uint64_t seed);
 // Random search: `evaluations` feasible samples (sample_feasible), the best by proxy score.
 TableSearchResult table_random(const TruthTable& truth, const LatencyEstimator& latency, const TableProblem& problem,
                                int64_t evaluations, uint64_t seed);

@@ -382,6 +382,39 @@ TEST(Search, TiedInfeasibleSamplesLeaveThetaWhereItIs) {
   }
 }
 
+// --feasible-sampling: every sample theta scores and every path the weights train meets T, even at a threshold
+// that almost no uniform sample meets; random search's supernet (a problem that does not adapt) stays uniform.
+TEST(Search, FeasibleSamplingScoresOnlySamplesThatMeetT) {
+  TinyScenario s;
+  SearchProblem prob = behind_privacy_floor(s);
+  const double floor = s.latency.oracle(1).latency.total_ms;
+  prob.max_latency_ms = threshold_between(floor, largest_network_ms(s.latency, 1), kTightFraction);
+  torch::manual_seed(3);
+  const auto x = torch::randn({4, 1, 28, 28}), y = torch::randint(10, {4}, torch::kLong);
+  SearchOptions o = small_budget();
+  o.feasible_sampling = true;
+  SupernetSearch search(s.space, s.latency, prob, o, torch::kCPU);
+  std::mt19937_64 rng(7);
+  EpochTally tally(torch::kCPU);
+  for (int i = 0; i < 20; ++i) tally.add(search.theta_step(x, y, rng));
+  EXPECT_EQ(tally.feasible_fraction(), 1.0);
+  for (int i = 0; i < 50; ++i) EXPECT_TRUE(search.feasible(search.sample(rng)));
+  EXPECT_NE(json(search.asng().distribution().theta()),
+            json(SupernetSearch(s.space, s.latency, prob, small_budget(), torch::kCPU).asng().distribution().theta()))
+      << "ranked by loss, feasible samples must move theta";
+  EXPECT_TRUE(SearchOptions::from_json(o.to_json(), "options").feasible_sampling);
+  EXPECT_FALSE(SearchOptions().to_json().contains("feasible_sampling"));
+  o.best_split = true;
+  EXPECT_THROW(o.validate(), Error) << "feasible sampling excludes the options that rank infeasible samples";
+
+  prob.adapt = false;
+  o.best_split = false;
+  SupernetSearch random_fs(s.space, s.latency, prob, o, torch::kCPU);
+  int missed = 0;
+  for (int i = 0; i < 200; ++i) missed += !random_fs.feasible(random_fs.sample(rng));
+  EXPECT_GT(missed, 100) << "a supernet that does not adapt samples uniformly";
+}
+
 // --start-at-threshold: where uniform sampling rarely meets a tight T, theta starts tilted towards cheap choices so
 // that about half of its samples do; unconstrained or loose problems start uniform as before.
 TEST(Search, StartAtThresholdTiltsThetaUntilHalfItsSamplesMeetT) {
@@ -742,6 +775,38 @@ TEST(SampleFeasible, TightThresholdYieldsOnlyFeasibleAllowedConfigurations) {
   }
   Candidate c;
   EXPECT_FALSE(sample_feasible(est, allowed, floor - 1e-3, rng, c));
+}
+
+// With theta, sample_feasible still meets T, and among the choices that stay feasible it follows theta: a layer
+// whose row puts most of its mass on one op takes that op far more often than uniform sampling does.
+TEST(SampleFeasible, FollowsThetaWithinTheFeasibleSet) {
+  Space space(SpaceConfig::preset("tiny"));
+  const int B = space.num_blocks(), L = space.num_layers(), K = space.num_ops();
+  LatencyEstimator est = tiny_estimator(space, 5, 1, 2, 0.2);
+  const std::vector<bool> allowed = all_but_raw_input(B);
+  const double tmax = est.oracle(1).latency.total_ms + 3.0;
+  Matrix theta(size_t(L + 1));
+  for (int l = 0; l < L; ++l) theta[size_t(l)].assign(size_t(K), 0.1 / (K - 1));
+  theta[0][1] = 0.9;  // layer 0 prefers op 1
+  theta[size_t(L)].assign(size_t(B + 1), 0.0);
+  for (int p = 1; p <= B; ++p) theta[size_t(L)][size_t(p)] = 1.0 / B;
+  std::mt19937_64 rng(5);
+  int with_theta = 0, uniform = 0;
+  const int n = 2000;
+  for (int i = 0; i < n; ++i) {
+    Candidate c, u;
+    ASSERT_TRUE(sample_feasible(est, allowed, tmax, rng, c, &theta));
+    ASSERT_TRUE(sample_feasible(est, allowed, tmax, rng, u));
+    EXPECT_LE(est.total_ms(c.arch, c.split), tmax + 1e-9);
+    EXPECT_GE(c.split, 1) << "theta's split row forbids p = 0";
+    with_theta += c.arch[0] == 1;
+    uniform += u.arch[0] == 1;
+  }
+  EXPECT_GT(with_theta, 2 * uniform) << with_theta << " of " << n << " against " << uniform << " uniformly";
+  EXPECT_GT(with_theta, n / 2);
+  theta.pop_back();
+  Candidate c;
+  EXPECT_THROW(sample_feasible(est, allowed, tmax, rng, c, &theta), Error) << "theta without its split row";
 }
 
 // With every layer priced alike, no layer may be favoured: a sampler that fills layers front to back spends the

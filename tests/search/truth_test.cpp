@@ -245,7 +245,7 @@ TEST(TableSearch, OptimisersFindTheTableOptimumWithAnExactProxy) {
     TableSearchResult e = table_evolution(t, est, prob, 400, 10, 3, seed);
     EXPECT_DOUBLE_EQ(e.regret, 0.0) << seed;
     EXPECT_EQ(e.evaluations, 400);
-    TableSearchResult a = table_asng(t, est, prob, 200, 4, 1.0, seed);
+    TableSearchResult a = table_asng(t, est, prob, 200, TableAsngOptions{4}, seed);
     EXPECT_LE(a.evaluations, 203);
     EXPECT_LE(est.total_ms(a.answer.arch, a.answer.split), prob.max_latency_ms);
     EXPECT_GE(a.regret, 0.0);
