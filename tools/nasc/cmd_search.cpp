@@ -41,6 +41,7 @@ struct SearchArgs {
   bool start_at_threshold = false;
   double soft_constraint = -1;
   bool uniform_weights = false;
+  bool feasible_sampling = false;
   std::string truth;
   std::string out = "runs/search";
   std::string device = "auto";
@@ -120,6 +121,7 @@ int run_search(const SearchArgs& a) {
   if (a.start_at_threshold) req.options.start_at_threshold = true;
   if (a.soft_constraint >= 0) req.options.soft_constraint = a.soft_constraint;
   if (a.uniform_weights) req.options.uniform_weights = true;
+  if (a.feasible_sampling) req.options.feasible_sampling = true;
   req.options.seed = a.seed;
   req.options.validate();
   req.min_device_blocks = a.scenario.min_device_blocks;
@@ -232,6 +234,9 @@ nasc::cli::Action setup_search(CLI::App& app) {
                  "The answer must use at least this share of the threshold: a faster mode gives way to the most "
                  "probable configuration within [F x T, T], and --rescore draws from that band (default 0: off)")
       ->check(CLI::Range(0.0, 0.999));
+  app.add_flag("--feasible-sampling", a->feasible_sampling,
+               "Draw every sample from theta within the configurations that meet the threshold and rank them by "
+               "loss alone, so that the constraint decides what is compared, never which of two samples wins");
   app.add_flag("--tie-infeasible", a->tie_infeasible,
                "Rank samples that miss the threshold as ties instead of by how far they miss it, so that theta "
                "moves towards T only through samples that meet it");
