@@ -1,5 +1,6 @@
 #include "common/csv.h"
 
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -85,6 +86,18 @@ CsvTable read_csv_file(const std::string& path) {
   ss << in.rdbuf();
   if (in.bad()) fail("cannot read ", path);
   return parse_csv(ss.str(), path);
+}
+
+std::optional<double> parse_number(const std::string& field) {
+  size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(field, &used);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  if (field.find_first_not_of(" \t\r", used) != std::string::npos || !std::isfinite(v)) return std::nullopt;
+  return v;
 }
 
 }  // namespace nasc

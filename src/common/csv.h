@@ -1,6 +1,7 @@
 // Reading CSV tables that users bring (whole-network timings): a header row, then records; RFC 4180 quoting
 // ("a,b" is one field, "" inside quotes is a quote). Errors name the file and the line.
 #pragma once
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,5 +21,9 @@ struct CsvTable {
 // the header's. Blank lines are skipped; CRLF line ends are accepted.
 CsvTable parse_csv(const std::string& text, const std::string& source);
 CsvTable read_csv_file(const std::string& path);
+
+// A field that is one finite number (leading and trailing blanks allowed), or nullopt: "12ms", "", "nan" and "1e999"
+// are not numbers. Callers say what they expected in their own words.
+std::optional<double> parse_number(const std::string& field);
 
 }  // namespace nasc

@@ -52,6 +52,15 @@ double LinkEstimate::mbps() const { return 8.0 / (ms_per_byte_ * 1e3); }
 
 double LinkEstimate::predict_ms(int64_t bytes) const { return link_ms(bytes, ms_per_byte_, opts_.delay_ms); }
 
+std::vector<SplitCost> split_costs(const LatencyEstimator& est, const Arch& arch, const std::vector<int>& splits) {
+  std::vector<SplitCost> costs;
+  for (int p : splits) {
+    const LatencyBreakdown b = est.breakdown(arch, p);
+    costs.push_back({p, b.device_ms, b.server_ms, b.payload_bytes, b.result_bytes});
+  }
+  return costs;
+}
+
 double split_total_ms(const SplitCost& c, double uplink_mbps, double delay_ms, double downlink_mbps) {
   return c.device_ms + link_ms(c.payload_bytes, ms_per_byte(uplink_mbps), delay_ms) + c.server_ms +
          downlink_ms(c, downlink_mbps, delay_ms);

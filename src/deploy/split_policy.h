@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/json_io.h"
+#include "latency/estimator.h"
 
 namespace nasc {
 
@@ -55,6 +56,9 @@ struct SplitPolicyOptions {
   // measured better than staying is repeated on the next request until the estimate agrees. 0 = never.
   int probe_every = 0;
 };
+
+// The cost of each of `splits` for `arch` by the estimator's tables.
+std::vector<SplitCost> split_costs(const LatencyEstimator& est, const Arch& arch, const std::vector<int>& splits);
 
 // Predicted total of `c` on a link of `uplink_mbps` (and `downlink_mbps`, 0 = free) with one-way `delay_ms`.
 double split_total_ms(const SplitCost& c, double uplink_mbps, double delay_ms, double downlink_mbps);

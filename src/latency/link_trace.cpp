@@ -16,18 +16,10 @@ namespace {
 // Traces of hours are a few MB; a cap keeps a wrong file (a video, /dev/zero) from being read into memory.
 constexpr uintmax_t kMaxTraceBytes = 16u << 20;
 
-double parse_number(const std::string& field, const std::string& where, const char* expected) {
-  size_t used = 0;
-  double v = 0;
-  try {
-    v = std::stod(field, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  while (used < field.size() && std::isspace(static_cast<unsigned char>(field[used]))) ++used;
-  if (field.empty() || used != field.size() || !std::isfinite(v) || v < 0)
-    fail(where, ": '", field, "': expected ", expected);
-  return v;
+double parse_field(const std::string& field, const std::string& where, const char* expected) {
+  const std::optional<double> v = parse_number(field);
+  if (!v || *v < 0) fail(where, ": '", field, "': expected ", expected);
+  return *v;
 }
 
 }  // namespace
@@ -59,7 +51,7 @@ LinkTrace LinkTrace::parse(const std::string& text, const std::string& source) {
     for (int n = 1; std::getline(in, line); ++n) {
       if (!line.empty() && line.back() == '\r') line.pop_back();
       if (line.find_first_not_of(" \t") == std::string::npos) continue;
-      const double ms = parse_number(line, cat(source, " line ", n), "a delivery time in whole ms");
+      const double ms = parse_field(line, cat(source, " line ", n), "a delivery time in whole ms");
       if (ms != std::floor(ms) || ms < last)
         fail(source, " line ", n, ": '", line, "': expected a delivery time in whole ms, not before the line "
              "above's ", last);
@@ -82,13 +74,13 @@ LinkTrace LinkTrace::parse(const std::string& text, const std::string& source) {
   for (size_t i = 0; i < csv.rows.size(); ++i) {
     const std::string where = cat(source, " line ", csv.lines[i]);
     const auto& row = csv.rows[i];
-    at.push_back(parse_number(row[size_t(sec)], where, "seconds from the start, >= 0"));
+    at.push_back(parse_field(row[size_t(sec)], where, "seconds from the start, >= 0"));
     if (i == 0 && at[0] != 0) fail(where, ": the first row starts at ", at[0], " s: expected 0");
     if (i > 0 && at[i] <= at[i - 1])
       fail(where, ": ", at[i], " s: expected a time after the row above's ", at[i - 1], " s");
     Segment s;
-    s.mbps = parse_number(row[size_t(rate)], where, "a bandwidth in Mbit/s, >= 0");
-    if (delay >= 0) s.delay_ms = parse_number(row[size_t(delay)], where, "a one-way delay in ms, >= 0");
+    s.mbps = parse_field(row[size_t(rate)], where, "a bandwidth in Mbit/s, >= 0");
+    if (delay >= 0) s.delay_ms = parse_field(row[size_t(delay)], where, "a one-way delay in ms, >= 0");
     segs.push_back(s);
   }
   for (size_t i = 0; i < segs.size(); ++i)

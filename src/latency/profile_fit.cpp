@@ -78,17 +78,10 @@ FitQuality quality(const Space& space, const HardwareProfile& prof, const std::v
 
 double parse_ms(const std::string& text, const std::string& where) {
   if (text.empty()) fail(where, ": latency is missing (expected milliseconds > 0)");
-  size_t used = 0;
-  double v = 0;
-  try {
-    v = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used == 0 || text.find_first_not_of(" \t", used) != std::string::npos)
-    fail(where, ": latency '", text, "' is not a number (expected milliseconds > 0)");
-  if (!std::isfinite(v) || v <= 0) fail(where, ": latency ", text, " is not a finite value > 0 (milliseconds)");
-  return v;
+  const std::optional<double> v = parse_number(text);
+  if (!v) fail(where, ": latency '", text, "' is not a number (expected milliseconds > 0)");
+  if (*v <= 0) fail(where, ": latency ", text, " is not a finite value > 0 (milliseconds)");
+  return *v;
 }
 
 }  // namespace

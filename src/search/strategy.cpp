@@ -199,7 +199,7 @@ class DistributionMode : public SupernetStrategy {
       out.fields["selection"] = "mode of theta";
       Candidate repaired;
       if (std::isfinite(ctx.req.max_latency_ms) && !search.feasible(out.chosen) &&
-          most_likely_feasible(ctx.latency, search.candidate_theta(), prob.allowed_splits, ctx.req.max_latency_ms,
+          most_likely_feasible(ctx.latency, search.asng().distribution().theta(), prob.allowed_splits, ctx.req.max_latency_ms,
                                repaired)) {
         out.fields["mode"] = {{"arch", ctx.space.format_arch(out.chosen.arch)}, {"split", out.chosen.split}};
         out.fields["selection"] = "most probable feasible configuration (the mode of theta misses the threshold)";
@@ -218,7 +218,7 @@ class DistributionMode : public SupernetStrategy {
     const double ms = ctx.latency.total_ms(out.chosen.arch, out.chosen.split);
     if (!std::isfinite(t) || ms >= lo) return;
     Candidate filled;
-    if (!most_likely_feasible(ctx.latency, search.candidate_theta(), prob.allowed_splits, t, filled, lo)) return;
+    if (!most_likely_feasible(ctx.latency, search.asng().distribution().theta(), prob.allowed_splits, t, filled, lo)) return;
     out.fields["unfilled"] = {{"arch", ctx.space.format_arch(out.chosen.arch)}, {"split", out.chosen.split},
                               {"total_ms", ms}};
     out.fields["selection"] = cat("most probable configuration using ", ctx.req.options.fill_budget,

@@ -15,7 +15,6 @@
 #include "nn/quantize.h"
 #include "common/progress.h"
 #include "nn/blocks.h"
-#include "search/budget.h"
 #include "search/feasible.h"
 #include "search/ranking.h"
 #include "train/trainer.h"
@@ -31,19 +30,15 @@ json SearchOptions::to_json(bool every) const {
           {"train_limit", train_limit}, {"eval_limit", eval_limit},   {"augment", augment},
           {"seed", seed}};
   // Written only when set (or `every`), so that the options (and experiment fingerprints) of runs made before it
-  // stay equal.
+  // stay equal. feasible_sampling and fair_sampling are on by default and written while on: a run made before
+  // they were the default (without them) is then told apart from one made with them.
   if (every || warmup_epochs > 0) j["warmup_epochs"] = warmup_epochs;
   if (every || fair_sampling) j["fair_sampling"] = fair_sampling;
   if (every || zero_init_residual) j["zero_init_residual"] = zero_init_residual;
   if (every || shared_kernels) j["shared_kernels"] = shared_kernels;
-  if (every || start_at_threshold) j["start_at_threshold"] = start_at_threshold;
-  if (every || soft_constraint > 0) j["soft_constraint"] = soft_constraint;
   if (every || uniform_weights) j["uniform_weights"] = uniform_weights;
-  if (every || budget_reward != 0) j["budget_reward"] = budget_reward;
-  if (every || best_split) j["best_split"] = best_split;
   if (every || rescore > 0) j["rescore"] = rescore;
   if (every || fill_budget > 0) j["fill_budget"] = fill_budget;
-  if (every || tie_infeasible) j["tie_infeasible"] = tie_infeasible;
   if (every || sandwich) j["sandwich"] = sandwich;
   if (every || theta_batch_size > 0) j["theta_batch_size"] = theta_batch_size;
   if (every || feasible_sampling) j["feasible_sampling"] = feasible_sampling;
@@ -75,14 +70,9 @@ SearchOptions SearchOptions::from_json(const json& j, const std::string& ctx) {
   o.fair_sampling = json_get_or(j, "fair_sampling", o.fair_sampling, ctx);
   o.zero_init_residual = json_get_or(j, "zero_init_residual", o.zero_init_residual, ctx);
   o.shared_kernels = json_get_or(j, "shared_kernels", o.shared_kernels, ctx);
-  o.start_at_threshold = json_get_or(j, "start_at_threshold", o.start_at_threshold, ctx);
-  o.soft_constraint = json_get_or(j, "soft_constraint", o.soft_constraint, ctx);
   o.uniform_weights = json_get_or(j, "uniform_weights", o.uniform_weights, ctx);
-  o.budget_reward = json_get_or(j, "budget_reward", o.budget_reward, ctx);
-  o.best_split = json_get_or(j, "best_split", o.best_split, ctx);
   o.rescore = json_get_or(j, "rescore", o.rescore, ctx);
   o.fill_budget = json_get_or(j, "fill_budget", o.fill_budget, ctx);
-  o.tie_infeasible = json_get_or(j, "tie_infeasible", o.tie_infeasible, ctx);
   o.sandwich = json_get_or(j, "sandwich", o.sandwich, ctx);
   o.theta_batch_size = json_get_or(j, "theta_batch_size", o.theta_batch_size, ctx);
   o.feasible_sampling = json_get_or(j, "feasible_sampling", o.feasible_sampling, ctx);
@@ -103,19 +93,12 @@ void SearchOptions::validate() const {
   if (train_limit < 0 || eval_limit < 0) fail("limits must be >= 0 (0 = all)");
   if (warmup_epochs < 0 || warmup_epochs >= epochs)
     fail("warm-up epochs = ", warmup_epochs, ": expected 0..", epochs - 1, " (fewer than the ", epochs, " epochs)");
+  if (fair_sampling && uniform_weights)
+    fail("fair_sampling and uniform_weights: give one, both choose the paths a weight step trains");
   if (!(delta_init > 0)) fail("ASNG step size (delta_init) = ", delta_init, ": expected > 0");
   if (rescore < 0 || rescore > 1000) fail("rescore = ", rescore, ": expected 0..1000 candidates");
   if (!(fill_budget >= 0 && fill_budget < 1))
     fail("fill budget = ", fill_budget, ": expected 0 <= f < 1 (the share of T_max the answer must use; 0 = off)");
-  if (!(soft_constraint >= 0 && soft_constraint <= 1000))
-    fail("soft constraint weight = ", soft_constraint, ": expected 0..1000 (loss units for a sample 100% over T_max)");
-  if (soft_constraint > 0 && tie_infeasible)
-    fail("soft constraint and tie_infeasible: give one, the penalty replaces the ranking that ties infeasible samples");
-  if (feasible_sampling && (best_split || soft_constraint > 0 || tie_infeasible || start_at_threshold))
-    fail("feasible sampling draws only samples that meet T_max: it excludes best_split, soft_constraint, "
-         "tie_infeasible and start_at_threshold, which decide how samples that miss it are ranked or avoided");
-  if (!(budget_reward >= 0 && budget_reward <= 10))
-    fail("budget reward = ", budget_reward, ": expected 0..10 (loss units for a network that uses all of T_max)");
 }
 
 json SearchEpoch::to_json() const {
@@ -176,12 +159,11 @@ SupernetSearch::SupernetSearch(const Space& space, const LatencyEstimator& laten
       problem_(std::move(problem)),
       opt_(options),
       device_(device),
-      uniform_(make_distribution(space, sampled_splits(problem_.allowed_splits, options.best_split))),
-      asng_(starting_distribution(), AsngConfig{1.5, options.delta_init}) {
+      uniform_(make_distribution(space, problem_.allowed_splits)),
+      asng_(uniform_, AsngConfig{1.5, options.delta_init}) {
   opt_.validate();
   torch::manual_seed(opt_.seed);
   net_ = Supernet(space_, opt_.shared_kernels);
-  largest_ms_ = std::max(1e-9, largest_network_ms(latency_, space_.num_blocks()));
   for (int l = 0; l < space_.num_layers(); ++l) {
     int big = 0, small = 0;
     for (int o = 1; o < space_.num_ops(); ++o) {
@@ -205,17 +187,10 @@ SupernetSearch::SupernetSearch(const Space& space, const LatencyEstimator& laten
       torch::optim::SGDOptions(opt_.lr).momentum(opt_.momentum).nesterov(opt_.momentum > 0).weight_decay(opt_.weight_decay));
 }
 
-CategoricalDistribution SupernetSearch::starting_distribution() const {
-  CategoricalDistribution start = uniform_;
-  if (opt_.start_at_threshold && problem_.adapt && std::isfinite(problem_.max_latency_ms))
-    start.set_theta(theta_meeting_threshold(latency_, start, problem_.max_latency_ms, 0.5, opt_.seed));
-  return start;
-}
-
 Candidate SupernetSearch::to_candidate(const Sample& s) const {
   Candidate c;
   c.arch.assign(s.begin(), s.begin() + space_.num_layers());
-  c.split = opt_.best_split ? fastest_split(c.arch) : s.back();
+  c.split = s.back();
   return c;
 }
 
@@ -235,39 +210,6 @@ Candidate SupernetSearch::sample(std::mt19937_64& rng, Sample* drawn) const {
   }
   if (drawn) *drawn = std::move(s);
   return c;
-}
-
-int SupernetSearch::fastest_split(const Arch& arch) const {
-  int best = -1;
-  double best_ms = 0;
-  for (size_t p = 0; p < problem_.allowed_splits.size(); ++p) {
-    if (!problem_.allowed_splits[p]) continue;
-    const double ms = latency_.total_ms(arch, int(p));
-    if (best < 0 || ms < best_ms) best = int(p), best_ms = ms;
-  }
-  if (best < 0) fail("search problem allows no split");
-  return best;
-}
-
-Matrix SupernetSearch::candidate_theta() const {
-  Matrix theta = asng_.distribution().theta();
-  if (opt_.best_split) {
-    const std::vector<bool>& allowed = problem_.allowed_splits;
-    const double n = double(std::count(allowed.begin(), allowed.end(), true));
-    for (size_t p = 0; p < theta.back().size(); ++p) theta.back()[p] = allowed[p] ? 1.0 / n : 0.0;
-  }
-  return theta;
-}
-
-std::vector<bool> sampled_splits(const std::vector<bool>& allowed_splits, bool best_split) {
-  if (!best_split) return allowed_splits;
-  std::vector<bool> one(allowed_splits.size(), false);
-  for (size_t p = allowed_splits.size(); p-- > 0;)
-    if (allowed_splits[p]) {
-      one[p] = true;
-      break;
-    }
-  return one;
 }
 
 bool SupernetSearch::feasible(const Candidate& c) const {
@@ -465,7 +407,6 @@ ThetaStep SupernetSearch::theta_step(const torch::Tensor& xv, const torch::Tenso
       auto logits = forward(c, xv);
       losses_t.push_back(torch::nn::functional::cross_entropy(logits, yv));
       correct_t.push_back(count_correct(logits, yv));
-      t.capacities.push_back(latency_.total_ms(c.arch, space_.num_blocks()) / largest_ms_);
       t.violations.push_back(latency_violation(latency_.total_ms(c.arch, c.split), problem_.max_latency_ms));
     }
   }
@@ -476,16 +417,7 @@ ThetaStep SupernetSearch::theta_step(const torch::Tensor& xv, const torch::Tenso
   t.correct.assign(correct_cpu.data_ptr<double>(), correct_cpu.data_ptr<double>() + lambda);
   // A non-finite validation loss cannot be ranked: theta stays where it is.
   t.skipped = !std::all_of(t.losses.begin(), t.losses.end(), [](double l) { return std::isfinite(l); });
-  if (!t.skipped && problem_.adapt && adapting_) {
-    std::vector<double> keys = t.losses;
-    for (size_t i = 0; i < keys.size(); ++i) keys[i] -= opt_.budget_reward * t.capacities[i];
-    std::vector<double> violations = t.violations;
-    if (opt_.tie_infeasible)
-      for (double& v : violations) v = v > 0 ? 1.0 : 0.0;
-    asng_.step(samples, opt_.soft_constraint > 0 && std::isfinite(problem_.max_latency_ms)
-                            ? rank_utility_penalised(keys, violations, problem_.max_latency_ms, opt_.soft_constraint)
-                            : rank_utility(keys, violations));
-  }
+  if (!t.skipped && problem_.adapt && adapting_) asng_.step(samples, rank_utility(t.losses, t.violations));
   return t;
 }
 

@@ -33,35 +33,21 @@ struct SearchOptions {
   int64_t eval_limit = 5000;  // validation images used for the final supernet accuracy (0 = all)
   bool augment = true;
   // Weight steps train every op of every layer once per step on num_ops paths (FairNAS's strict fairness)
-  // instead of lambda paths drawn from theta; the split is still drawn from theta.
-  bool fair_sampling = false;
+  // instead of lambda paths drawn from theta; the split is still drawn from theta. On by default: with paths drawn
+  // from theta the ops theta samples least (under a tight T the heavy ones) train least, lose the next comparisons
+  // and collapse the search to `skip` (results/nbmacro-search-fair).
+  bool fair_sampling = true;
   // The last batch norm of each residual block starts at zero (its block is the identity at first), so that
   // paths through untrained ops do not drown the shared ones.
   bool zero_init_residual = false;
   // The inverted-residual ops of a layer share one set of kernels (the largest op's; smaller ones use its first
   // channels and centre taps) instead of each having its own, so every op's training also trains its siblings.
   bool shared_kernels = false;
-  // Theta starts tilted towards cheap choices so that about half of its samples meet T_max
-  // (theta_meeting_threshold), not uniform: under a tight threshold almost every uniform sample misses T, and
-  // ranking those by violation sends every row towards `skip` before two feasible samples are ever compared.
-  bool start_at_threshold = false;
-  // > 0: theta ranks every sample by loss + soft_constraint x (T - T_max) / T_max for the part over the threshold
-  // (a penalty), instead of every feasible sample before every infeasible one. A sample just over T with a much
-  // lower loss can then win, so theta is not pushed below T by every pair that straddles it (0: the hard rule).
-  double soft_constraint = 0;
   // Weight steps train uniformly sampled configurations instead of theta's samples (theta still decides what is
   // scored and returned): weights trained on theta's samples favour whatever theta already prefers, so a network
   // theta has moved away from looks worse than it is, and the first preference (cheap ops, which converge first)
   // reinforces itself.
   bool uniform_weights = false;
-  // Theta's ranking of feasible samples uses loss - budget_reward x capacity, capacity being the sample's ops'
-  // time on the device profile over the largest network's (0..1, whatever the split): a supernet's loss favours
-  // cheap ops, which converge first, and this prices the capacity a network gives up (0: loss alone).
-  double budget_reward = 0;
-  // Each sampled architecture runs at its fastest allowed split instead of one theta learns: the loss depends on
-  // the split only through quantisation noise, while a sampled split that crosses a slow link makes the sample
-  // infeasible whatever its ops, and ranking such samples by violation pushes every op row towards `skip`.
-  bool best_split = false;
   // After the search, the answer and up to `rescore` distinct feasible samples of theta are scored on eval_limit
   // held-out images and the most accurate is returned (0: the mode, or its repair, as it is).
   int rescore = 0;
@@ -70,9 +56,6 @@ struct SearchOptions {
   // --rescore's candidates are drawn from that band too. A partly converged theta's mode drops every op whose
   // row leans to `skip`, while the accuracy a network retrains to grows with the budget it spends.
   double fill_budget = 0;
-  // Infeasible samples tie among themselves instead of being ranked by how far they miss T_max, so that theta is
-  // pulled towards the threshold only by samples that meet it, not towards the cheapest ops by pairs that both miss.
-  bool tie_infeasible = false;
   // Each weight step also trains the largest and the smallest network (per layer the op slowest and fastest on the
   // device profile, BigNAS's sandwich rule), and every path but the largest learns the largest's predictions
   // instead of the labels (in-place distillation), so that every path learns one target and the scores of sampled
@@ -82,8 +65,9 @@ struct SearchOptions {
   // Every sample, for the weights and for theta, is drawn from theta within the set of configurations that meet
   // T_max (sample_feasible with theta's probabilities), and theta ranks them by loss alone: the constraint then
   // decides what is compared, never which of two samples wins, so theta is not pushed below T by pairs that
-  // straddle it, and the weights train where the answer will be chosen.
-  bool feasible_sampling = false;
+  // straddle it (results/table-variants). Off: the paper's ranking, feasible samples first by loss, infeasible
+  // ones after by violation.
+  bool feasible_sampling = true;
   uint64_t seed = 1;
 
   // every: also the fields left out while off (their defaults), e.g. to list what a config may name.
@@ -143,7 +127,6 @@ struct WeightStep {
 // or skipped when a loss was not finite (theta not moved).
 struct ThetaStep {
   std::vector<double> losses, correct, violations;
-  std::vector<double> capacities;  // the samples' ops' device time over the largest network's (SearchOptions)
   int64_t images = 0;  // per configuration
   bool skipped = false;
 };
@@ -200,9 +183,6 @@ class SupernetSearch {
   void set_lr(double lr);
 
   Candidate mode() const { return to_candidate(asng_.mode()); }
-  // Theta as probabilities of candidates: with best_split theta holds no split preference, so its split row is
-  // uniform over the allowed splits (what a repair of the mode may choose from).
-  Matrix candidate_theta() const;
   const AdaptiveSNG& asng() const { return asng_; }
   Supernet supernet() const { return net_; }
 
@@ -212,17 +192,14 @@ class SupernetSearch {
   int64_t validation_images(int64_t limit) const;
   // Loss of configuration c on x (fake-quantised at its split when the problem says so).
   torch::Tensor forward(const Candidate& c, const torch::Tensor& x);
-  Candidate to_candidate(const Sample& s) const;  // with best_split, the split of the sample is replaced
+  Candidate to_candidate(const Sample& s) const;
   // A sample of theta as a candidate (and, in `drawn`, as theta sampled it); with feasible_sampling under a finite
   // T_max, one that meets it.
   Candidate sample(std::mt19937_64& rng, Sample* drawn = nullptr) const;
-  int fastest_split(const Arch& arch) const;       // the fastest split the problem allows
   bool feasible(const Candidate& c) const;
 
  private:
   SearchEpoch summarize(int epoch, double lr, const EpochTally& tally, double seconds) const;
-  // Uniform, or tilted towards T_max with start_at_threshold.
-  CategoricalDistribution starting_distribution() const;
   bool adapting_ = true;  // theta steps move theta: the problem adapts and the warm-up is over
   void save_checkpoint(const std::string& dir, const SearchState& st);
   bool load_checkpoint(const std::string& dir, SearchState& st);
@@ -235,20 +212,16 @@ class SupernetSearch {
   Supernet net_{nullptr};
   std::unique_ptr<torch::optim::SGD> sgd_;
   CategoricalDistribution uniform_;  // theta's space at uniform: what weight steps sample with uniform_weights
-  AdaptiveSNG asng_;                 // starts at starting_distribution(), so after uniform_
+  AdaptiveSNG asng_;                 // starts at uniform_
   Normalizer norm_;
   const ImageSet* data_ = nullptr;
   std::vector<int64_t> train_idx_, val_idx_;
   std::vector<int64_t> score_idx_;  // val_idx_ in the stratified order validate() scores in
-  double largest_ms_ = 1;  // the largest network's time, all on the device: capacity's unit
   Arch largest_, smallest_;  // per layer the op slowest / fastest on the device profile (sandwich)
 };
 
 // The distribution over (ops, split) of a space: L op variables and one split variable with the allowed values.
 CategoricalDistribution make_distribution(const Space& space, const std::vector<bool>& allowed_splits);
 
-// The split values theta samples: all allowed ones, or with best_split a single one (the split variable is then
-// constant, so theta's steps spend nothing on it).
-std::vector<bool> sampled_splits(const std::vector<bool>& allowed_splits, bool best_split);
 
 }  // namespace nasc

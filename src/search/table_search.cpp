@@ -110,7 +110,11 @@ TableSearchResult table_asng(const TruthTable& truth, const LatencyEstimator& la
   AsngConfig cfg;
   cfg.delta_init = opt.delta_init;
   const int B = latency.space().num_blocks();
-  CategoricalDistribution start = make_distribution(latency.space(), sampled_splits(proxy.allowed(), opt.best_split));
+  // With best_split the split variable holds one value (the deepest allowed), so theta spends nothing on it.
+  std::vector<bool> sampled = proxy.allowed();
+  if (opt.best_split)
+    for (size_t p = 0; p + 1 < sampled.size(); ++p) sampled[p] = false;
+  CategoricalDistribution start = make_distribution(latency.space(), sampled);
   const double largest_ms = std::max(1e-9, largest_network_ms(latency, B));
   if (opt.start_at_threshold) start.set_theta(theta_meeting_threshold(latency, start, problem.max_latency_ms, 0.5, seed));
   AdaptiveSNG asng(start, cfg);

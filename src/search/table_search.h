@@ -32,8 +32,10 @@ struct TableSearchResult {
   int64_t evaluations = 0;  // networks scored by the proxy (feasible samples; infeasible ones are ranked by latency)
 };
 
-// How the table-driven ASNG ranks, samples and answers: the theta-side options of SearchOptions, so that the table
-// can tell which of them help the optimiser before a supernet is trained.
+// How the table-driven ASNG ranks, samples and answers: the theta-side variants a supernet search could use, so that
+// the table tells which of them help the optimiser before a supernet is trained. Feasible sampling is nasc search's;
+// the others were its options until results/table-variants measured them no better, and stay here as that study's
+// instrument.
 struct TableAsngOptions {
   int lambda = 2;
   double delta_init = 1.0;

@@ -48,6 +48,30 @@ std::string export_at(NetworkImpl& net, const Normalizer& norm, int p, Encoding 
   return out;
 }
 
+// A test network exported at a default split and further ones, its self-labelled images and both runtimes.
+struct MultiSplitExport {
+  MultiSplitExport(uint64_t seed, int n, int split, std::vector<int> splits, const std::string& name)
+      : net(test_network(kArchA, seed)), images(self_labelled(*net, norm, n, whole)), dir(fresh_dir(name)),
+        manifest(export_split(*net, norm, options(split, std::move(splits)), dir)), head(dir, torch::kCPU),
+        tail(dir, torch::kCPU) {}
+  ~MultiSplitExport() { fs::remove_all(dir); }
+  static ExportOptions options(int split, std::vector<int> splits) {
+    ExportOptions opt;
+    opt.split = split;
+    opt.splits = std::move(splits);
+    opt.encoding = Encoding::Fp32;
+    return opt;
+  }
+  Network net;
+  const Normalizer norm = test_normalizer();
+  torch::Tensor whole;  // the whole network's scores of `images`
+  const ImageSet images;
+  const std::string dir;
+  const json manifest;
+  HeadRuntime head;
+  TailRuntime tail;
+};
+
 WireTensor payload_at_4(const HeadRuntime& head, const ImageSet& images) {
   return head.run(images.image(0), WireEncoding::Fp32).payload;
 }
@@ -142,22 +166,16 @@ TEST(SplitRuntime, ClientThroughServerEqualsWholeNetwork) {
 // any of them gets the whole network's scores; a split the export does not hold is refused by the server from the
 // frame's header and by the head before it computes.
 TEST(SplitRuntime, OneExportServesEverySplitItLists) {
-  Network net = test_network(kArchA, 3);
-  const Normalizer norm = test_normalizer();
-  torch::Tensor whole;
-  const ImageSet images = self_labelled(*net, norm, 4, whole);
-  const int B = net->space().num_blocks();
-  const std::string dir = fresh_dir("multi");
-  ExportOptions opt;
-  opt.split = 3;
-  opt.splits = {B, 2};
-  opt.encoding = Encoding::Fp32;
-  json m = export_split(*net, norm, opt, dir);
+  const int B = test_network(kArchA, 3)->space().num_blocks();
+  MultiSplitExport x(3, 4, 3, {B, 2}, "multi");
+  const json& m = x.manifest;
+  const ImageSet& images = x.images;
+  const torch::Tensor& whole = x.whole;
+  HeadRuntime& head = x.head;
+  TailRuntime& tail = x.tail;
   ASSERT_EQ(m["splits"].size(), 3u);
   EXPECT_EQ(m["head"]["block_range"], (std::vector<int>{0, B}));
   EXPECT_EQ(m["tail"]["block_range"], (std::vector<int>{2, B}));
-  HeadRuntime head(dir, torch::kCPU);
-  TailRuntime tail(dir, torch::kCPU);
   EXPECT_EQ(head.manifest().splits(), (std::vector<int>{2, 3, B}));
   EXPECT_EQ(tail.input_spec().cuts.size(), 2u);  // the device-only split sends nothing
   LogSink log;
@@ -199,25 +217,16 @@ TEST(SplitRuntime, OneExportServesEverySplitItLists) {
   EXPECT_EQ(r.per_split, (std::map<int, int64_t>{{2, 1}, {3, 2}, {B, 1}}));
   ASSERT_EQ(seen.size(), 4u);
   EXPECT_EQ(seen[1], (std::pair<int, int64_t>{B, 0}));  // device-only sends nothing
-  EXPECT_EQ(seen[2].second, net->space().payload_bytes(3, Encoding::Int8));
-  fs::remove_all(dir);
+  EXPECT_EQ(seen[2].second, x.net->space().payload_bytes(3, Encoding::Int8));
 }
 
 // 64 devices at once, each changing its split on every request, against one server holding the tails of three
 // splits: every request is answered with the whole network's class.
 TEST(SplitRuntime, SixtyFourClientsSwitchingSplitsAreAllAnsweredRight) {
-  Network net = test_network(kArchA, 5);
-  const Normalizer norm = test_normalizer();
-  torch::Tensor whole;
-  const ImageSet images = self_labelled(*net, norm, 8, whole);
-  const std::string dir = fresh_dir("multi64");
-  ExportOptions opt;
-  opt.split = 3;
-  opt.splits = {1, 2};
-  opt.encoding = Encoding::Fp32;
-  export_split(*net, norm, opt, dir);
-  HeadRuntime head(dir, torch::kCPU);
-  TailRuntime tail(dir, torch::kCPU);
+  MultiSplitExport x(5, 8, 3, {1, 2}, "multi64");
+  const ImageSet& images = x.images;
+  HeadRuntime& head = x.head;
+  TailRuntime& tail = x.tail;
   LogSink log;
   ServerOptions so = test_server_options(log);
   so.input = tail.input_spec();
@@ -243,7 +252,6 @@ TEST(SplitRuntime, SixtyFourClientsSwitchingSplitsAreAllAnsweredRight) {
   for (auto& f : right) total += f.get();
   EXPECT_EQ(total, kClients * int64_t(images.size()));
   EXPECT_EQ(server.stats().errors[size_t(ErrorCode::UnknownSplit)], 0u);
-  fs::remove_all(dir);
 }
 
 // The server goes away in the middle of a run. Restarted within the client's deadline, every request is

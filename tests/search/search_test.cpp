@@ -76,8 +76,11 @@ const TrainTest& fmnist() {
 // Threshold position (between the floor and the largest network) that uniform sampling rarely meets.
 constexpr double kTightFraction = 0.15;
 
+// Weight steps on theta's lambda = 2 paths: the tiny space has 9 ops, and a fair step (the default) trains 9 paths,
+// which would make every search test 4.5x slower; FairWeightSteps... tests the fair step itself.
 SearchOptions small_budget() {
   SearchOptions o;
+  o.fair_sampling = false;
   o.epochs = 2;
   o.batch_size = 64;
   o.train_limit = 1536;  // 12 weight steps per epoch
@@ -264,10 +267,11 @@ TEST(Search, NonFiniteLossesAreSkippedAndCountedNotFatal) {
   EXPECT_TRUE(std::isfinite(e["train_loss"].get<double>())) << e.dump();
 }
 
-// theta adapts through the search's own theta step: under a threshold that few uniformly drawn candidates meet,
-// theta steps alone (untrained weights: the losses carry no signal, feasibility does) must move the samples into
-// the feasible set, and a frozen theta (random search's problem) must not. Fails when the ranking's order is
-// reversed (the utility's sign flipped) or when theta does not move.
+// theta adapts through the search's own theta step: under a threshold that few uniformly drawn candidates meet, with
+// the paper's ranking (feasible samples first, the others by violation) theta steps alone (untrained weights: the
+// losses carry no signal, feasibility does) must move the samples into the feasible set, and a frozen theta (random
+// search's problem) must not. Fails when the ranking's order is reversed (the utility's sign flipped) or when theta
+// does not move.
 TEST(Search, ThetaStepsMoveSamplesIntoTheFeasibleSet) {
   torch::set_num_threads(2);
   TinyScenario s;
@@ -280,7 +284,9 @@ TEST(Search, ThetaStepsMoveSamplesIntoTheFeasibleSet) {
   // Feasible share of the samples over the first and the last 50 of 400 theta steps.
   auto feasible_share = [&](bool adapt) {
     prob.adapt = adapt;
-    SupernetSearch search(s.space, s.latency, prob, small_budget(), torch::kCPU);
+    SearchOptions o = small_budget();
+    o.feasible_sampling = false;  // the paper's ranking: samples drawn freely, feasible ones first
+    SupernetSearch search(s.space, s.latency, prob, o, torch::kCPU);
     std::mt19937_64 rng(7);
     std::vector<double> share;
     for (int i = 0; i < 400; ++i) {
@@ -301,88 +307,7 @@ TEST(Search, ThetaStepsMoveSamplesIntoTheFeasibleSet) {
   EXPECT_GT(adapt_last, frozen_last + 0.3) << seen;
 }
 
-// The budget reward: with the loss alone theta has no reason to prefer bigger ops; with it, of two feasible samples
-// the one with more capacity gains, so the sampled capacity climbs. Fails when the reward is ignored or its sign
-// flipped.
-TEST(Search, BudgetRewardMovesSamplesTowardsBiggerNetworks) {
-  torch::set_num_threads(2);
-  TinyScenario s;
-  SearchProblem prob = behind_privacy_floor(s);  // unconstrained: every sample is feasible
-  torch::manual_seed(3);
-  const auto x = torch::randn({4, 1, 28, 28}), y = torch::randint(10, {4}, torch::kLong);
-  auto late_capacity = [&](double reward) {
-    SearchOptions o = small_budget();
-    o.budget_reward = reward;
-    SupernetSearch search(s.space, s.latency, prob, o, torch::kCPU);
-    std::mt19937_64 rng(7);
-    double sum = 0;
-    for (int i = 0; i < 300; ++i) {
-      ThetaStep t = search.theta_step(x, y, rng);
-      if (i >= 250) sum += std::accumulate(t.capacities.begin(), t.capacities.end(), 0.0) / double(t.capacities.size());
-    }
-    return sum / 50;
-  };
-  const double plain = late_capacity(0), rewarded = late_capacity(5);  // measured: 0.40 and 0.82
-  EXPECT_GT(rewarded, plain + 0.15) << "capacity sampled: loss alone " << plain << ", with the reward " << rewarded;
-  SearchOptions o;
-  o.budget_reward = -1;
-  EXPECT_THROW(o.validate(), Error);
-  EXPECT_FALSE(SearchOptions().to_json().contains("budget_reward"));
-}
-
-// --best-split: every sample runs at the fastest split the problem allows (checked against brute force), and the
-// split variable is constant, so theta's steps spend nothing on it. Without it the sampled splits vary.
-TEST(Search, BestSplitRunsEverySampleAtItsFastestAllowedSplit) {
-  TinyScenario s;
-  SearchProblem prob = behind_privacy_floor(s);
-  std::set<int> sampled;
-  for (bool best : {true, false}) {
-    SearchOptions o = small_budget();
-    o.best_split = best;
-    SupernetSearch search(s.space, s.latency, prob, o, torch::kCPU);
-    std::mt19937_64 rng(3);
-    for (int i = 0; i < 40; ++i) {
-      const Candidate c = search.to_candidate(search.asng().sample(rng));
-      if (!best) {
-        sampled.insert(c.split);
-        continue;
-      }
-      int fastest = -1;
-      for (int p = 1; p <= s.space.num_blocks(); ++p)
-        if (fastest < 0 || s.latency.total_ms(c.arch, p) < s.latency.total_ms(c.arch, fastest)) fastest = p;
-      ASSERT_EQ(c.split, fastest) << s.space.format_arch(c.arch);
-    }
-    if (best) {
-      const auto& split_row = search.asng().distribution().theta().back();
-      EXPECT_EQ(*std::max_element(split_row.begin(), split_row.end()), 1.0) << "the split must not be a variable";
-    }
-  }
-  EXPECT_GT(sampled.size(), 3u) << "without --best-split the split is sampled";
-}
-
-// --tie-infeasible: when every sample misses T, theta has nothing to learn from and stays put; ranked by how far
-// they miss (the default), the same samples move it.
-TEST(Search, TiedInfeasibleSamplesLeaveThetaWhereItIs) {
-  TinyScenario s;
-  SearchProblem prob = behind_privacy_floor(s);
-  prob.max_latency_ms = 1e-6;  // nothing meets it
-  torch::manual_seed(3);
-  const auto x = torch::randn({4, 1, 28, 28}), y = torch::randint(10, {4}, torch::kLong);
-  for (bool tie : {true, false}) {
-    SearchOptions o = small_budget();
-    o.tie_infeasible = tie;
-    SupernetSearch search(s.space, s.latency, prob, o, torch::kCPU);
-    const json initial = search.asng().distribution().theta();
-    std::mt19937_64 rng(7);
-    for (int i = 0; i < 20; ++i) search.theta_step(x, y, rng);
-    if (tie)
-      EXPECT_EQ(json(search.asng().distribution().theta()), initial) << "tied infeasible samples moved theta";
-    else
-      EXPECT_NE(json(search.asng().distribution().theta()), initial) << "ranked violations must move theta";
-  }
-}
-
-// --feasible-sampling: every sample theta scores and every path the weights train meets T, even at a threshold
+// Feasible sampling (the default ranking): every sample theta scores and every path the weights train meets T, even at a threshold
 // that almost no uniform sample meets; random search's supernet (a problem that does not adapt) stays uniform.
 TEST(Search, FeasibleSamplingScoresOnlySamplesThatMeetT) {
   TinyScenario s;
@@ -392,7 +317,7 @@ TEST(Search, FeasibleSamplingScoresOnlySamplesThatMeetT) {
   torch::manual_seed(3);
   const auto x = torch::randn({4, 1, 28, 28}), y = torch::randint(10, {4}, torch::kLong);
   SearchOptions o = small_budget();
-  o.feasible_sampling = true;
+  ASSERT_TRUE(o.feasible_sampling) << "the default";
   SupernetSearch search(s.space, s.latency, prob, o, torch::kCPU);
   std::mt19937_64 rng(7);
   EpochTally tally(torch::kCPU);
@@ -402,67 +327,24 @@ TEST(Search, FeasibleSamplingScoresOnlySamplesThatMeetT) {
   EXPECT_NE(json(search.asng().distribution().theta()),
             json(SupernetSearch(s.space, s.latency, prob, small_budget(), torch::kCPU).asng().distribution().theta()))
       << "ranked by loss, feasible samples must move theta";
-  EXPECT_TRUE(SearchOptions::from_json(o.to_json(), "options").feasible_sampling);
-  EXPECT_FALSE(SearchOptions().to_json().contains("feasible_sampling"));
-  o.best_split = true;
-  EXPECT_THROW(o.validate(), Error) << "feasible sampling excludes the options that rank infeasible samples";
+  EXPECT_EQ(SearchOptions().to_json()["feasible_sampling"], true) << "written while on, the default";
+  o.feasible_sampling = false;
+  EXPECT_FALSE(o.to_json().contains("feasible_sampling")) << "off, options of runs made before it stay equal";
+  EXPECT_TRUE(SearchOptions::from_json(o.to_json(), "options").feasible_sampling)
+      << "a config without the field gets today's default";
+  o.feasible_sampling = true;
 
   prob.adapt = false;
-  o.best_split = false;
   SupernetSearch random_fs(s.space, s.latency, prob, o, torch::kCPU);
   int missed = 0;
   for (int i = 0; i < 200; ++i) missed += !random_fs.feasible(random_fs.sample(rng));
   EXPECT_GT(missed, 100) << "a supernet that does not adapt samples uniformly";
 }
 
-// --start-at-threshold: where uniform sampling rarely meets a tight T, theta starts tilted towards cheap choices so
-// that about half of its samples do; unconstrained or loose problems start uniform as before.
-TEST(Search, StartAtThresholdTiltsThetaUntilHalfItsSamplesMeetT) {
-  TinyScenario s;
-  SearchProblem prob = behind_privacy_floor(s);
-  const double floor = s.latency.oracle(1).latency.total_ms;
-  prob.max_latency_ms = threshold_between(floor, largest_network_ms(s.latency, 1), kTightFraction);
-  auto share_feasible = [&](const SupernetSearch& search) {
-    std::mt19937_64 rng(99);
-    int met = 0;
-    for (int i = 0; i < 4000; ++i) met += search.feasible(search.to_candidate(search.asng().sample(rng)));
-    return met / 4000.0;
-  };
-  SearchOptions o = small_budget();
-  EXPECT_LT(share_feasible(SupernetSearch(s.space, s.latency, prob, o, torch::kCPU)), 0.15);
-  o.start_at_threshold = true;
-  SupernetSearch tilted(s.space, s.latency, prob, o, torch::kCPU);
-  EXPECT_NEAR(share_feasible(tilted), 0.5, 0.08);
-  const CategoricalDistribution& d = tilted.asng().distribution();
-  const int skip = s.space.op_index("skip"), big = s.space.op_index("k5_e6");
-  for (int l = 0; l < s.space.num_layers(); ++l) {
-    EXPECT_GT(d.prob(l, skip), d.prob(l, big)) << "layer " << l;
-    for (int k = 0; k < s.space.num_ops(); ++k) EXPECT_GE(d.prob(l, k), d.theta_min(l) - 1e-12);
-  }
-  EXPECT_TRUE(SearchOptions::from_json(o.to_json(), "options").start_at_threshold);
-  o.soft_constraint = 2;
-  EXPECT_EQ(SearchOptions::from_json(o.to_json(), "options").soft_constraint, 2);
-  EXPECT_FALSE(SearchOptions().to_json().contains("soft_constraint"));
-  o.tie_infeasible = true;
-  EXPECT_THROW(o.validate(), Error) << "a penalty and tied infeasible samples exclude each other";
-  o.tie_infeasible = false;
-  o.soft_constraint = -1;
-  EXPECT_THROW(o.validate(), Error);
-  o.soft_constraint = 0;
-
-  const json uniform = SupernetSearch(s.space, s.latency, behind_privacy_floor(s), small_budget(), torch::kCPU)
-                           .asng().distribution().theta();
-  EXPECT_EQ(json(SupernetSearch(s.space, s.latency, behind_privacy_floor(s), o, torch::kCPU)
-                     .asng().distribution().theta()), uniform) << "unconstrained: nothing to tilt towards";
-  prob.max_latency_ms = 1e9;
-  EXPECT_EQ(json(SupernetSearch(s.space, s.latency, prob, o, torch::kCPU).asng().distribution().theta()), uniform)
-      << "every sample already meets a loose threshold";
-}
-
 // On the Raspberry Pi 4 -> Titan RTX profiles at 10 Mbit/s the cheapest split depends on the ops (the stem's output
 // to the GPU for heavy heads, no cut for light ones): priced under uniform ops alone, the tilt sent every sample to
 // cheap ops behind an early cut and none met T. Half of them must.
-TEST(Search, StartAtThresholdMeetsTWhenTheBestSplitDependsOnTheOps) {
+TEST(ThetaMeetingThreshold, MeetsTWhenTheBestSplitDependsOnTheOps) {
   Space space(SpaceConfig::preset("hwnas-cifar10"));
   const std::string dir = std::string(NASC_SOURCE_DIR) + "/profiles/";
   LatencyEstimator latency(space, HardwareProfile::load(dir + "raspi4-hwnas-cifar.json"),
@@ -488,8 +370,8 @@ TEST(Search, StartAtThresholdMeetsTWhenTheBestSplitDependsOnTheOps) {
   }
 }
 
-// --uniform-weights: weight steps draw their paths from the uniform distribution whatever theta is, so a tilted
-// theta trains the same weights as a uniform one; without the option it trains others.
+// uniform_weights: weight steps draw their paths from the uniform distribution whatever theta samples, so
+// feasible sampling trains the same weights as unconditioned sampling; without the option it trains others.
 TEST(Search, UniformWeightStepsDoNotFollowTheta) {
   TinyScenario s;
   SearchProblem prob = behind_privacy_floor(s);
@@ -497,10 +379,11 @@ TEST(Search, UniformWeightStepsDoNotFollowTheta) {
                                           kTightFraction);
   torch::manual_seed(3);
   const auto x = torch::randn({4, 1, 28, 28}), y = torch::randint(10, {4}, torch::kLong);
-  auto weights_after_steps = [&](bool tilted, bool uniform) {
+  auto weights_after_steps = [&](bool feasible, bool uniform) {
     SearchOptions o = small_budget();
-    o.start_at_threshold = tilted;
+    o.feasible_sampling = feasible;
     o.uniform_weights = uniform;
+    o.fair_sampling = false;
     SupernetSearch search(s.space, s.latency, prob, o, torch::kCPU);
     std::mt19937_64 rng(5);
     for (int i = 0; i < 3; ++i) search.weight_step(x, y, rng);
@@ -558,11 +441,13 @@ TEST(Search, FairWeightStepsTrainEveryOpAndZeroInitSilencesResidualBranches) {
     return untouched;
   };
   SearchOptions o = small_budget();
-  EXPECT_GT(untouched_after_one_step(o), 0) << "two uniform paths cannot reach every op";
+  o.fair_sampling = false;
+  EXPECT_GT(untouched_after_one_step(o), 0) << "two paths drawn from theta cannot reach every op";
   o.fair_sampling = true;
   EXPECT_EQ(untouched_after_one_step(o), 0) << "a fair step must train every op of every layer";
   EXPECT_EQ(o.to_json()["fair_sampling"], true);
-  EXPECT_FALSE(SearchOptions().to_json().contains("fair_sampling")) << "unset, it must not change old fingerprints";
+  o.fair_sampling = false;
+  EXPECT_FALSE(o.to_json().contains("fair_sampling")) << "off, it must not change old fingerprints";
 
   o.zero_init_residual = true;
   SupernetSearch search(s.space, s.latency, prob, o, torch::kCPU);
@@ -611,6 +496,7 @@ TEST(Search, SandwichTrainsTheLargestAndSmallestAndDistilsTheRestFromTheLargest)
     return search.supernet();
   };
   SearchOptions o = small_budget();
+  o.fair_sampling = false;  // the sandwich's two paths beside lambda paths of theta
   o.sandwich = true;
   EXPECT_TRUE(SearchOptions::from_json(o.to_json(), "options").sandwich);
   EXPECT_FALSE(SearchOptions().to_json().contains("sandwich")) << "unset, it must not change old fingerprints";

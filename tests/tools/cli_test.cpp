@@ -130,6 +130,9 @@ TEST(Cli, Search) {
   expect_refused("search --strategy magic" + out, "unknown strategy");
   expect_refused("search --strategy fixed:k9_e9" + out, "k9_e9");
   expect_refused("search --budget huge" + out, "--budget");
+  expect_refused("search --ranking greedy" + out, "--ranking");
+  expect_refused("search --weight-paths all" + out, "--weight-paths");
+  expect_refused("search --tie-infeasible" + out, "--tie-infeasible");  // removed with results/table-variants
   expect_refused("search --max-latency 1 --latency-frac 0.3" + out, "not both");
   expect_refused("search --strategy nasc" + out, "--max-latency is required");
   expect_refused("search --max-latency 0.001" + out, "below the minimum achievable latency");

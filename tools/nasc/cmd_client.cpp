@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <limits>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 
@@ -102,13 +103,7 @@ std::vector<nasc::SplitCost> split_costs(const nasc::SplitManifest& m, const nas
   const LatencyEstimator est = LatencyEstimator(Space(SpaceConfig::from_json(m.raw["space"], "manifest")),
                                                 emulated ? *emulated : HardwareProfile::load(dev),
                                                 HardwareProfile::load(srv), link, enc);
-  const Arch arch = est.space().parse_arch(m.raw["arch"].get<std::string>());
-  std::vector<SplitCost> costs;
-  for (int p : m.splits()) {
-    const LatencyBreakdown b = est.breakdown(arch, p);
-    costs.push_back({p, b.device_ms, b.server_ms, b.payload_bytes, b.result_bytes});
-  }
-  return costs;
+  return split_costs(est, est.space().parse_arch(m.raw["arch"].get<std::string>()), m.splits());
 }
 
 // The estimator's breakdown for this split and link, when the export recorded profiles that still exist; the
@@ -177,7 +172,10 @@ int run_client(const ClientArgs& a) {
   ClientRun run;
   run.limit = a.limit;
   run.encoding = enc;
-  if (emulated) run.device_hold_ms = [&](int p) { return head_ms(m, *emulated, p); };
+  std::map<int, double> hold_at;  // the emulated head's time at each split the export serves, priced once
+  if (emulated)
+    for (int p : m.splits()) hold_at[p] = head_ms(m, *emulated, p);
+  if (emulated) run.device_hold_ms = [&](int p) { return hold_at.count(p) ? hold_at[p] : head_ms(m, *emulated, p); };
   run.progress = [&](int64_t done, int64_t total, const SplitRunReport& so_far) {
     if (progress.due() || done == total) progress.update(done, total, cat("accuracy ", 100.0 * so_far.accuracy(), "%"));
   };

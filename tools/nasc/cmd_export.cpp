@@ -82,14 +82,8 @@ int run_export(const ExportArgs& a) {
     split = run.search_split();
     if (split < 0) fail("--split is required for a train run directory: expected a block index 0..", B, " or best");
   } else {
-    size_t used = 0;
-    try {
-      split = std::stoi(a.split, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != a.split.size() || split < 0 || split > B)
-      fail("--split '", a.split, "': expected a block index 0..", B, " or best");
+    split = cli::parse_int(a.split).value_or(-1);
+    if (split < 0 || split > B) fail("--split '", a.split, "': expected a block index 0..", B, " or best");
   }
 
   ExportOptions opt;

@@ -55,11 +55,13 @@ int run_over_trace(const LatencyArgs& a, const nasc::cli::Scenario& sc, const na
   const LatencySummary oracle = LatencySummary::of(oracle_over_trace(est, arch, floor, up, rq), a.max_latency_ms);
   // nasc client --split adaptive over the same requests: its policy picks each split from the transfers of the
   // requests before (so it lags the link), starting from --bandwidth, and learns from the one it sent.
-  std::vector<SplitCost> costs;
+  std::vector<int> splits;
+  std::vector<double> downlink;  // per split: what the result costs on the way back
   for (int p = floor; p <= space.num_blocks(); ++p) {
-    const LatencyBreakdown b = est.breakdown(arch, p);
-    costs.push_back({p, b.device_ms, b.server_ms, b.payload_bytes, b.result_bytes});
+    splits.push_back(p);
+    downlink.push_back(est.breakdown(arch, p).downlink_ms);
   }
+  const std::vector<SplitCost> costs = split_costs(est, arch, splits);
   SplitPolicyOptions po;
   po.link.initial_mbps = est.link().uplink_mbps;
   po.link.delay_ms = est.link().delay_ms;
@@ -72,7 +74,7 @@ int run_over_trace(const LatencyArgs& a, const nasc::cli::Scenario& sc, const na
     const SplitCost& c = costs[size_t(p - floor)];
     const double ms = at_split[size_t(p - floor)][i];
     adaptive_ms.push_back(ms);
-    const double down = c.result_bytes > 0 ? est.breakdown(arch, p).downlink_ms : 0.0;
+    const double down = c.result_bytes > 0 ? downlink[size_t(p - floor)] : 0.0;
     policy.observe(p, c.payload_bytes, c.payload_bytes > 0 ? ms - c.device_ms - c.server_ms - down : 0.0);
   }
   const LatencySummary adaptive = LatencySummary::of(adaptive_ms, a.max_latency_ms);
@@ -180,13 +182,7 @@ int run_latency(const LatencyArgs& a) {
   } else if (a.split == "all") {
     for (int p = min_device_blocks; p <= space.num_blocks(); ++p) rows.push_back(est.breakdown(arch, p));
   } else {
-    int p = -1;
-    try {
-      size_t used = 0;
-      p = std::stoi(a.split, &used);
-      if (used != a.split.size()) p = -1;
-    } catch (const std::exception&) {
-    }
+    const int p = nasc::cli::parse_int(a.split).value_or(-1);
     if (p < 0 || p > space.num_blocks())
       nasc::fail("--split '", a.split, "': expected a split index 0..", space.num_blocks(), ", best or all");
     if (p < min_device_blocks)

@@ -31,17 +31,13 @@ struct SearchArgs {
   double lr = 0;
   double delta_init = 0;
   int warmup_epochs = -1;
-  double budget_reward = -1;
-  bool best_split = false;
   int rescore = -1;
   double fill_budget = -1;
-  bool tie_infeasible = false;
   bool sandwich = false;
   bool shared_kernels = false;
-  bool start_at_threshold = false;
-  double soft_constraint = -1;
-  bool uniform_weights = false;
-  bool feasible_sampling = false;
+  std::string ranking;       // feasible | paper (empty: the default, feasible)
+  std::string weight_paths;  // fair | theta | uniform (empty: the default, fair)
+  bool zero_init_residual = false;
   std::string truth;
   std::string out = "runs/search";
   std::string device = "auto";
@@ -111,17 +107,16 @@ int run_search(const SearchArgs& a) {
   if (a.lr > 0) req.options.lr = a.lr;
   if (a.delta_init > 0) req.options.delta_init = a.delta_init;
   if (a.warmup_epochs >= 0) req.options.warmup_epochs = a.warmup_epochs;
-  if (a.budget_reward >= 0) req.options.budget_reward = a.budget_reward;
-  if (a.best_split) req.options.best_split = true;
   if (a.rescore >= 0) req.options.rescore = a.rescore;
   if (a.fill_budget >= 0) req.options.fill_budget = a.fill_budget;
-  if (a.tie_infeasible) req.options.tie_infeasible = true;
   if (a.sandwich) req.options.sandwich = true;
   if (a.shared_kernels) req.options.shared_kernels = true;
-  if (a.start_at_threshold) req.options.start_at_threshold = true;
-  if (a.soft_constraint >= 0) req.options.soft_constraint = a.soft_constraint;
-  if (a.uniform_weights) req.options.uniform_weights = true;
-  if (a.feasible_sampling) req.options.feasible_sampling = true;
+  if (!a.ranking.empty()) req.options.feasible_sampling = a.ranking == "feasible";
+  if (!a.weight_paths.empty()) {
+    req.options.fair_sampling = a.weight_paths == "fair";
+    req.options.uniform_weights = a.weight_paths == "uniform";
+  }
+  if (a.zero_init_residual) req.options.zero_init_residual = true;
   req.options.seed = a.seed;
   req.options.validate();
   req.min_device_blocks = a.scenario.min_device_blocks;
@@ -222,10 +217,6 @@ nasc::cli::Action setup_search(CLI::App& app) {
   app.add_option("--warmup-epochs", a->warmup_epochs,
                  "First epochs train the weights on uniformly sampled candidates with theta frozen (default 0)")
       ->check(CLI::NonNegativeNumber);
-  app.add_option("--budget-reward", a->budget_reward,
-                 "Theta ranks feasible samples by loss - R x capacity (the ops' device time over the largest "
-                 "network's, 0..1), so that of two near-equal losses the bigger network wins (default 0: loss alone)")
-      ->check(CLI::Range(0.0, 10.0));
   app.add_option("--rescore", a->rescore,
                  "After the search, score the answer and up to K feasible samples of theta on the held-out images "
                  "of the final accuracy and return the most accurate (default 0: the mode as it is)")
@@ -234,32 +225,24 @@ nasc::cli::Action setup_search(CLI::App& app) {
                  "The answer must use at least this share of the threshold: a faster mode gives way to the most "
                  "probable configuration within [F x T, T], and --rescore draws from that band (default 0: off)")
       ->check(CLI::Range(0.0, 0.999));
-  app.add_flag("--feasible-sampling", a->feasible_sampling,
-               "Draw every sample from theta within the configurations that meet the threshold and rank them by "
-               "loss alone, so that the constraint decides what is compared, never which of two samples wins");
-  app.add_flag("--tie-infeasible", a->tie_infeasible,
-               "Rank samples that miss the threshold as ties instead of by how far they miss it, so that theta "
-               "moves towards T only through samples that meet it");
+  app.add_option("--ranking", a->ranking,
+                 "How theta compares its samples: feasible (default: every sample drawn from theta within the "
+                 "configurations that meet the threshold, ranked by loss alone) or paper (samples drawn freely, "
+                 "those that meet T first by loss, the others after by how far they miss it)")
+      ->check(CLI::IsMember({"feasible", "paper"}));
+  app.add_option("--weight-paths", a->weight_paths,
+                 "The paths a weight step trains: fair (default: every op of every layer once, FairNAS's strict "
+                 "fairness), theta (lambda samples of theta, the paper's) or uniform (lambda uniform samples)")
+      ->check(CLI::IsMember({"fair", "theta", "uniform"}));
+  app.add_flag("--zero-init-residual", a->zero_init_residual,
+               "The last batch norm of each residual block starts at zero, so that untrained ops start as the "
+               "identity and do not drown the shared ones");
   app.add_flag("--shared-kernels", a->shared_kernels,
                "Supernet ops of a layer share one set of kernels (the largest op's: smaller ones use its first "
                "channels and centre taps) instead of each having its own; the supernet learns faster");
   app.add_flag("--sandwich", a->sandwich,
                "Each weight step also trains the largest and the smallest network, and every other path learns "
                "the largest's predictions (in-place distillation) instead of the labels: about 2x the step's cost");
-  app.add_flag("--start-at-threshold", a->start_at_threshold,
-               "Start theta tilted towards cheap ops and splits so that about half of its samples meet the "
-               "threshold, instead of uniform (where under a tight threshold almost none does)");
-  app.add_option("--soft-constraint", a->soft_constraint,
-                 "Rank samples by loss + W x (share of the threshold they exceed it by) instead of every sample that "
-                 "meets T before every one that misses it (default 0: that hard rule); the answer still meets T")
-      ->check(CLI::Range(0.0, 1000.0));
-  app.add_flag("--uniform-weights", a->uniform_weights,
-               "Train the supernet weights on uniformly sampled configurations, not on theta's samples (theta "
-               "still decides what is scored and returned), so that theta's early preferences do not train "
-               "themselves in");
-  app.add_flag("--best-split", a->best_split,
-               "Run each sampled architecture at its fastest allowed split instead of learning the split with the "
-               "ops (the loss hardly depends on it; a sampled split across a slow link only adds infeasible samples)");
   app.add_option("--truth", a->truth,
                  "Table of true accuracies of the space (e.g. truth/nas-bench-macro-cifar10.json for --space nbmacro): "
                  "the result gains the answer's true accuracy, the best one that meets T and the regret")
