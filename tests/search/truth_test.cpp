@@ -254,6 +254,30 @@ TEST(TableSearch, OptimisersFindTheTableOptimumWithAnExactProxy) {
   EXPECT_LT(asng_regret, random8_regret) << "ASNG with 200 exact evaluations against random search with 8";
 }
 
+// The feasible ranking (samples drawn from theta within the feasible set, ranked by score alone) is what nasc search
+// uses: on the table, with a tight threshold that few free samples meet, it must end nearer the optimum than the
+// paper's feasible-first ranking with the same evaluations, and every sample it scores must meet T.
+TEST(TableSearch, FeasibleRankingBeatsThePapersRankingUnderATightThreshold) {
+  Space space = small_space();
+  LatencyEstimator est = small_estimator(space);
+  TruthTable t = TruthTable::from_json(synthetic_truth(space), space, "synthetic");
+  TableProblem prob;
+  prob.max_latency_ms = est.oracle(1).latency.total_ms * 1.3;
+  ASSERT_GE(t.best_feasible(est, prob.max_latency_ms, 1)->feasible, 5);
+  TableAsngOptions paper, feasible;
+  feasible.feasible_sampling = true;
+  EXPECT_EQ(feasible.name(), "asng+fs");
+  double paper_regret = 0, feasible_regret = 0;
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    paper_regret += table_asng(t, est, prob, 60, paper, seed).regret / 20;
+    const TableSearchResult r = table_asng(t, est, prob, 60, feasible, seed);
+    EXPECT_LE(r.evaluations, 61);
+    EXPECT_LE(est.total_ms(r.answer.arch, r.answer.split), prob.max_latency_ms);
+    feasible_regret += r.regret / 20;
+  }
+  EXPECT_LT(feasible_regret, paper_regret) << "feasible " << feasible_regret << " against paper " << paper_regret;
+}
+
 TEST(TableSearch, NoiseForATauGivesThatTauAndIsFixedPerNetwork) {
   Space space = small_space();
   LatencyEstimator est = small_estimator(space);
