@@ -154,7 +154,7 @@ int run(const Args& a) {
   so.seed = a.seed;
   so.lambda = a.lambda;
   if (a.lr > 0) so.lr = a.lr;
-  so.fair_sampling = a.fair;
+  so.weight_paths = a.fair ? WeightPaths::fair : WeightPaths::theta;
   so.zero_init_residual = a.zero_init;
   so.shared_kernels = a.shared;
   so.sandwich = a.sandwich;

@@ -65,23 +65,9 @@ int main(int argc, char** argv) {
     std::map<std::string, TableAsngOptions> asng;
     std::vector<std::string> methods;
     for (const std::string& v : variants) {
-      TableAsngOptions o;
-      o.lambda = lambda;
+      TableAsngOptions o = TableAsngOptions::parse(v);
+      if (o.lambda == 2) o.lambda = lambda;  // --lambda applies unless the name gives its own (asng-lN)
       o.delta_init = delta_init;
-      if (v.rfind("asng", 0) != 0) fail("--asng ", v, ": expected asng followed by +tie, +start, +fs, +best, +bestsplit, +softW or +rewardW");
-      for (size_t at = 4; at < v.size();) {
-        const size_t next = std::min(v.find('+', at + 1), v.size());
-        const std::string flag = v.substr(at, next - at);
-        if (flag == "+tie") o.tie_infeasible = true;
-        else if (flag == "+start") o.start_at_threshold = true;
-        else if (flag == "+fs") o.feasible_sampling = true;
-        else if (flag == "+best") o.best_seen = true;
-        else if (flag == "+bestsplit") o.best_split = true;
-        else if (flag.rfind("+soft", 0) == 0) o.soft_constraint = std::stod(flag.substr(5));
-        else if (flag.rfind("+reward", 0) == 0) o.budget_reward = std::stod(flag.substr(7));
-        else fail("--asng ", v, ": unknown '", flag, "', expected +tie, +start, +fs, +best, +bestsplit, +softW or +rewardW");
-        at = next;
-      }
       asng[o.name()] = o;
       methods.push_back(o.name());
     }

@@ -24,33 +24,34 @@ int pick(const std::vector<int>& ok, const std::vector<double>* weights, std::mt
 
 }  // namespace
 
-bool sample_feasible(const LatencyEstimator& latency, const std::vector<bool>& allowed, double max_ms,
-                     std::mt19937_64& rng, Candidate& out, const Matrix* theta) {
-  if (theta && int(theta->size()) != latency.space().num_layers() + 1)
-    fail("theta has ", theta->size(), " rows, expected ", latency.space().num_layers() + 1, " (layers and split)");
-  auto row = [&](int d) { return theta ? &(*theta)[size_t(d)] : nullptr; };
+FeasibleSampler::FeasibleSampler(const LatencyEstimator& latency, const std::vector<bool>& allowed, double max_ms)
+    : latency_(latency), max_ms_(max_ms) {
   const Space& space = latency.space();
   const int B = space.num_blocks(), K = space.num_ops();
-  auto cheapest = [&](int b, int p) {
-    double m = std::numeric_limits<double>::infinity();
-    for (int op = 0; op < K; ++op) m = std::min(m, latency.block_ms(b, op, p));
-    return m;
-  };
-  // The floor of split p: every block at its cheapest op on its side, plus the link at p.
-  auto floor_of = [&](int p) {
-    double t = latency.link_ms(p);
-    for (int b = 0; b < B; ++b) t += cheapest(b, p);
-    return t;
-  };
-  std::vector<int> splits;
-  for (int p = 0; p <= B && p < int(allowed.size()); ++p)
-    if (allowed[p] && floor_of(p) <= max_ms) splits.push_back(p);
-  if (splits.empty()) return false;
-  const int p = pick(splits, row(space.num_layers()), rng);
+  cheapest_.assign(size_t(B + 1), std::vector<double>(size_t(B), std::numeric_limits<double>::infinity()));
+  for (int p = 0; p <= B; ++p) {
+    for (int b = 0; b < B; ++b)
+      for (int op = 0; op < K; ++op) cheapest_[p][b] = std::min(cheapest_[p][b], latency.block_ms(b, op, p));
+    // The floor of split p: every block at its cheapest op on its side, plus the link at p.
+    double floor = latency.link_ms(p);
+    for (double t : cheapest_[p]) floor += t;
+    if (p < int(allowed.size()) && allowed[p] && floor <= max_ms) splits_.push_back(p);
+  }
+}
+
+bool FeasibleSampler::sample(std::mt19937_64& rng, Candidate& out, const Matrix* theta) const {
+  const Space& space = latency_.space();
+  if (theta && int(theta->size()) != space.num_layers() + 1)
+    fail("theta has ", theta->size(), " rows, expected ", space.num_layers() + 1, " (layers and split)");
+  if (splits_.empty()) return false;
+  auto row = [&](int d) { return theta ? &(*theta)[size_t(d)] : nullptr; };
+  const int B = space.num_blocks(), K = space.num_ops();
+  const int p = pick(splits_, row(space.num_layers()), rng);
+  const std::vector<double>& cheapest = cheapest_[size_t(p)];
   // Stem and head have one cost whatever the op; layer l is block l + 1.
-  double spent = latency.link_ms(p) + latency.block_ms(0, 0, p) + latency.block_ms(B - 1, 0, p);
+  double spent = latency_.link_ms(p) + latency_.block_ms(0, 0, p) + latency_.block_ms(B - 1, 0, p);
   double rest = 0;  // cheapest cost of the layers not yet chosen
-  for (int b = 1; b < B - 1; ++b) rest += cheapest(b, p);
+  for (int b = 1; b < B - 1; ++b) rest += cheapest[size_t(b)];
   out.arch.assign(space.num_layers(), 0);
   out.split = p;
   // Layers in a random order: taken front to back, the first layers spend the budget and the last ones are left
@@ -58,20 +59,26 @@ bool sample_feasible(const LatencyEstimator& latency, const std::vector<bool>& a
   std::vector<int> order(size_t(B - 2));
   std::iota(order.begin(), order.end(), 1);
   std::shuffle(order.begin(), order.end(), rng);
+  std::vector<int> ok;
   for (int b : order) {
-    rest -= cheapest(b, p);
-    std::vector<int> ok;
+    rest -= cheapest[size_t(b)];
+    ok.clear();
     for (int op = 0; op < K; ++op)
-      if (spent + latency.block_ms(b, op, p) + rest <= max_ms) ok.push_back(op);
+      if (spent + latency_.block_ms(b, op, p) + rest <= max_ms_) ok.push_back(op);
     // The cheapest op always fits, as the split's floor did; rounding alone could empty the list.
     if (ok.empty())
       for (int op = 0; op < K; ++op)
-        if (latency.block_ms(b, op, p) == cheapest(b, p)) ok.push_back(op);
+        if (latency_.block_ms(b, op, p) == cheapest[size_t(b)]) ok.push_back(op);
     const int op = pick(ok, row(b - 1), rng);
     out.arch[b - 1] = op;
-    spent += latency.block_ms(b, op, p);
+    spent += latency_.block_ms(b, op, p);
   }
   return true;
+}
+
+bool sample_feasible(const LatencyEstimator& latency, const std::vector<bool>& allowed, double max_ms,
+                     std::mt19937_64& rng, Candidate& out, const Matrix* theta) {
+  return FeasibleSampler(latency, allowed, max_ms).sample(rng, out, theta);
 }
 
 namespace {

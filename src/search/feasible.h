@@ -10,14 +10,31 @@
 
 namespace nasc {
 
-// A random candidate that meets max_ms, for the random:N baseline: the split uniformly among the allowed
-// splits (allowed[p]) whose cheapest configuration meets max_ms, then layer by layer, in a random order, an op
-// uniformly among those that leave a feasible completion. Not uniform over the feasible set, but it never fails
-// when the set is non-empty, where rejection sampling from the uniform distribution almost never hits a tight
-// threshold (none of 4,000 uniform samples meets 17.6 ms on the Raspberry Pi 4 -> Titan RTX profiles).
-// With theta (rows 0..L-1 the layers' ops, row L the split), every uniform choice is instead in proportion to
-// theta's probabilities among the choices that stay feasible: a sample of theta within the feasible set, for a
-// search that compares only networks that meet the threshold. Returns false when no allowed split can meet max_ms.
+// Random candidates that meet max_ms, for the random:N baseline and for a search that samples theta within the
+// feasible set. The split uniformly among the allowed splits (allowed[p]) whose cheapest configuration meets
+// max_ms, then layer by layer, in a random order, an op uniformly among those that leave a feasible completion.
+// Not uniform over the feasible set, but it never fails when the set is non-empty, where rejection sampling from
+// the uniform distribution almost never hits a tight threshold (none of 4,000 uniform samples meets 17.6 ms on the
+// Raspberry Pi 4 -> Titan RTX profiles). With theta (rows 0..L-1 the layers' ops, row L the split), every uniform
+// choice is instead in proportion to theta's probabilities among the choices that stay feasible: a sample of theta
+// within the feasible set, for a search that compares only networks that meet the threshold.
+// Each block's cheapest op per split and each split's floor are computed once, at construction, so a loop that
+// draws a sample per step pays only for the draw.
+class FeasibleSampler {
+ public:
+  FeasibleSampler(const LatencyEstimator& latency, const std::vector<bool>& allowed, double max_ms);
+  // No allowed split can meet max_ms: sample() returns false.
+  bool empty() const { return splits_.empty(); }
+  bool sample(std::mt19937_64& rng, Candidate& out, const Matrix* theta = nullptr) const;
+
+ private:
+  const LatencyEstimator& latency_;
+  double max_ms_;
+  std::vector<int> splits_;                    // the allowed splits whose floor meets max_ms
+  std::vector<std::vector<double>> cheapest_;  // [p][b]: block b's cheapest op on its side of split p
+};
+
+// One sample of FeasibleSampler(latency, allowed, max_ms), for a caller that draws once.
 bool sample_feasible(const LatencyEstimator& latency, const std::vector<bool>& allowed, double max_ms,
                      std::mt19937_64& rng, Candidate& out, const Matrix* theta = nullptr);
 

@@ -269,9 +269,10 @@ class RandomSampling : public SupernetStrategy {
     // The same held-out images as NASC's final scoring (eval_limit, 0 = all), so that both choose equally well
     // informed (random search used at most 1,000 before; its committed results say so).
     const int64_t score_images = ctx.req.options.eval_limit;
+    const FeasibleSampler sampler(ctx.latency, prob.allowed_splits, ctx.req.max_latency_ms);
     for (; found < ctx.req.strategy.samples; ++found) {
       Candidate c;
-      if (!sample_feasible(ctx.latency, prob.allowed_splits, ctx.req.max_latency_ms, rng, c))
+      if (!sampler.sample(rng, c))
         fail("random search: no allowed split can meet ", ctx.req.max_latency_ms, " ms");  // check_threshold rules this out
       double acc = search.validate(c, score_images).second;
       if (acc > best_acc) best_acc = acc, out.chosen = c;
@@ -310,7 +311,7 @@ json run_strategy(const SearchRequest& req, const Space& space, const LatencyEst
               {"min_device_blocks", req.min_device_blocks},
               {"encoding", encoding_name(latency.encoding())},
               {"link", latency.link().to_json()},
-              {"options", req.options.to_json()},
+              {"options", req.options.to_json(true)},  // complete: what --config reads back
               {"seed", req.options.seed},
               {"oracle", {{"total_ms", oracle.latency.total_ms},
                           {"arch", space.format_arch(oracle.arch)},

@@ -23,84 +23,6 @@ namespace nasc {
 
 namespace fs = std::filesystem;
 
-json SearchOptions::to_json(bool every) const {
-  json j = {{"epochs", epochs},         {"batch_size", batch_size},     {"lambda", lambda},
-          {"lr", lr},                 {"momentum", momentum},         {"weight_decay", weight_decay},
-          {"delta_init", delta_init}, {"convergence", convergence},   {"val_fraction", val_fraction},
-          {"train_limit", train_limit}, {"eval_limit", eval_limit},   {"augment", augment},
-          {"seed", seed}};
-  // Written only when set (or `every`), so that the options (and experiment fingerprints) of runs made before it
-  // stay equal. feasible_sampling and fair_sampling are on by default and written while on: a run made before
-  // they were the default (without them) is then told apart from one made with them.
-  if (every || warmup_epochs > 0) j["warmup_epochs"] = warmup_epochs;
-  if (every || fair_sampling) j["fair_sampling"] = fair_sampling;
-  if (every || zero_init_residual) j["zero_init_residual"] = zero_init_residual;
-  if (every || shared_kernels) j["shared_kernels"] = shared_kernels;
-  if (every || uniform_weights) j["uniform_weights"] = uniform_weights;
-  if (every || rescore > 0) j["rescore"] = rescore;
-  if (every || fill_budget > 0) j["fill_budget"] = fill_budget;
-  if (every || sandwich) j["sandwich"] = sandwich;
-  if (every || theta_batch_size > 0) j["theta_batch_size"] = theta_batch_size;
-  if (every || feasible_sampling) j["feasible_sampling"] = feasible_sampling;
-  return j;
-}
-
-std::vector<std::string> SearchOptions::field_names() {
-  const json all = SearchOptions().to_json(true);
-  std::vector<std::string> names;
-  for (auto& [k, v] : all.items()) names.push_back(k);
-  return names;
-}
-
-SearchOptions SearchOptions::from_json(const json& j, const std::string& ctx) {
-  SearchOptions o;
-  o.epochs = json_get_or(j, "epochs", o.epochs, ctx);
-  o.batch_size = json_get_or(j, "batch_size", o.batch_size, ctx);
-  o.lambda = json_get_or(j, "lambda", o.lambda, ctx);
-  o.lr = json_get_or(j, "lr", o.lr, ctx);
-  o.momentum = json_get_or(j, "momentum", o.momentum, ctx);
-  o.weight_decay = json_get_or(j, "weight_decay", o.weight_decay, ctx);
-  o.delta_init = json_get_or(j, "delta_init", o.delta_init, ctx);
-  o.convergence = json_get_or(j, "convergence", o.convergence, ctx);
-  o.warmup_epochs = json_get_or(j, "warmup_epochs", o.warmup_epochs, ctx);
-  o.val_fraction = json_get_or(j, "val_fraction", o.val_fraction, ctx);
-  o.train_limit = json_get_or(j, "train_limit", o.train_limit, ctx);
-  o.eval_limit = json_get_or(j, "eval_limit", o.eval_limit, ctx);
-  o.augment = json_get_or(j, "augment", o.augment, ctx);
-  o.fair_sampling = json_get_or(j, "fair_sampling", o.fair_sampling, ctx);
-  o.zero_init_residual = json_get_or(j, "zero_init_residual", o.zero_init_residual, ctx);
-  o.shared_kernels = json_get_or(j, "shared_kernels", o.shared_kernels, ctx);
-  o.uniform_weights = json_get_or(j, "uniform_weights", o.uniform_weights, ctx);
-  o.rescore = json_get_or(j, "rescore", o.rescore, ctx);
-  o.fill_budget = json_get_or(j, "fill_budget", o.fill_budget, ctx);
-  o.sandwich = json_get_or(j, "sandwich", o.sandwich, ctx);
-  o.theta_batch_size = json_get_or(j, "theta_batch_size", o.theta_batch_size, ctx);
-  o.feasible_sampling = json_get_or(j, "feasible_sampling", o.feasible_sampling, ctx);
-  o.seed = uint64_t(json_get_or<int64_t>(j, "seed", int64_t(o.seed), ctx));
-  o.validate();
-  return o;
-}
-
-void SearchOptions::validate() const {
-  if (epochs < 1 || epochs > 100000) fail("search epochs = ", epochs, ": expected 1..100000");
-  if (batch_size < 1 || batch_size > 65536) fail("search batch size = ", batch_size, ": expected 1..65536");
-  if (theta_batch_size < 0 || theta_batch_size > 65536)
-    fail("theta batch size = ", theta_batch_size, ": expected 0..65536 (0 = the batch size)");
-  if (lambda < 2 || lambda > 64) fail("lambda = ", lambda, ": expected 2..64 samples per step");
-  if (!(lr > 0)) fail("search learning rate = ", lr, ": expected > 0");
-  if (!(val_fraction > 0 && val_fraction < 1)) fail("val fraction = ", val_fraction, ": expected 0 < f < 1");
-  if (!(convergence > 0 && convergence <= 1)) fail("convergence threshold = ", convergence, ": expected 0 < t <= 1");
-  if (train_limit < 0 || eval_limit < 0) fail("limits must be >= 0 (0 = all)");
-  if (warmup_epochs < 0 || warmup_epochs >= epochs)
-    fail("warm-up epochs = ", warmup_epochs, ": expected 0..", epochs - 1, " (fewer than the ", epochs, " epochs)");
-  if (fair_sampling && uniform_weights)
-    fail("fair_sampling and uniform_weights: give one, both choose the paths a weight step trains");
-  if (!(delta_init > 0)) fail("ASNG step size (delta_init) = ", delta_init, ": expected > 0");
-  if (rescore < 0 || rescore > 1000) fail("rescore = ", rescore, ": expected 0..1000 candidates");
-  if (!(fill_budget >= 0 && fill_budget < 1))
-    fail("fill budget = ", fill_budget, ": expected 0 <= f < 1 (the share of T_max the answer must use; 0 = off)");
-}
-
 json SearchEpoch::to_json() const {
   return {{"epoch", epoch},         {"lr", lr},
           {"train_loss", train_loss}, {"val_loss", val_loss},
@@ -162,6 +84,9 @@ SupernetSearch::SupernetSearch(const Space& space, const LatencyEstimator& laten
       uniform_(make_distribution(space, problem_.allowed_splits)),
       asng_(uniform_, AsngConfig{1.5, options.delta_init}) {
   opt_.validate();
+  // Random search's supernet (a problem that does not adapt) stays uniform, so that it is shared across thresholds.
+  if (opt_.feasible_sampling && problem_.adapt && std::isfinite(problem_.max_latency_ms))
+    feasible_ = std::make_unique<FeasibleSampler>(latency_, problem_.allowed_splits, problem_.max_latency_ms);
   torch::manual_seed(opt_.seed);
   net_ = Supernet(space_, opt_.shared_kernels);
   for (int l = 0; l < space_.num_layers(); ++l) {
@@ -194,16 +119,16 @@ Candidate SupernetSearch::to_candidate(const Sample& s) const {
   return c;
 }
 
+SupernetSearch::~SupernetSearch() = default;
+
 Candidate SupernetSearch::sample(std::mt19937_64& rng, Sample* drawn) const {
   Sample s;
   Candidate c;
-  // Random search's supernet (a problem that does not adapt) stays uniform, so that it is shared across thresholds.
-  if (!opt_.feasible_sampling || !problem_.adapt || !std::isfinite(problem_.max_latency_ms)) {
+  if (!feasible_) {
     s = asng_.sample(rng);
     c = to_candidate(s);
   } else {
-    if (!sample_feasible(latency_, problem_.allowed_splits, problem_.max_latency_ms, rng, c,
-                         &asng_.distribution().theta()))
+    if (!feasible_->sample(rng, c, &asng_.distribution().theta()))
       fail("search: no allowed split can meet ", problem_.max_latency_ms, " ms");
     s = c.arch;
     s.push_back(c.split);
@@ -261,14 +186,10 @@ bool SupernetSearch::load_checkpoint(const std::string& dir, SearchState& st) {
   if (!fs::exists(cdir / "state.json")) return false;
   std::string ctx = (cdir / "state.json").string();
   json state = read_json_file(ctx);
-  json a = opt_.to_json(), b = state.at("options");
   // More epochs extend a search; how its answer is chosen afterwards (rescoring, a budget to fill, the images
   // that score) does not change its course, so a finished search can be chosen from again.
-  for (const char* free : {"epochs", "rescore", "fill_budget", "eval_limit"}) {
-    a.erase(free);
-    b.erase(free);
-  }
-  if (a != b) fail(ctx, ": checkpoint was made with different search options (", b.dump(), ")");
+  if (SearchOptions::training_fields(opt_.to_json()) != SearchOptions::training_fields(state.at("options")))
+    fail(ctx, ": checkpoint was made with different search options (", state.at("options").dump(), ")");
   torch::load(net_, (cdir / "supernet.pt").string(), device_);
   to_device_layout(*net_, device_);  // a checkpoint's tensors come back in the layout they were saved in
   torch::load(*sgd_, (cdir / "optimizer.pt").string(), device_);
@@ -354,7 +275,7 @@ WeightStep SupernetSearch::weight_step(const torch::Tensor& x, const torch::Tens
   WeightStep w;
   w.loss = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device_));
   std::vector<Candidate> paths;
-  if (opt_.fair_sampling) {
+  if (opt_.weight_paths == WeightPaths::fair) {
     const int L = space_.num_layers(), n = space_.num_ops();
     std::vector<std::vector<int>> order(static_cast<size_t>(L));
     for (auto& o : order) {
@@ -369,7 +290,7 @@ WeightStep SupernetSearch::weight_step(const torch::Tensor& x, const torch::Tens
     }
   } else {
     for (int i = 0; i < lambda; ++i)
-      paths.push_back(opt_.uniform_weights ? to_candidate(uniform_.sample(rng)) : sample(rng));
+      paths.push_back(opt_.weight_paths == WeightPaths::uniform ? to_candidate(uniform_.sample(rng)) : sample(rng));
   }
   const double n = double(paths.size() + (opt_.sandwich ? 2 : 0));  // the step's loss is the mean over paths
   torch::Tensor teacher;  // sandwich: the largest network's predictions, which every other path learns

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <limits>
+#include <memory>
 #include <random>
 
 #include "data/image_set.h"
@@ -13,70 +14,9 @@
 #include "latency/estimator.h"
 #include "nn/network.h"
 #include "search/asng.h"
+#include "search/search_options.h"
 
 namespace nasc {
-
-// Budget and hyper-parameters of a search.
-struct SearchOptions {
-  int epochs = 10;
-  int batch_size = 128;
-  int lambda = 2;             // samples per step, for the weights and for theta each
-  int theta_batch_size = 0;   // validation images each theta step scores its lambda samples on (0 = batch_size)
-  double lr = 0.05;           // supernet SGD, cosine-decayed
-  double momentum = 0.9;
-  double weight_decay = 4e-5;
-  double delta_init = 1.0;    // ASNG step size at Delta = 1
-  double convergence = 0.9;   // stop once every variable's largest probability reaches this
-  int warmup_epochs = 0;      // first epochs train the weights on uniform samples, theta frozen (0 = adapt at once)
-  double val_fraction = 0.5;  // share of the training set held out to score configurations
-  int64_t train_limit = 0;    // a stratified subset of N training images only (0 = all)
-  int64_t eval_limit = 5000;  // validation images used for the final supernet accuracy (0 = all)
-  bool augment = true;
-  // Weight steps train every op of every layer once per step on num_ops paths (FairNAS's strict fairness)
-  // instead of lambda paths drawn from theta; the split is still drawn from theta. On by default: with paths drawn
-  // from theta the ops theta samples least (under a tight T the heavy ones) train least, lose the next comparisons
-  // and collapse the search to `skip` (results/nbmacro-search-fair).
-  bool fair_sampling = true;
-  // The last batch norm of each residual block starts at zero (its block is the identity at first), so that
-  // paths through untrained ops do not drown the shared ones.
-  bool zero_init_residual = false;
-  // The inverted-residual ops of a layer share one set of kernels (the largest op's; smaller ones use its first
-  // channels and centre taps) instead of each having its own, so every op's training also trains its siblings.
-  bool shared_kernels = false;
-  // Weight steps train uniformly sampled configurations instead of theta's samples (theta still decides what is
-  // scored and returned): weights trained on theta's samples favour whatever theta already prefers, so a network
-  // theta has moved away from looks worse than it is, and the first preference (cheap ops, which converge first)
-  // reinforces itself.
-  bool uniform_weights = false;
-  // After the search, the answer and up to `rescore` distinct feasible samples of theta are scored on eval_limit
-  // held-out images and the most accurate is returned (0: the mode, or its repair, as it is).
-  int rescore = 0;
-  // > 0: the answer must also use at least this share of T_max (0..1): when the mode (or its repair) is faster,
-  // it is replaced by the most probable configuration under theta within [fill_budget x T_max, T_max], and
-  // --rescore's candidates are drawn from that band too. A partly converged theta's mode drops every op whose
-  // row leans to `skip`, while the accuracy a network retrains to grows with the budget it spends.
-  double fill_budget = 0;
-  // Each weight step also trains the largest and the smallest network (per layer the op slowest and fastest on the
-  // device profile, BigNAS's sandwich rule), and every path but the largest learns the largest's predictions
-  // instead of the labels (in-place distillation), so that every path learns one target and the scores of sampled
-  // paths compare networks rather than how far each one's parts happen to be trained (results/supernet-ranking: it
-  // did not rank better on fmnist).
-  bool sandwich = false;
-  // Every sample, for the weights and for theta, is drawn from theta within the set of configurations that meet
-  // T_max (sample_feasible with theta's probabilities), and theta ranks them by loss alone: the constraint then
-  // decides what is compared, never which of two samples wins, so theta is not pushed below T by pairs that
-  // straddle it (results/table-variants). Off: the paper's ranking, feasible samples first by loss, infeasible
-  // ones after by violation.
-  bool feasible_sampling = true;
-  uint64_t seed = 1;
-
-  // every: also the fields left out while off (their defaults), e.g. to list what a config may name.
-  json to_json(bool every = false) const;
-  static SearchOptions from_json(const json& j, const std::string& context);
-  // Every field from_json reads: what a config may name.
-  static std::vector<std::string> field_names();
-  void validate() const;
-};
 
 // What is searched: the split variable's allowed values, the constraint, and whether theta adapts.
 struct SearchProblem {
@@ -163,10 +103,13 @@ struct SearchCallbacks {
   static SearchCallbacks progress(int epochs);
 };
 
+class FeasibleSampler;
+
 class SupernetSearch {
  public:
   SupernetSearch(const Space& space, const LatencyEstimator& latency, SearchProblem problem, SearchOptions options,
                  torch::Device device);
+  ~SupernetSearch();
 
   // Trains on a seeded split of `train_set` (train part for weights, validation part for theta); checkpoints
   // each epoch into out_dir/checkpoint (when out_dir is non-empty); with resume, continues from there. Without
@@ -211,7 +154,8 @@ class SupernetSearch {
   torch::Device device_;
   Supernet net_{nullptr};
   std::unique_ptr<torch::optim::SGD> sgd_;
-  CategoricalDistribution uniform_;  // theta's space at uniform: what weight steps sample with uniform_weights
+  CategoricalDistribution uniform_;  // theta's space at uniform: what uniform weight paths sample
+  std::unique_ptr<FeasibleSampler> feasible_;  // set when samples are drawn within the feasible set
   AdaptiveSNG asng_;                 // starts at uniform_
   Normalizer norm_;
   const ImageSet* data_ = nullptr;

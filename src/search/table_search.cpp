@@ -5,6 +5,7 @@
 #include <deque>
 #include <limits>
 
+#include "common/csv.h"
 #include "common/error.h"
 #include "common/stats.h"
 #include "data/random.h"
@@ -21,7 +22,7 @@ namespace {
 class Proxy {
  public:
   Proxy(const TruthTable& truth, const LatencyEstimator& latency, const TableProblem& problem)
-      : truth_(truth), latency_(latency), problem_(problem) {
+      : truth_(truth), latency_(latency), problem_(problem), sampler_(latency, allowed(), problem.max_latency_ms) {
     if (!(problem.max_latency_ms > 0)) fail("table search: threshold ", problem.max_latency_ms, " ms: expected > 0");
     if (!(problem.noise_sd >= 0) || !(problem.eval_noise_sd >= 0))
       fail("table search: noise ", problem.noise_sd, " and ", problem.eval_noise_sd, ": expected >= 0");
@@ -58,10 +59,10 @@ class Proxy {
     for (int p = std::max(0, problem_.min_device_blocks); p <= latency_.space().num_blocks(); ++p) a[size_t(p)] = true;
     return a;
   }
-  Candidate random_feasible(std::mt19937_64& rng) const {
+  // A feasible sample, uniform (theta null) or of theta within the feasible set.
+  Candidate random_feasible(std::mt19937_64& rng, const Matrix* theta = nullptr) const {
     Candidate c;
-    if (!sample_feasible(latency_, allowed(), problem_.max_latency_ms, rng, c))
-      fail("table search: no allowed split meets ", problem_.max_latency_ms, " ms");
+    if (!sampler_.sample(rng, c, theta)) fail("table search: no allowed split meets ", problem_.max_latency_ms, " ms");
     return c;
   }
   int64_t evaluations = 0;
@@ -70,6 +71,7 @@ class Proxy {
   const TruthTable& truth_;
   const LatencyEstimator& latency_;
   const TableProblem& problem_;
+  FeasibleSampler sampler_;
   double best_ = 0;
   std::mt19937_64 eval_rng_{mix_seed(problem_.noise_seed, 0xE7A1ULL)};
   std::normal_distribution<double> normal_;
@@ -86,6 +88,41 @@ double proxy_noise(const Space& space, const Arch& a, uint64_t noise_seed) {
   uint64_t s = mix_seed(noise_seed, fnv1a(space.arch_digits(a)));
   const double u1 = (double(splitmix64(s) >> 11) + 0.5) * 0x1.0p-53, u2 = double(splitmix64(s) >> 11) * 0x1.0p-53;
   return std::sqrt(-2 * std::log(u1)) * std::cos(2 * M_PI * u2);
+}
+
+TableAsngOptions TableAsngOptions::parse(const std::string& name) {
+  const char* expected = "expected asng followed by +tie, +start, +fs, +best, +bestsplit, +softW or +rewardW";
+  if (name.rfind("asng", 0) != 0) fail("table ASNG variant '", name, "': ", expected);
+  TableAsngOptions o;
+  auto weight = [&](const std::string& flag, size_t prefix) {
+    const std::optional<double> v = parse_number(flag.substr(prefix));
+    if (!v || !(*v > 0))
+      fail("table ASNG variant '", name, "': '", flag, "' needs a weight > 0 after ", flag.substr(0, prefix));
+    return *v;
+  };
+  size_t at = 4;
+  if (name.compare(at, 2, "-l") == 0) {  // name() writes a lambda other than 2 as asng-lN
+    const size_t end = std::min(name.find('+', at), name.size());
+    const std::optional<double> l = parse_number(name.substr(at + 2, end - at - 2));
+    if (!l || *l != std::floor(*l) || *l < 2 || *l > 64)
+      fail("table ASNG variant '", name, "': lambda '", name.substr(at + 2, end - at - 2), "': expected 2..64");
+    o.lambda = int(*l);
+    at = end;
+  }
+  while (at < name.size()) {
+    const size_t next = std::min(name.find('+', at + 1), name.size());
+    const std::string flag = name.substr(at, next - at);
+    if (flag == "+tie") o.tie_infeasible = true;
+    else if (flag == "+start") o.start_at_threshold = true;
+    else if (flag == "+fs") o.feasible_sampling = true;
+    else if (flag == "+best") o.best_seen = true;
+    else if (flag == "+bestsplit") o.best_split = true;
+    else if (flag.rfind("+soft", 0) == 0) o.soft_constraint = weight(flag, 5);
+    else if (flag.rfind("+reward", 0) == 0) o.budget_reward = weight(flag, 7);
+    else fail("table ASNG variant '", name, "': unknown '", flag, "', ", expected);
+    at = next;
+  }
+  return o;
 }
 
 std::string TableAsngOptions::name() const {
@@ -130,8 +167,7 @@ TableSearchResult table_asng(const TruthTable& truth, const LatencyEstimator& la
     for (int i = 0; i < opt.lambda; ++i) {
       Candidate c;
       if (opt.feasible_sampling) {
-        if (!sample_feasible(latency, proxy.allowed(), problem.max_latency_ms, rng, c, &asng.distribution().theta()))
-          fail("table search: no allowed split meets ", problem.max_latency_ms, " ms");
+        c = proxy.random_feasible(rng, &asng.distribution().theta());
       } else {
         const Sample s = asng.sample(rng);
         c = Candidate{Arch(s.begin(), s.begin() + L), s.back()};
@@ -144,8 +180,8 @@ TableSearchResult table_asng(const TruthTable& truth, const LatencyEstimator& la
       const bool scored = v == 0 || opt.soft_constraint > 0;
       const double score = scored ? proxy.score(c.arch) : 0.0;
       if (v == 0 && score > best_score) best_score = score, best_seen = c;
-      const double capacity = latency.total_ms(c.arch, B) / largest_ms;
-      losses.push_back(1 - score / 100 - opt.budget_reward * capacity);
+      const double reward = opt.budget_reward > 0 ? opt.budget_reward * latency.total_ms(c.arch, B) / largest_ms : 0.0;
+      losses.push_back(1 - score / 100 - reward);
       Sample s = c.arch;
       s.push_back(opt.best_split ? start.mode().back() : c.split);
       samples.push_back(std::move(s));

@@ -47,6 +47,8 @@ struct TableAsngOptions {
   double soft_constraint = 0;       // > 0: rank all by error + this x violation / T (error = 1 - accuracy)
   double budget_reward = 0;         // feasible samples ranked by error - this x capacity (device time / largest's)
   std::string name() const;         // "asng" with its options, e.g. "asng+fs+best"
+  // The options name() writes (lambda, when not 2, as "asng-l4"); throws Error naming what it did not know.
+  static TableAsngOptions parse(const std::string& name);
 };
 
 // NASC's search with the table as evaluator: lambda samples per step from theta over (ops, split), feasible ones

@@ -286,7 +286,7 @@ TEST(Experiment, ConfigErrorsNameTheFieldAndWhatWasExpected) {
   j["search"].update({{"shared_kernels", true}, {"uniform_weights", true}, {"rescore", 8}, {"feasible_sampling", false},
                       {"fair_sampling", false}, {"zero_init_residual", true}, {"epochs", 2}, {"warmup_epochs", 1}});
   const SearchOptions so = ExperimentConfig::from_json(j, "mini.json").search;
-  EXPECT_TRUE(so.shared_kernels && so.uniform_weights && !so.feasible_sampling && !so.fair_sampling &&
+  EXPECT_TRUE(so.shared_kernels && so.weight_paths == WeightPaths::uniform && !so.feasible_sampling &&
               so.zero_init_residual);
   EXPECT_EQ(so.rescore, 8);
   EXPECT_EQ(so.warmup_epochs, 1);

@@ -80,7 +80,7 @@ constexpr double kTightFraction = 0.15;
 // which would make every search test 4.5x slower; FairWeightSteps... tests the fair step itself.
 SearchOptions small_budget() {
   SearchOptions o;
-  o.fair_sampling = false;
+  o.weight_paths = WeightPaths::theta;
   o.epochs = 2;
   o.batch_size = 64;
   o.train_limit = 1536;  // 12 weight steps per epoch
@@ -383,8 +383,7 @@ TEST(Search, UniformWeightStepsDoNotFollowTheta) {
   auto weights_after_steps = [&](bool feasible, bool uniform) {
     SearchOptions o = small_budget();
     o.feasible_sampling = feasible;
-    o.uniform_weights = uniform;
-    o.fair_sampling = false;
+    o.weight_paths = uniform ? WeightPaths::uniform : WeightPaths::theta;
     SupernetSearch search(s.space, s.latency, prob, o, torch::kCPU);
     std::mt19937_64 rng(5);
     for (int i = 0; i < 3; ++i) search.weight_step(x, y, rng);
@@ -442,13 +441,20 @@ TEST(Search, FairWeightStepsTrainEveryOpAndZeroInitSilencesResidualBranches) {
     return untouched;
   };
   SearchOptions o = small_budget();
-  o.fair_sampling = false;
+  o.weight_paths = WeightPaths::theta;
   EXPECT_GT(untouched_after_one_step(o), 0) << "two paths drawn from theta cannot reach every op";
-  o.fair_sampling = true;
+  o.weight_paths = WeightPaths::fair;
   EXPECT_EQ(untouched_after_one_step(o), 0) << "a fair step must train every op of every layer";
   EXPECT_EQ(o.to_json()["fair_sampling"], true);
-  o.fair_sampling = false;
+  EXPECT_FALSE(o.to_json().contains("uniform_weights"));
+  o.weight_paths = WeightPaths::theta;
   EXPECT_FALSE(o.to_json().contains("fair_sampling")) << "off, it must not change old fingerprints";
+  o.weight_paths = WeightPaths::uniform;
+  EXPECT_EQ(o.to_json()["uniform_weights"], true);
+  EXPECT_EQ(SearchOptions::from_json(o.to_json(), "options").weight_paths, WeightPaths::uniform)
+      << "uniform paths are written with fair_sampling false, so they read back";
+  EXPECT_EQ(parse_weight_paths("theta", "--weight-paths"), WeightPaths::theta);
+  EXPECT_THROW(parse_weight_paths("all", "--weight-paths"), Error);
 
   o.zero_init_residual = true;
   SupernetSearch search(s.space, s.latency, prob, o, torch::kCPU);
@@ -497,7 +503,7 @@ TEST(Search, SandwichTrainsTheLargestAndSmallestAndDistilsTheRestFromTheLargest)
     return search.supernet();
   };
   SearchOptions o = small_budget();
-  o.fair_sampling = false;  // the sandwich's two paths beside lambda paths of theta
+  o.weight_paths = WeightPaths::theta;  // the sandwich's two paths beside lambda paths of theta
   o.sandwich = true;
   EXPECT_TRUE(SearchOptions::from_json(o.to_json(), "options").sandwich);
   EXPECT_FALSE(SearchOptions().to_json().contains("sandwich")) << "unset, it must not change old fingerprints";

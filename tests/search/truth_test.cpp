@@ -226,12 +226,17 @@ TEST(FreeAnswers, StrategiesNeedNoImagesAndAreJudgedByTheTruth) {
   }
 }
 
-// The table-driven optimisers: with an exact proxy, enough evaluations find the optimum; ASNG at a moderate
-// budget beats random search at a small one; the noise that makes a proxy of a given tau has that tau.
-TEST(TableSearch, OptimisersFindTheTableOptimumWithAnExactProxy) {
+// The table-driven optimisers run on the small space, its estimator and a synthetic truth.
+class TableSearch : public ::testing::Test {
+ protected:
   Space space = small_space();
   LatencyEstimator est = small_estimator(space);
   TruthTable t = TruthTable::from_json(synthetic_truth(space), space, "synthetic");
+};
+
+// The table-driven optimisers: with an exact proxy, enough evaluations find the optimum; ASNG at a moderate
+// budget beats random search at a small one; the noise that makes a proxy of a given tau has that tau.
+TEST_F(TableSearch, OptimisersFindTheTableOptimumWithAnExactProxy) {
   TableProblem prob;
   prob.max_latency_ms = est.oracle(1).latency.total_ms * 1.6;
   ASSERT_GE(t.best_feasible(est, prob.max_latency_ms, 1)->feasible, 10);
@@ -257,10 +262,7 @@ TEST(TableSearch, OptimisersFindTheTableOptimumWithAnExactProxy) {
 // The feasible ranking (samples drawn from theta within the feasible set, ranked by score alone) is what nasc search
 // uses: on the table, with a tight threshold that few free samples meet, it must end nearer the optimum than the
 // paper's feasible-first ranking with the same evaluations, and every sample it scores must meet T.
-TEST(TableSearch, FeasibleRankingBeatsThePapersRankingUnderATightThreshold) {
-  Space space = small_space();
-  LatencyEstimator est = small_estimator(space);
-  TruthTable t = TruthTable::from_json(synthetic_truth(space), space, "synthetic");
+TEST_F(TableSearch, FeasibleRankingBeatsThePapersRankingUnderATightThreshold) {
   TableProblem prob;
   prob.max_latency_ms = est.oracle(1).latency.total_ms * 1.3;
   ASSERT_GE(t.best_feasible(est, prob.max_latency_ms, 1)->feasible, 5);
@@ -278,10 +280,7 @@ TEST(TableSearch, FeasibleRankingBeatsThePapersRankingUnderATightThreshold) {
   EXPECT_LT(feasible_regret, paper_regret) << "feasible " << feasible_regret << " against paper " << paper_regret;
 }
 
-TEST(TableSearch, NoiseForATauGivesThatTauAndIsFixedPerNetwork) {
-  Space space = small_space();
-  LatencyEstimator est = small_estimator(space);
-  TruthTable t = TruthTable::from_json(synthetic_truth(space), space, "synthetic");
+TEST_F(TableSearch, NoiseForATauGivesThatTauAndIsFixedPerNetwork) {
   TableProblem prob;
   prob.max_latency_ms = est.oracle(1).latency.total_ms * 3;
   prob.noise_seed = 9;
@@ -305,6 +304,28 @@ TEST(TableSearch, NoiseForATauGivesThatTauAndIsFixedPerNetwork) {
   EXPECT_EQ(noise_for_tau(t, est, prob, 1.0), 0.0);
   EXPECT_NE(error_of([&] { noise_for_tau(t, est, prob, 0.0); }).find("expected 0 < tau <= 1"), std::string::npos);
   EXPECT_NE(error_of([&] { table_random(t, est, prob, 0, 1); }).find("at least 1"), std::string::npos);
+}
+
+// bench_table_search names its variants as name() writes them: every name reads back as its options, and a
+// name it does not know is refused with what it expected.
+TEST_F(TableSearch, VariantNamesReadBackAsTheirOptions) {
+  TableAsngOptions o;
+  o.lambda = 4;
+  o.tie_infeasible = o.feasible_sampling = o.best_seen = true;
+  o.soft_constraint = 2.5;
+  o.budget_reward = 0.5;
+  EXPECT_EQ(o.name(), "asng-l4+tie+fs+soft2.5+reward0.5+best");
+  const TableAsngOptions r = TableAsngOptions::parse(o.name());
+  EXPECT_EQ(r.name(), o.name());
+  EXPECT_EQ(r.lambda, 4);
+  EXPECT_DOUBLE_EQ(r.soft_constraint, 2.5);
+  EXPECT_EQ(TableAsngOptions::parse("asng").name(), "asng");
+  EXPECT_TRUE(TableAsngOptions::parse("asng+start+bestsplit").start_at_threshold);
+  EXPECT_NE(error_of([] { TableAsngOptions::parse("asng+fast"); }).find("unknown '+fast'"), std::string::npos);
+  EXPECT_NE(error_of([] { TableAsngOptions::parse("asng+soft"); }).find("needs a weight > 0"), std::string::npos);
+  EXPECT_NE(error_of([] { TableAsngOptions::parse("asng-l1"); }).find("expected 2..64"), std::string::npos);
+  EXPECT_NE(error_of([] { TableAsngOptions::parse("evolution"); }).find("expected asng followed by"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -5,10 +5,14 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <unistd.h>
 
+#include "common/json_io.h"
 #include "latency/profile.h"
+#include "search/search_options.h"
 
 namespace {
 
@@ -19,7 +23,7 @@ struct Outcome {
   std::string output;  // stdout and stderr
 };
 
-Outcome nasc(const std::string& args) {
+Outcome run_nasc(const std::string& args) {
   const std::string cmd = "cd '" NASC_SOURCE_DIR "' && '" NASC_BINARY "' " + args + " 2>&1";
   Outcome o;
   FILE* p = popen(cmd.c_str(), "r");
@@ -33,14 +37,14 @@ Outcome nasc(const std::string& args) {
 }
 
 void expect_ok(const std::string& args, const std::string& contains) {
-  Outcome o = nasc(args);
+  Outcome o = run_nasc(args);
   EXPECT_EQ(o.rc, 0) << "nasc " << args << "\n" << o.output;
   EXPECT_NE(o.output.find(contains), std::string::npos) << "nasc " << args << " should print '" << contains << "'\n"
                                                         << o.output;
 }
 
 void expect_refused(const std::string& args, const std::string& names) {
-  Outcome o = nasc(args);
+  Outcome o = run_nasc(args);
   EXPECT_NE(o.rc, 0) << "nasc " << args << " should fail\n" << o.output;
   EXPECT_NE(o.output.find(names), std::string::npos) << "nasc " << args << ": the error should name '" << names
                                                      << "'\n" << o.output;
@@ -50,7 +54,7 @@ void expect_refused(const std::string& args, const std::string& names) {
 // required options, which CLI11 checks first).
 void expect_help_and_unknown(const std::string& cmd, const std::vector<std::string>& options,
                              const std::string& required = "") {
-  Outcome help = nasc(cmd + " --help");
+  Outcome help = run_nasc(cmd + " --help");
   EXPECT_EQ(help.rc, 0) << help.output;
   for (auto& opt : options) EXPECT_NE(help.output.find(opt), std::string::npos) << cmd << " --help lacks " << opt;
   expect_refused(cmd + " " + required + " --no-such-option", "--no-such-option");
@@ -138,6 +142,51 @@ TEST(Cli, Search) {
   expect_refused("search --max-latency 0.001" + out, "below the minimum achievable latency");
   expect_refused("search --latency-frac 0.3 --data nowhere:/x" + out, "nowhere");
   EXPECT_FALSE(fs::exists(scratch("search") / "search.json"));
+}
+
+// One declaration per search option: each is a flag of nasc search, its --help names it, docs/USAGE.md too.
+TEST(Cli, SearchOffersEveryDeclaredOptionAndTheGuideNamesIt) {
+  const Outcome help = run_nasc("search --help");
+  std::ifstream in(NASC_SOURCE_DIR "/docs/USAGE.md");
+  std::stringstream guide;
+  guide << in.rdbuf();
+  ASSERT_GT(guide.str().size(), 1000u);
+  for (const nasc::SearchOption& o : nasc::search_options()) {
+    EXPECT_NE(help.output.find("--" + o.flag), std::string::npos) << "search --help lacks --" << o.flag;
+    EXPECT_NE(guide.str().find("--" + o.flag), std::string::npos) << "docs/USAGE.md lacks --" << o.flag;
+  }
+}
+
+// --config reads a search object, or an experiment config's; the flags given override it.
+TEST(Cli, SearchConfigSetsOptionsAndFlagsOverrideIt) {
+  const fs::path dir = scratch("search_config");
+  fs::create_directories(dir);
+  auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir / name) << text;
+    return (dir / name).string();
+  };
+  const std::string experiment = write("experiment.json", R"({"name": "x", "search": {"rescore": 3, "lambda": 6,
+      "epochs": 4, "fair_sampling": false}})");
+  const std::string run = (dir / "run").string();
+  expect_ok("search --strategy fixed:k3_e3 --latency-frac 1 --config " + experiment + " --lambda 4 --sandwich --out " +
+                run,
+            "results in");
+  const nasc::json o = nasc::read_json_file(run + "/search.json").at("options");
+  EXPECT_EQ(o["rescore"], 3);
+  EXPECT_EQ(o["epochs"], 4);
+  EXPECT_EQ(o["lambda"], 4) << "the flag over the config";
+  EXPECT_EQ(o["sandwich"], true);
+  EXPECT_EQ(o["fair_sampling"], false) << "theta paths, as the config said";
+  EXPECT_EQ(o["uniform_weights"], false);
+  EXPECT_EQ(o["eval_limit"], 2000) << "the quick budget's, which the config leaves";
+  const std::string base = "search --strategy fixed:k3_e3 --latency-frac 1 --out " + (dir / "bad").string();
+  expect_refused(base + " --config " + write("lambda.json", R"({"lambda": 1})"), "lambda = 1: expected 2..64");
+  expect_refused(base + " --config " + write("epoch.json", R"({"epoch": 3})"), "unknown field 'epoch'");
+  expect_refused(base + " --lambda 1", "--lambda = 1: expected 2..64");
+  expect_refused(base + " --lr fast", "--lr 'fast': expected > 0");
+  expect_refused(base + " --sandwich=maybe", "--sandwich");
+  EXPECT_FALSE(fs::exists(dir / "bad" / "search.json"));
+  fs::remove_all(dir);
 }
 
 TEST(Cli, Train) {

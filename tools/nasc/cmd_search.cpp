@@ -15,34 +15,27 @@
 
 namespace {
 
+// Each search option's flag (search_options(): one declaration each) with what the command line gave it.
+struct OptionFlag {
+  const nasc::SearchOption* option;
+  CLI::Option* cli = nullptr;
+  std::string text;   // a valued flag's text
+  bool set = false;   // a bare flag's value (it may say --flag=false)
+};
+
 struct SearchArgs {
   nasc::cli::ScenarioArgs scenario;
   std::string data = "fmnist";
   std::string strategy = "nasc";
   std::string budget = "quick";
+  std::string config;         // a JSON object of search options, or an experiment config's "search" object
   double max_latency_ms = 0;  // 0: unconstrained (only meaningful for accuracy-only)
   double latency_frac = -1;   // >= 0: T_max = floor + frac * (largest network's latency - floor)
-  int epochs = 0;             // overrides the budget's when > 0
-  int64_t train_limit = -1;   // overrides the budget's when >= 0
-  int64_t eval_limit = -1;    // likewise
-  int batch_size = 0;
-  int theta_batch_size = 0;
-  int lambda = 0;            // the following override SearchOptions' defaults when set
-  double lr = 0;
-  double delta_init = 0;
-  int warmup_epochs = -1;
-  int rescore = -1;
-  double fill_budget = -1;
-  bool sandwich = false;
-  bool shared_kernels = false;
-  std::string ranking;       // feasible | paper (empty: the default, feasible)
-  std::string weight_paths;  // fair | theta | uniform (empty: the default, fair)
-  bool zero_init_residual = false;
+  std::vector<std::unique_ptr<OptionFlag>> options;  // stable addresses: CLI11 writes into them
   std::string truth;
   std::string out = "runs/search";
   std::string device = "auto";
   int threads = 0;
-  uint64_t seed = 1;
   bool resume = false;
 };
 
@@ -90,6 +83,22 @@ void print_search_summary(const json& r, const Space& space) {
 
 namespace {
 
+// The budget's options, then --config's, then each flag given.
+nasc::SearchOptions search_options_of(const SearchArgs& a) {
+  using namespace nasc;
+  SearchOptions o = budget_options(a.budget);
+  if (!a.config.empty()) {
+    const json j = read_json_file(a.config);
+    const bool experiment = j.is_object() && j.contains("search") && j.at("search").is_object();
+    o.apply_json(experiment ? j.at("search") : j, experiment ? a.config + " search" : a.config);
+  }
+  for (const auto& f : a.options)
+    if (f->cli->count() > 0) f->option->parse(o, f->option->is_flag ? (f->set ? "true" : "false") : f->text,
+                                               "--" + f->option->flag);
+  o.validate();
+  return o;
+}
+
 int run_search(const SearchArgs& a) {
   using namespace nasc;
   namespace fs = std::filesystem;
@@ -97,28 +106,7 @@ int run_search(const SearchArgs& a) {
   const Space& space = *sc.space;
   SearchRequest req;
   req.strategy = Strategy::parse(a.strategy, space);
-  req.options = budget_options(a.budget);
-  if (a.epochs > 0) req.options.epochs = a.epochs;
-  if (a.train_limit >= 0) req.options.train_limit = a.train_limit;
-  if (a.eval_limit >= 0) req.options.eval_limit = a.eval_limit;
-  if (a.batch_size > 0) req.options.batch_size = a.batch_size;
-  if (a.theta_batch_size > 0) req.options.theta_batch_size = a.theta_batch_size;
-  if (a.lambda > 0) req.options.lambda = a.lambda;
-  if (a.lr > 0) req.options.lr = a.lr;
-  if (a.delta_init > 0) req.options.delta_init = a.delta_init;
-  if (a.warmup_epochs >= 0) req.options.warmup_epochs = a.warmup_epochs;
-  if (a.rescore >= 0) req.options.rescore = a.rescore;
-  if (a.fill_budget >= 0) req.options.fill_budget = a.fill_budget;
-  if (a.sandwich) req.options.sandwich = true;
-  if (a.shared_kernels) req.options.shared_kernels = true;
-  if (!a.ranking.empty()) req.options.feasible_sampling = a.ranking == "feasible";
-  if (!a.weight_paths.empty()) {
-    req.options.fair_sampling = a.weight_paths == "fair";
-    req.options.uniform_weights = a.weight_paths == "uniform";
-  }
-  if (a.zero_init_residual) req.options.zero_init_residual = true;
-  req.options.seed = a.seed;
-  req.options.validate();
+  req.options = search_options_of(a);
   req.min_device_blocks = a.scenario.min_device_blocks;
   if (a.max_latency_ms > 0 && a.latency_frac >= 0) fail("give --max-latency or --latency-frac, not both");
   if (a.latency_frac >= 0) {
@@ -174,6 +162,24 @@ int run_search(const SearchArgs& a) {
   return 0;
 }
 
+// One flag per search option, from its declaration; the default shown is SearchOptions' unless the budget sets it
+// (whose help says so).
+void add_option_flags(CLI::App& app, SearchArgs& a) {
+  const nasc::SearchOptions defaults, quick = nasc::budget_options("quick");
+  for (const nasc::SearchOption& o : nasc::search_options()) {
+    auto f = std::make_unique<OptionFlag>();
+    f->option = &o;
+    std::string help = o.help;
+    if (o.show(defaults) == o.show(quick)) help += nasc::cat(" (default ", o.show(defaults), ")");
+    const std::string flag = "--" + o.flag;
+    if (o.is_flag)
+      f->cli = app.add_flag(flag, f->set, help + "; --" + o.flag + "=false turns it off");
+    else
+      f->cli = app.add_option(flag, f->text, help + "; " + o.values);
+    a.options.push_back(std::move(f));
+  }
+}
+
 nasc::cli::Action setup_search(CLI::App& app) {
   auto a = std::make_shared<SearchArgs>();
   a->scenario.add_to(app);
@@ -194,62 +200,18 @@ nasc::cli::Action setup_search(CLI::App& app) {
                  "quick (8 epochs on all images: about 1.5 min for nasc on fmnist on a 2-core CPU) or paper (50 epochs, for a GPU)")
       ->check(CLI::IsMember({"quick", "paper"}))
       ->capture_default_str();
-  app.add_option("--epochs", a->epochs, "Override the budget's supernet epochs");
-  app.add_option("--train-limit", a->train_limit, "Override the budget's number of training images (0 = all)");
-  app.add_option("--batch-size", a->batch_size, "Override the minibatch size (default 128)");
-  app.add_option("--theta-batch-size", a->theta_batch_size,
-                 "Held-out images each theta step scores its samples on (default: the batch size); larger ranks "
-                 "each pair of samples with less noise, at the cost of more forward passes")
-      ->check(CLI::Range(1, 65536));
-  const nasc::SearchOptions defaults;
-  app.add_option("--eval-limit", a->eval_limit,
-                 "Override the budget's number of held-out images that score the answer, --rescore's and random:N's "
-                 "candidates after the search (quick 2000, paper all; 0 = all)")
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--lambda", a->lambda,
-                 nasc::cat("Samples per step, for the weights and for theta each (default ", defaults.lambda, ")"))
-      ->check(CLI::Range(2, 64));
-  app.add_option("--lr", a->lr, nasc::cat("Supernet SGD learning rate, cosine-decayed (default ", defaults.lr, ")"))
-      ->check(CLI::PositiveNumber);
-  app.add_option("--delta-init", a->delta_init,
-                 nasc::cat("ASNG step size delta at Delta = 1 (default ", defaults.delta_init, ")"))
-      ->check(CLI::PositiveNumber);
-  app.add_option("--warmup-epochs", a->warmup_epochs,
-                 "First epochs train the weights on uniformly sampled candidates with theta frozen (default 0)")
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--rescore", a->rescore,
-                 "After the search, score the answer and up to K feasible samples of theta on the held-out images "
-                 "of the final accuracy and return the most accurate (default 0: the mode as it is)")
-      ->check(CLI::Range(0, 1000));
-  app.add_option("--fill-budget", a->fill_budget,
-                 "The answer must use at least this share of the threshold: a faster mode gives way to the most "
-                 "probable configuration within [F x T, T], and --rescore draws from that band (default 0: off)")
-      ->check(CLI::Range(0.0, 0.999));
-  app.add_option("--ranking", a->ranking,
-                 "How theta compares its samples: feasible (default: every sample drawn from theta within the "
-                 "configurations that meet the threshold, ranked by loss alone) or paper (samples drawn freely, "
-                 "those that meet T first by loss, the others after by how far they miss it)")
-      ->check(CLI::IsMember({"feasible", "paper"}));
-  app.add_option("--weight-paths", a->weight_paths,
-                 "The paths a weight step trains: fair (default: every op of every layer once, FairNAS's strict "
-                 "fairness), theta (lambda samples of theta, the paper's) or uniform (lambda uniform samples)")
-      ->check(CLI::IsMember({"fair", "theta", "uniform"}));
-  app.add_flag("--zero-init-residual", a->zero_init_residual,
-               "The last batch norm of each residual block starts at zero, so that untrained ops start as the "
-               "identity and do not drown the shared ones");
-  app.add_flag("--shared-kernels", a->shared_kernels,
-               "Supernet ops of a layer share one set of kernels (the largest op's: smaller ones use its first "
-               "channels and centre taps) instead of each having its own; the supernet learns faster");
-  app.add_flag("--sandwich", a->sandwich,
-               "Each weight step also trains the largest and the smallest network, and every other path learns "
-               "the largest's predictions (in-place distillation) instead of the labels: about 2x the step's cost");
+  app.add_option("--config", a->config,
+                 "Search options from a JSON file: an object of option fields (as search.json's \"options\" "
+                 "records them) or an experiment config, whose \"search\" object is read; over the budget's, "
+                 "and under the flags given")
+      ->check(CLI::ExistingFile);
+  add_option_flags(app, *a);
   app.add_option("--truth", a->truth,
                  "Table of true accuracies of the space (e.g. truth/nas-bench-macro-cifar10.json for --space nbmacro): "
                  "the result gains the answer's true accuracy, the best one that meets T and the regret")
       ->check(CLI::ExistingFile);
   app.add_option("--out", a->out, "Run directory: search.json, search.csv, checkpoint/")->capture_default_str();
   app.add_flag("--resume", a->resume, "Continue the search from the checkpoint in --out");
-  nasc::cli::add_seed_option(app, a->seed);
   nasc::cli::add_device_option(app, a->device);
   nasc::cli::add_threads_option(app, a->threads);
   return [a] { return run_search(*a); };
