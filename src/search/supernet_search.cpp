@@ -84,6 +84,7 @@ SupernetSearch::SupernetSearch(const Space& space, const LatencyEstimator& laten
       uniform_(make_distribution(space, problem_.allowed_splits)),
       asng_(uniform_, AsngConfig{1.5, options.delta_init}) {
   opt_.validate();
+  draw_paths_ = path_sampler();
   // Random search's supernet (a problem that does not adapt) stays uniform, so that it is shared across thresholds.
   if (opt_.feasible_sampling && problem_.adapt && std::isfinite(problem_.max_latency_ms))
     feasible_ = std::make_unique<FeasibleSampler>(latency_, problem_.allowed_splits, problem_.max_latency_ms);
@@ -266,32 +267,50 @@ void SupernetSearch::set_lr(double lr) {
   for (auto& g : sgd_->param_groups()) static_cast<torch::optim::SGDOptions&>(g.options()).lr(lr);
 }
 
+SupernetSearch::PathSampler SupernetSearch::path_sampler() const {
+  switch (opt_.weight_paths) {
+    case WeightPaths::fair:
+      return [this](std::mt19937_64& rng) {
+        // Path k takes, in every layer, the k-th op of a fresh permutation: each op once per step.
+        const int L = space_.num_layers(), n = space_.num_ops();
+        std::vector<std::vector<int>> order(static_cast<size_t>(L));
+        for (auto& o : order) {
+          o.resize(size_t(n));
+          std::iota(o.begin(), o.end(), 0);
+          std::shuffle(o.begin(), o.end(), rng);
+        }
+        std::vector<Candidate> paths;
+        for (int k = 0; k < n; ++k) {
+          Candidate c = sample(rng);  // the split (and nothing else) comes from theta
+          for (int l = 0; l < L; ++l) c.arch[size_t(l)] = order[size_t(l)][size_t(k)];
+          paths.push_back(c);
+        }
+        return paths;
+      };
+    case WeightPaths::uniform:
+      return [this](std::mt19937_64& rng) {
+        std::vector<Candidate> paths;
+        for (int i = 0; i < opt_.lambda; ++i) paths.push_back(to_candidate(uniform_.sample(rng)));
+        return paths;
+      };
+    case WeightPaths::theta:
+      break;
+  }
+  return [this](std::mt19937_64& rng) {
+    std::vector<Candidate> paths;
+    for (int i = 0; i < opt_.lambda; ++i) paths.push_back(sample(rng));
+    return paths;
+  };
+}
+
 WeightStep SupernetSearch::weight_step(const torch::Tensor& x, const torch::Tensor& y, std::mt19937_64& rng) {
-  const int lambda = opt_.lambda;
   // Gradients set to none, not zero: ops that no sampled path used this step get no update at all (no weight
   // decay, no momentum drift), which also makes the step independent of earlier steps' sampling, so a resumed run
   // continues exactly.
   for (auto& p : net_->parameters()) p.mutable_grad() = torch::Tensor();
   WeightStep w;
   w.loss = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device_));
-  std::vector<Candidate> paths;
-  if (opt_.weight_paths == WeightPaths::fair) {
-    const int L = space_.num_layers(), n = space_.num_ops();
-    std::vector<std::vector<int>> order(static_cast<size_t>(L));
-    for (auto& o : order) {
-      o.resize(size_t(n));
-      std::iota(o.begin(), o.end(), 0);
-      std::shuffle(o.begin(), o.end(), rng);
-    }
-    for (int k = 0; k < n; ++k) {
-      Candidate c = sample(rng);  // the split (and nothing else) comes from theta
-      for (int l = 0; l < L; ++l) c.arch[size_t(l)] = order[size_t(l)][size_t(k)];
-      paths.push_back(c);
-    }
-  } else {
-    for (int i = 0; i < lambda; ++i)
-      paths.push_back(opt_.weight_paths == WeightPaths::uniform ? to_candidate(uniform_.sample(rng)) : sample(rng));
-  }
+  std::vector<Candidate> paths = draw_paths_(rng);
   const double n = double(paths.size() + (opt_.sandwich ? 2 : 0));  // the step's loss is the mean over paths
   torch::Tensor teacher;  // sandwich: the largest network's predictions, which every other path learns
   if (opt_.sandwich) {

@@ -142,6 +142,9 @@ class SupernetSearch {
   bool feasible(const Candidate& c) const;
 
  private:
+  // The paths a weight step trains, drawn as opt_.weight_paths says: chosen once, at construction.
+  using PathSampler = std::function<std::vector<Candidate>(std::mt19937_64&)>;
+  PathSampler path_sampler() const;
   SearchEpoch summarize(int epoch, double lr, const EpochTally& tally, double seconds) const;
   bool adapting_ = true;  // theta steps move theta: the problem adapts and the warm-up is over
   void save_checkpoint(const std::string& dir, const SearchState& st);
@@ -156,6 +159,7 @@ class SupernetSearch {
   std::unique_ptr<torch::optim::SGD> sgd_;
   CategoricalDistribution uniform_;  // theta's space at uniform: what uniform weight paths sample
   std::unique_ptr<FeasibleSampler> feasible_;  // set when samples are drawn within the feasible set
+  PathSampler draw_paths_;
   AdaptiveSNG asng_;                 // starts at uniform_
   Normalizer norm_;
   const ImageSet* data_ = nullptr;
