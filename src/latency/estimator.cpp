@@ -1,5 +1,7 @@
 #include "latency/estimator.h"
 
+#include <cmath>
+
 #include "common/error.h"
 
 namespace nasc {
@@ -34,6 +36,18 @@ LatencyEstimator::LatencyEstimator(const Space& space, const HardwareProfile& de
     uplink_ms_.push_back(link_.uplink_ms(payload_bytes_.back()));
     downlink_ms_.push_back(link_.downlink_ms(result_bytes_.back()));
   }
+}
+
+LatencyEstimator LatencyEstimator::with_uplink_ms(const std::vector<double>& uplink_ms) const {
+  const int B = space_.num_blocks();
+  if (int(uplink_ms.size()) != B + 1)
+    fail("uplink times for ", uplink_ms.size(), " splits: expected ", B + 1, " (p = 0..", B, ")");
+  for (int p = 0; p <= B; ++p)
+    if (!std::isfinite(uplink_ms[p]) || uplink_ms[p] < 0)
+      fail("uplink time at split ", p, " = ", uplink_ms[p], " ms: expected a finite value >= 0");
+  LatencyEstimator e = *this;
+  e.uplink_ms_ = uplink_ms;
+  return e;
 }
 
 int LatencyEstimator::op_of(const Arch& arch, int b) const {

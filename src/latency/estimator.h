@@ -46,6 +46,11 @@ class LatencyEstimator {
   // Block b with op `op` where split p places it: on the device when b < p, else on the server.
   double block_ms(int b, int op, int p) const { return b < p ? device_block_ms(b, op) : server_block_ms(b, op); }
 
+  // The same tables with each split's uplink time given (ms per split p = 0..B, one-way delay included; 0 where
+  // nothing is sent), e.g. a quantile of what a recorded uplink takes (quantile_estimator in trace_latency.h).
+  // Throws naming the split of a value that is not finite and >= 0, or a count other than B + 1.
+  LatencyEstimator with_uplink_ms(const std::vector<double>& uplink_ms) const;
+
   const Space& space() const { return space_; }
   const LinkModel& link() const { return link_; }
   Encoding encoding() const { return encoding_; }

@@ -46,6 +46,33 @@ std::vector<double> latencies_over_trace(const LatencyEstimator& est, const Arch
   return out;
 }
 
+std::vector<double> uplink_quantile_ms(const LatencyEstimator& est, const LinkTrace& uplink, double q,
+                                       const TraceRequests& rq) {
+  if (!(q >= 0 && q <= 1)) fail("latency quantile ", q, ": expected 0 <= q <= 1 (0.5 the median, 0.95 the p95)");
+  if (!(rq.step_ms > 0) || !std::isfinite(rq.step_ms))
+    fail("trace request step ", rq.step_ms, " ms: expected a finite value > 0");
+  const int B = est.space().num_blocks();
+  const double delay = est.link().delay_ms;
+  std::vector<double> out;
+  for (int p = 0; p <= B; ++p) {
+    const int64_t bytes = est.space().payload_bytes(p, est.encoding());  // as the estimator prices it
+    if (p == B || bytes == 0) {
+      out.push_back(0.0);
+      continue;
+    }
+    std::vector<double> ms;
+    for (double t = 0; t < uplink.period_ms(); t += rq.step_ms) ms.push_back(delay + uplink.transfer_ms(bytes, t));
+    std::sort(ms.begin(), ms.end());
+    out.push_back(quantile_sorted(ms, q));
+  }
+  return out;
+}
+
+LatencyEstimator quantile_estimator(const LatencyEstimator& est, const LinkTrace& uplink, double q,
+                                    const TraceRequests& rq) {
+  return est.with_uplink_ms(uplink_quantile_ms(est, uplink, q, rq));
+}
+
 std::vector<double> oracle_over_trace(const LatencyEstimator& est, const Arch& arch, int min_device_blocks,
                                       const LinkTrace& uplink, const TraceRequests& rq) {
   std::vector<double> best;

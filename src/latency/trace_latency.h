@@ -28,4 +28,17 @@ std::vector<double> latencies_over_trace(const LatencyEstimator& est, const Arch
 std::vector<double> oracle_over_trace(const LatencyEstimator& est, const Arch& arch, int min_device_blocks,
                                       const LinkTrace& uplink, const TraceRequests& requests = {});
 
+// Per split p = 0..B, the q-quantile over a grid of start times (one every requests.step_ms over one loop of the
+// trace) of the time to send p's payload, the estimator's one-way delay included (0 where nothing is sent): what a
+// static split's uplink costs at that quantile. A request's payload leaves device_ms after it starts, so its own
+// send times are this grid shifted; the trace loops, so on a grid fine against the trace's changes the shift only
+// permutes the samples (exactly when device_ms is a multiple of the step) and the quantiles agree, while a coarse
+// grid can tell them apart: latencies_over_trace measures a candidate's own.
+std::vector<double> uplink_quantile_ms(const LatencyEstimator& est, const LinkTrace& uplink, double q,
+                                       const TraceRequests& requests = {});
+// est with uplink_quantile_ms as its uplink: every search, baseline and free answer over it meets a threshold at
+// the q-quantile of a static split on that trace. Throws for q outside [0, 1].
+LatencyEstimator quantile_estimator(const LatencyEstimator& est, const LinkTrace& uplink, double q,
+                                    const TraceRequests& requests = {});
+
 }  // namespace nasc

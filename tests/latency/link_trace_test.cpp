@@ -109,5 +109,39 @@ TEST(TraceLatency, EachRequestPaysWhatTheTraceDeliversWhenItsPayloadIsReady) {
   EXPECT_THROW(latencies_over_trace(est, arch, 2, t, {0}), Error);
 }
 
+// A static split priced at a quantile of a trace: each split's uplink is that quantile of its transfer times over
+// the request grid (hand-computed on the on-off trace), the rest of the tables unchanged.
+TEST(TraceLatency, QuantileEstimatorPricesEachSplitsUplinkAtTheTracesQuantile) {
+  LatencyEstimator est = micro_estimator(LinkModel{1.0, 1.0, 0.0, false});
+  const Arch arch = test::micro_space().parse_arch("k3_e1,skip");
+  LinkTrace t = LinkTrace::from_segments({{0.01, 0.512, 0}, {0.01, 0, 0}}, "on-off");
+  // Split 2 sends 256 B: from 0 and 5 ms it takes 4 ms, from 10 the outage and 4 (14), from 15 it waits 5 (9).
+  const std::vector<double> top = uplink_quantile_ms(est, t, 1.0, {5}), median = uplink_quantile_ms(est, t, 0.5, {5});
+  ASSERT_EQ(top.size(), 5u);
+  EXPECT_NEAR(top[2], 14.0, 1e-9);
+  EXPECT_NEAR(median[2], 6.5, 1e-9);  // between 4 and 9
+  EXPECT_NEAR(uplink_quantile_ms(est, t, 0.0, {5})[2], 4.0, 1e-9);
+  EXPECT_EQ(top[4], 0.0) << "the device-only split sends nothing";
+  const LatencyEstimator priced = quantile_estimator(est, t, 0.5, {5});
+  for (int p = 0; p <= 4; ++p) {
+    const LatencyBreakdown b = est.breakdown(arch, p), q = priced.breakdown(arch, p);
+    EXPECT_NEAR(q.uplink_ms, median[size_t(p)], 1e-12) << p;
+    EXPECT_NEAR(q.total_ms, b.total_ms - b.uplink_ms + median[size_t(p)], 1e-9) << p;
+    EXPECT_EQ(q.device_ms, b.device_ms);
+    EXPECT_EQ(q.server_ms, b.server_ms);
+  }
+  // The requests' own median at split 2: their payloads are ready 3 ms after each start, so on this coarse grid they
+  // see other phases of the trace (8.30, 18.30, 15.30, 10.30 ms: median 12.80, where the grid's prices 10.80)...
+  EXPECT_NEAR(LatencySummary::of(latencies_over_trace(est, arch, 2, t, {5}), 1e9).p50, 12.796875, 1e-9);
+  // ...while on a fine grid a shift of the starts only permutes the samples of the looping trace: the same median.
+  const TraceRequests fine{0.01};
+  EXPECT_NEAR(LatencySummary::of(latencies_over_trace(est, arch, 2, t, fine), 1e9).p50,
+              quantile_estimator(est, t, 0.5, fine).total_ms(arch, 2), 1e-6);
+  EXPECT_NE(test::error_of([&] { uplink_quantile_ms(est, t, 1.5, {5}); }).find("expected 0 <= q <= 1"),
+            std::string::npos);
+  EXPECT_NE(test::error_of([&] { est.with_uplink_ms({1, 2}); }).find("expected 5"), std::string::npos);
+  EXPECT_NE(test::error_of([&] { est.with_uplink_ms({0, 1, -1, 0, 0}); }).find("split 2 = -1"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace nasc

@@ -189,6 +189,30 @@ TEST(Cli, SearchConfigSetsOptionsAndFlagsOverrideIt) {
   fs::remove_all(dir);
 }
 
+// --link-trace prices each split's uplink at a quantile of the trace: the answer's priced total meets T, and
+// search.json says what the answer does over the whole trace (a free answer: no data, no training).
+TEST(Cli, SearchOverALinkTraceMeetsTheThresholdAtItsQuantile) {
+  const fs::path dir = scratch("search_trace");
+  fs::create_directories(dir);
+  std::ofstream(dir / "up.csv") << "seconds,mbps\n0,40\n1,2\n";  // loops: 1 s at 40 Mbit/s, 1 s at 2
+  const std::string base = "search --space nbmacro --device-profile profiles/raspi4-nbmacro.json --server-profile "
+                           "profiles/titanrtx-nbmacro.json --strategy largest-feasible --latency-frac 0.5 --out " +
+                           (dir / "run").string();
+  expect_ok(base + " --link-trace " + (dir / "up.csv").string() + " --latency-quantile 0.9", "over trace");
+  const nasc::json r = nasc::read_json_file((dir / "run" / "search.json").string());
+  const nasc::json& t = r.at("link_trace");
+  const double T = r["max_latency_ms"];
+  EXPECT_EQ(t["quantile"], 0.9);
+  EXPECT_LE(t["priced_total_ms"].get<double>(), T);
+  EXPECT_DOUBLE_EQ(t["priced_total_ms"].get<double>(), r["latency"]["total_ms"].get<double>());
+  EXPECT_LE(t["measured_quantile_ms"].get<double>(), T * 1.01) << "the requests' own 0.9-quantile";
+  EXPECT_GE(t["static_split"]["share_within"].get<double>(), 0.89);
+  EXPECT_LE(t["oracle_split"]["p95_ms"].get<double>(), t["static_split"]["p95_ms"].get<double>() + 1e-9);
+  expect_refused(base + " --latency-quantile 0.9", "--latency-quantile needs --link-trace");
+  expect_refused(base + " --link-trace " + (dir / "up.csv").string() + " --latency-quantile 2", "--latency-quantile");
+  fs::remove_all(dir);
+}
+
 TEST(Cli, Train) {
   expect_help_and_unknown("train", {"--space", "--arch", "--data", "--from", "--epochs", "--lr", "--resume",
                                     "--payload-split", "--payload-encoding", "--float-payload"});

@@ -1,4 +1,5 @@
 // nasc search: joint architecture and split-point search (or one of its baselines) under a latency threshold.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -6,9 +7,12 @@
 
 #include "command.h"
 #include "common/error.h"
+#include "common/stats.h"
 #include "data/data_spec.h"
 #include "nn/device.h"
 #include "scenario_args.h"
+#include "latency/link_trace.h"
+#include "latency/trace_latency.h"
 #include "search/budget.h"
 #include "search/strategy.h"
 #include "train/trainer.h"
@@ -32,6 +36,8 @@ struct SearchArgs {
   double max_latency_ms = 0;  // 0: unconstrained (only meaningful for accuracy-only)
   double latency_frac = -1;   // >= 0: T_max = floor + frac * (largest network's latency - floor)
   std::vector<std::unique_ptr<OptionFlag>> options;  // stable addresses: CLI11 writes into them
+  std::string link_trace;        // a recorded uplink: each split's uplink priced at latency_quantile over it
+  double latency_quantile = -1;  // default 0.95 with a trace
   std::string truth;
   std::string out = "runs/search";
   std::string device = "auto";
@@ -66,6 +72,17 @@ void print_search_summary(const json& r, const Space& space) {
     std::printf("selection     %s\n", r["selection"].get<std::string>().c_str());
   if (!r["supernet_val_acc"].is_null())
     std::printf("supernet validation accuracy %.2f%% (before retraining)\n", 100 * r["supernet_val_acc"].get<double>());
+  if (r.contains("link_trace")) {
+    const json& t = r["link_trace"];
+    const json& s = t["static_split"];
+    const json& o = t["oracle_split"];
+    std::printf("over trace    %s: at split %d p50 %.3f, p95 %.3f ms", t["file"].get<std::string>().c_str(),
+                r["split"].get<int>(), s["p50_ms"].get<double>(), s["p95_ms"].get<double>());
+    if (!s["share_within"].is_null())
+      std::printf(", %.1f%% within T (priced %.3f ms at q %.2f, measured %.3f)", 100 * s["share_within"].get<double>(),
+                  t["priced_total_ms"].get<double>(), t["quantile"].get<double>(), t["measured_quantile_ms"].get<double>());
+    std::printf("; best split per request p50 %.3f, p95 %.3f ms\n", o["p50_ms"].get<double>(), o["p95_ms"].get<double>());
+  }
   if (r.contains("truth")) {
     const json& t = r["truth"];
     if (t["true_acc"].is_null())
@@ -99,10 +116,51 @@ nasc::SearchOptions search_options_of(const SearchArgs& a) {
   return o;
 }
 
+// With --link-trace, the scenario's estimator prices each split's uplink at the quantile of the trace (a static
+// split that meets T there meets it at that quantile); `constant` keeps the one with the constant link.
+std::unique_ptr<nasc::LatencyEstimator> price_over_trace(const SearchArgs& a, nasc::cli::Scenario& sc,
+                                                         std::optional<nasc::LinkTrace>& trace) {
+  using namespace nasc;
+  if (a.link_trace.empty()) {
+    if (a.latency_quantile >= 0) fail("--latency-quantile needs --link-trace: the quantile is over a recorded uplink");
+    return nullptr;
+  }
+  trace = LinkTrace::load(a.link_trace);
+  const double q = a.latency_quantile >= 0 ? a.latency_quantile : 0.95;
+  auto constant = std::move(sc.latency);
+  sc.latency = std::make_unique<LatencyEstimator>(quantile_estimator(*constant, *trace, q));
+  std::fprintf(stderr, "uplink: trace %s (%.1f s, mean %.3g Mbit/s), each split priced at its %g-quantile\n",
+               a.link_trace.c_str(), trace->period_ms() / 1000, trace->mean_mbps(), q);
+  return constant;
+}
+
+// What the answer does over the whole trace: at its static split, and with the split of each request chosen by
+// one who knows the link ahead (the bound of the adaptive client), against the threshold.
+nasc::json trace_report(const SearchArgs& a, const nasc::LatencyEstimator& constant, const nasc::LatencyEstimator& priced,
+                        const nasc::LinkTrace& trace, const nasc::json& r, double max_latency_ms, int floor) {
+  using namespace nasc;
+  const Arch arch = priced.space().parse_arch(r["arch"].get<std::string>());
+  const int p = r["split"];
+  const double q = a.latency_quantile >= 0 ? a.latency_quantile : 0.95;
+  const std::vector<double> at_split = latencies_over_trace(constant, arch, p, trace);
+  std::vector<double> sorted = at_split;
+  std::sort(sorted.begin(), sorted.end());
+  return {{"file", a.link_trace},
+          {"mean_mbps", trace.mean_mbps()},
+          {"quantile", q},
+          {"request_step_ms", TraceRequests{}.step_ms},
+          {"priced_total_ms", priced.total_ms(arch, p)},
+          {"measured_quantile_ms", quantile_sorted(sorted, q)},
+          {"static_split", LatencySummary::of(at_split, max_latency_ms).to_json()},
+          {"oracle_split", LatencySummary::of(oracle_over_trace(constant, arch, floor, trace), max_latency_ms).to_json()}};
+}
+
 int run_search(const SearchArgs& a) {
   using namespace nasc;
   namespace fs = std::filesystem;
   cli::Scenario sc = cli::load_scenario(a.scenario);
+  std::optional<LinkTrace> trace;
+  const std::unique_ptr<LatencyEstimator> constant = price_over_trace(a, sc, trace);
   const Space& space = *sc.space;
   SearchRequest req;
   req.strategy = Strategy::parse(a.strategy, space);
@@ -155,6 +213,7 @@ int run_search(const SearchArgs& a) {
                          {"earliest_split", req.min_device_blocks},
                          {"earliest_split_ms", sc.latency->breakdown(arch, req.min_device_blocks).total_ms}};
   }
+  if (trace) r["link_trace"] = trace_report(a, *constant, *sc.latency, *trace, r, req.max_latency_ms, req.min_device_blocks);
   write_search_result(a.out, r);
   cli::print_search_summary(r, space);
   std::printf("results in %s/search.json and %s/search.csv; retrain with: nasc train --from %s/search.json\n",
@@ -206,6 +265,17 @@ nasc::cli::Action setup_search(CLI::App& app) {
                  "and under the flags given")
       ->check(CLI::ExistingFile);
   add_option_flags(app, *a);
+  app.add_option("--link-trace", a->link_trace,
+                 "A recorded uplink (Mahimahi, or CSV of seconds,mbps[,delay_ms]): each split's uplink is priced at "
+                 "--latency-quantile of what sending its payload takes over the trace (one request every 10 ms, "
+                 "--delay added), so the answer meets T at that quantile; search.json's link_trace says what it "
+                 "does over the trace, at its split and with the best split per request. The downlink stays "
+                 "--downlink (or --bandwidth)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--latency-quantile", a->latency_quantile,
+                 "With --link-trace: the quantile of the trace's transfer times a split is priced at (default 0.95, "
+                 "the p95; 0.5 the median)")
+      ->check(CLI::Range(0.0, 1.0));
   app.add_option("--truth", a->truth,
                  "Table of true accuracies of the space (e.g. truth/nas-bench-macro-cifar10.json for --space nbmacro): "
                  "the result gains the answer's true accuracy, the best one that meets T and the regret")
