@@ -153,23 +153,17 @@ json Runner::search(const RunSpec& rs, const LatencyEstimator& est, const fs::pa
   req.options = cfg_.search;
   req.options.seed = rs.seed;
   req.truth = truth_;
-  // Supernets that the threshold and the hardware cannot influence are trained once and shared: accuracy-only's
-  // (no constraint, no cut) and random search's (uniform sampling, never adapted; only the scoring sees T).
-  std::string shared;
-  if (rs.strategy.kind == Strategy::AccuracyOnly) shared = cat("accuracy-only/seed", rs.seed);
-  if (rs.strategy.kind == Strategy::Random) shared = cat("random/floor", rs.floor, "/seed", rs.seed);
+  // Supernets that the threshold and the hardware cannot influence are trained once and shared (accuracy-only's:
+  // no constraint, no cut; random search's: never adapted, only the scoring sees T); the strategy says which.
+  std::string shared = rs.strategy.shared_supernet(rs.floor);
+  if (!shared.empty()) shared = cat(shared, "/seed", rs.seed);
   fs::create_directories(dir);
   if (!shared.empty()) {
     fs::path sdir = out_ / "shared" / shared;
     FileLock lock(sdir.string() + ".lock");  // runs of several shards may share this supernet
     if (!fs::exists(sdir / "search.json")) {
       note(rs, "training the shared supernet in " + fs::relative(sdir, out_).string());
-      SearchRequest sreq = req;
-      // Only the supernet is kept: one unconstrained sample avoids failing on a threshold that few draws meet.
-      if (rs.strategy.kind == Strategy::Random) {
-        sreq.strategy.samples = 1;
-        sreq.max_latency_ms = kInf;
-      }
+      const SearchRequest sreq = shared_supernet_request(req);
       fs::create_directories(sdir);
       json s = run_strategy(sreq, space_, est, data().train, device_, sdir.string(), true);
       write_search_result(sdir.string(), s);

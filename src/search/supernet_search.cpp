@@ -84,10 +84,11 @@ SupernetSearch::SupernetSearch(const Space& space, const LatencyEstimator& laten
       uniform_(make_distribution(space, problem_.allowed_splits)),
       asng_(uniform_, AsngConfig{1.5, options.delta_init}) {
   opt_.validate();
-  draw_paths_ = path_sampler();
   // Random search's supernet (a problem that does not adapt) stays uniform, so that it is shared across thresholds.
   if (opt_.feasible_sampling && problem_.adapt && std::isfinite(problem_.max_latency_ms))
     feasible_ = std::make_unique<FeasibleSampler>(latency_, problem_.allowed_splits, problem_.max_latency_ms);
+  draw_sample_ = theta_sampler();
+  draw_paths_ = path_sampler();
   torch::manual_seed(opt_.seed);
   net_ = Supernet(space_, opt_.shared_kernels);
   for (int l = 0; l < space_.num_layers(); ++l) {
@@ -122,21 +123,27 @@ Candidate SupernetSearch::to_candidate(const Sample& s) const {
 
 SupernetSearch::~SupernetSearch() = default;
 
-Candidate SupernetSearch::sample(std::mt19937_64& rng, Sample* drawn) const {
-  Sample s;
-  Candidate c;
-  if (!feasible_) {
-    s = asng_.sample(rng);
-    c = to_candidate(s);
-  } else {
+SupernetSearch::ThetaSampler SupernetSearch::theta_sampler() const {
+  if (!feasible_)
+    return [this](std::mt19937_64& rng, Sample* drawn) {
+      Sample s = asng_.sample(rng);
+      Candidate c = to_candidate(s);
+      if (drawn) *drawn = std::move(s);
+      return c;
+    };
+  return [this](std::mt19937_64& rng, Sample* drawn) {
+    Candidate c;
     if (!feasible_->sample(rng, c, &asng_.distribution().theta()))
       fail("search: no allowed split can meet ", problem_.max_latency_ms, " ms");
-    s = c.arch;
-    s.push_back(c.split);
-  }
-  if (drawn) *drawn = std::move(s);
-  return c;
+    if (drawn) {
+      *drawn = c.arch;
+      drawn->push_back(c.split);
+    }
+    return c;
+  };
 }
+
+Candidate SupernetSearch::sample(std::mt19937_64& rng, Sample* drawn) const { return draw_sample_(rng, drawn); }
 
 bool SupernetSearch::feasible(const Candidate& c) const {
   return latency_.total_ms(c.arch, c.split) <= problem_.max_latency_ms;
@@ -268,9 +275,14 @@ void SupernetSearch::set_lr(double lr) {
 }
 
 SupernetSearch::PathSampler SupernetSearch::path_sampler() const {
+  PathSampler base = [this](std::mt19937_64& rng) {
+    std::vector<Candidate> paths;
+    for (int i = 0; i < opt_.lambda; ++i) paths.push_back(sample(rng));
+    return StepPaths{std::move(paths), false};
+  };
   switch (opt_.weight_paths) {
     case WeightPaths::fair:
-      return [this](std::mt19937_64& rng) {
+      base = [this](std::mt19937_64& rng) {
         // Path k takes, in every layer, the k-th op of a fresh permutation: each op once per step.
         const int L = space_.num_layers(), n = space_.num_ops();
         std::vector<std::vector<int>> order(static_cast<size_t>(L));
@@ -285,21 +297,28 @@ SupernetSearch::PathSampler SupernetSearch::path_sampler() const {
           for (int l = 0; l < L; ++l) c.arch[size_t(l)] = order[size_t(l)][size_t(k)];
           paths.push_back(c);
         }
-        return paths;
+        return StepPaths{std::move(paths), false};
       };
+      break;
     case WeightPaths::uniform:
-      return [this](std::mt19937_64& rng) {
+      base = [this](std::mt19937_64& rng) {
         std::vector<Candidate> paths;
         for (int i = 0; i < opt_.lambda; ++i) paths.push_back(to_candidate(uniform_.sample(rng)));
-        return paths;
+        return StepPaths{std::move(paths), false};
       };
+      break;
     case WeightPaths::theta:
       break;
   }
-  return [this](std::mt19937_64& rng) {
-    std::vector<Candidate> paths;
-    for (int i = 0; i < opt_.lambda; ++i) paths.push_back(sample(rng));
-    return paths;
+  if (!opt_.sandwich) return base;
+  // The sandwich rule: the largest network first, teaching; the smallest last; both at the first path's split.
+  return [this, base](std::mt19937_64& rng) {
+    StepPaths s = base(rng);
+    const int split = s.paths.front().split;
+    s.paths.insert(s.paths.begin(), Candidate{largest_, split});
+    s.paths.push_back(Candidate{smallest_, split});
+    s.distil = true;
+    return s;
   };
 }
 
@@ -310,22 +329,15 @@ WeightStep SupernetSearch::weight_step(const torch::Tensor& x, const torch::Tens
   for (auto& p : net_->parameters()) p.mutable_grad() = torch::Tensor();
   WeightStep w;
   w.loss = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device_));
-  std::vector<Candidate> paths = draw_paths_(rng);
-  const double n = double(paths.size() + (opt_.sandwich ? 2 : 0));  // the step's loss is the mean over paths
-  torch::Tensor teacher;  // sandwich: the largest network's predictions, which every other path learns
-  if (opt_.sandwich) {
-    auto logits = forward(Candidate{largest_, paths.front().split}, x);
-    auto loss = classification_loss(logits, y, 0.0) / n;
-    loss.backward();
-    w.loss += loss.detach();
-    teacher = torch::softmax(logits.detach(), 1);
-    paths.push_back(Candidate{smallest_, paths.front().split});
-  }
-  for (const Candidate& c : paths) {
-    auto logits = forward(c, x);
+  const StepPaths step = draw_paths_(rng);
+  const double n = double(step.paths.size());  // the step's loss is the mean over paths
+  torch::Tensor teacher;  // with distil: the first path's predictions, which every other path learns
+  for (size_t i = 0; i < step.paths.size(); ++i) {
+    auto logits = forward(step.paths[i], x);
     auto loss = (teacher.defined() ? distillation_loss(logits, teacher) : classification_loss(logits, y, 0.0)) / n;
     loss.backward();
     w.loss += loss.detach();
+    if (step.distil && i == 0) teacher = torch::softmax(logits.detach(), 1);
   }
   // A non-finite loss would poison every shared weight for good: that update is skipped.
   w.skipped = !std::isfinite(w.loss.item<double>());

@@ -142,9 +142,17 @@ class SupernetSearch {
   bool feasible(const Candidate& c) const;
 
  private:
-  // The paths a weight step trains, drawn as opt_.weight_paths says: chosen once, at construction.
-  using PathSampler = std::function<std::vector<Candidate>(std::mt19937_64&)>;
+  // The paths a weight step trains. With `distil` (the sandwich rule), paths[0] learns the labels and every other
+  // path learns its predictions; otherwise every path learns the labels.
+  struct StepPaths {
+    std::vector<Candidate> paths;
+    bool distil = false;
+  };
+  // Drawn as opt_.weight_paths and opt_.sandwich say: chosen once, at construction, like the theta sampler.
+  using PathSampler = std::function<StepPaths(std::mt19937_64&)>;
   PathSampler path_sampler() const;
+  using ThetaSampler = std::function<Candidate(std::mt19937_64&, Sample*)>;
+  ThetaSampler theta_sampler() const;
   SearchEpoch summarize(int epoch, double lr, const EpochTally& tally, double seconds) const;
   bool adapting_ = true;  // theta steps move theta: the problem adapts and the warm-up is over
   void save_checkpoint(const std::string& dir, const SearchState& st);
@@ -160,6 +168,7 @@ class SupernetSearch {
   CategoricalDistribution uniform_;  // theta's space at uniform: what uniform weight paths sample
   std::unique_ptr<FeasibleSampler> feasible_;  // set when samples are drawn within the feasible set
   PathSampler draw_paths_;
+  ThetaSampler draw_sample_;
   AdaptiveSNG asng_;                 // starts at uniform_
   Normalizer norm_;
   const ImageSet* data_ = nullptr;

@@ -176,13 +176,13 @@ int run_search(const SearchArgs& a) {
                  floor, a.latency_frac, top);
   } else if (a.max_latency_ms > 0)
     req.max_latency_ms = a.max_latency_ms;
-  else if (req.strategy.kind != Strategy::AccuracyOnly)
+  else if (req.strategy.constrained())
     fail("--max-latency is required for strategy ", req.strategy.name(), " (only accuracy-only runs unconstrained)");
   torch::Device device = select_device(a.device, a.threads);
   if (!a.resume && fs::exists(fs::path(a.out) / "checkpoint"))
     fail(a.out, " already holds a search checkpoint: pass --resume to continue it or choose another --out");
   // Check the threshold before loading data: an impossible one should fail at once.
-  if (std::isfinite(req.max_latency_ms) && req.strategy.kind != Strategy::AccuracyOnly)
+  if (std::isfinite(req.max_latency_ms) && req.strategy.constrained())
     check_threshold(*sc.latency, req.max_latency_ms, req.min_device_blocks);
   std::optional<TruthTable> truth;
   if (!a.truth.empty()) truth = TruthTable::load(a.truth, space);
@@ -245,9 +245,9 @@ nasc::cli::Action setup_search(CLI::App& app) {
   app.add_option("--data", a->data, std::string("Data: ") + nasc::kDataSpecForms)
       ->capture_default_str();
   app.add_option("--strategy", a->strategy,
-                 "nasc | accuracy-only | fixed:OP | device-only | server-only | random:N | largest-feasible (the "
-                 "slowest network that meets T) | max-flops-feasible (the most multiply-accumulates that meet T); the "
-                 "last two and fixed:OP train nothing and read no data")
+                 nasc::cat(nasc::Strategy::accepted_forms(), ". largest-feasible is the slowest network that meets T, "
+                           "max-flops-feasible the one with the most multiply-accumulates; they and fixed:OP train "
+                           "nothing and read no data"))
       ->capture_default_str();
   app.add_option("--max-latency", a->max_latency_ms, "Latency threshold T_max in ms (device + link + server)")
       ->check(CLI::NonNegativeNumber);
