@@ -15,6 +15,8 @@
 #include "data/data_spec.h"
 #include "data/random.h"
 #include "latency/estimator.h"
+#include "latency/link_trace.h"
+#include "latency/trace_latency.h"
 #include "nn/device.h"
 #include "report/plots.h"
 #include "report/tables.h"
@@ -70,6 +72,11 @@ json fingerprint(const ExperimentConfig& c, const Space& space) {
 struct LoadedScenario {
   const ScenarioSpec* spec;
   HardwareProfile device, server;
+  std::optional<LinkTrace> uplink;  // spec->link_trace, loaded
+  // What search.json records of the trace, so that a finished run is reused only over the same one.
+  json trace_record() const {
+    return uplink ? json{{"file", spec->link_trace}, {"quantile", spec->latency_quantile}} : json();
+  }
 };
 
 struct RunSpec {
@@ -137,6 +144,7 @@ void Runner::note(const RunSpec& rs, const std::string& what) {
 bool Runner::reusable(const json& f, const RunSpec& rs, const LatencyEstimator& est) const {
   if (f.value("strategy", "") != rs.strategy.name() || f.value("seed", uint64_t(0)) != rs.seed) return false;
   if (f.value("min_device_blocks", -1) != rs.floor || f.value("link", json()) != est.link().to_json()) return false;
+  if (f.value("link_trace", json()) != rs.scenario->trace_record()) return false;
   if (f.value("device_profile", "") != rs.scenario->spec->device_profile ||
       f.value("server_profile", "") != rs.scenario->spec->server_profile)
     return false;
@@ -184,6 +192,7 @@ json Runner::search(const RunSpec& rs, const LatencyEstimator& est, const fs::pa
   r["scenario"] = rs.scenario->spec->name;
   r["device_profile"] = rs.scenario->spec->device_profile;
   r["server_profile"] = rs.scenario->spec->server_profile;
+  if (rs.scenario->uplink) r["link_trace"] = rs.scenario->trace_record();
   r["data"] = cfg_.data;
   r["threshold_fraction"] = std::isnan(rs.fraction) ? json(nullptr) : json(rs.fraction);
   r["device"] = device_description(device_);
@@ -392,16 +401,18 @@ std::vector<LoadedScenario> load_scenarios(const ExperimentConfig& cfg, const Sp
   std::vector<LoadedScenario> scenarios;
   for (auto& s : cfg.scenarios) {
     const std::string dev = locate(s.device_profile), srv = locate(s.server_profile);
-    if (s.optional && (!fs::exists(dev) || !fs::exists(srv))) {
-      std::fprintf(stderr, "scenario %s skipped: profile %s not found (optional)\n", s.name.c_str(),
-                   (fs::exists(dev) ? s.server_profile : s.device_profile).c_str());
+    const std::string trace = s.link_trace.empty() ? std::string() : locate(s.link_trace);
+    if (s.optional && (!fs::exists(dev) || !fs::exists(srv) || (!trace.empty() && !fs::exists(trace)))) {
+      std::fprintf(stderr, "scenario %s skipped: %s not found (optional)\n", s.name.c_str(),
+                   (!fs::exists(dev) ? s.device_profile : !fs::exists(srv) ? s.server_profile : s.link_trace).c_str());
       stats.skipped_scenarios.push_back(s.name);
       continue;
     }
     try {
-      scenarios.push_back({&s, HardwareProfile::load(dev), HardwareProfile::load(srv)});
+      scenarios.push_back({&s, HardwareProfile::load(dev), HardwareProfile::load(srv), std::nullopt});
       scenarios.back().device.require(space);
       scenarios.back().server.require(space);
+      if (!trace.empty()) scenarios.back().uplink = LinkTrace::load(trace);
     } catch (const Error& e) {
       fail("scenario ", s.name, ": ", e.what());
     }
@@ -425,7 +436,9 @@ class GridWalk {
       if (s != "accuracy-only") constrained_.push_back(Strategy::parse(s, space));
   }
   int total() const {
-    return int(scenarios_.size() * cfg_.min_device_blocks.size() * cfg_.bandwidths_mbps.size() * cfg_.seeds.size() *
+    int cells = 0;
+    for (auto& sc : scenarios_) cells += sc.uplink ? 1 : int(cfg_.bandwidths_mbps.size());
+    return int(cells * cfg_.min_device_blocks.size() * cfg_.seeds.size() *
                (1 + cfg_.threshold_fractions.size() * constrained_.size()));
   }
 
@@ -433,19 +446,27 @@ class GridWalk {
     int index = 0;
     const Encoding enc = parse_encoding(cfg_.encoding);
     for (auto& sc : scenarios_)
-      for (int floor : cfg_.min_device_blocks)
-        for (double bw : cfg_.bandwidths_mbps) {
-          LatencyEstimator est(space_, sc.device, sc.server, LinkModel{bw, bw, cfg_.delay_ms, cfg_.return_result},
-                               enc);
-          walk_cell(sc, floor, bw, est, index, visit, rows, missing);
+      for (int floor : cfg_.min_device_blocks) {
+        auto link = [&](double bw) { return LinkModel{bw, bw, cfg_.delay_ms, cfg_.return_result}; };
+        if (sc.uplink) {  // one cell, its rows at the trace's mean rate
+          const double mean = sc.uplink->mean_mbps();
+          const LatencyEstimator est = quantile_estimator(
+              LatencyEstimator(space_, sc.device, sc.server, link(mean), enc), *sc.uplink, sc.spec->latency_quantile);
+          walk_cell(sc, floor, mean, "trace", est, index, visit, rows, missing);
+          continue;
         }
+        for (double bw : cfg_.bandwidths_mbps)
+          walk_cell(sc, floor, bw, cat("bw", g(bw)), LatencyEstimator(space_, sc.device, sc.server, link(bw), enc),
+                    index, visit, rows, missing);
+      }
   }
 
  private:
-  void walk_cell(const LoadedScenario& sc, int floor, double bw, const LatencyEstimator& est, int& index,
-                 const Visit& visit, std::vector<ResultRow>& rows, std::vector<std::string>& missing) const {
+  void walk_cell(const LoadedScenario& sc, int floor, double bw, const std::string& link_cell,
+                 const LatencyEstimator& est, int& index, const Visit& visit, std::vector<ResultRow>& rows,
+                 std::vector<std::string>& missing) const {
     const double floor_ms = est.oracle(floor).latency.total_ms;
-    const std::string cell = cat("runs/", sc.spec->name, "/floor", floor, "/bw", g(bw));
+    const std::string cell = cat("runs/", sc.spec->name, "/floor", floor, "/", link_cell);
     double baseline = 0;
     bool complete = true;
     for (uint64_t seed : cfg_.seeds) {

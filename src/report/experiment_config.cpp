@@ -41,8 +41,10 @@ void check_fields(const json& j, const json& known, const std::string& ctx) {
 }  // namespace
 
 json ScenarioSpec::to_json() const {
-  return {{"name", name}, {"device_profile", device_profile}, {"server_profile", server_profile},
-          {"optional", optional}};
+  json j = {{"name", name}, {"device_profile", device_profile}, {"server_profile", server_profile},
+            {"optional", optional}};
+  if (!link_trace.empty()) j["link_trace"] = link_trace, j["latency_quantile"] = latency_quantile;
+  return j;
 }
 
 json ExperimentConfig::to_json() const {
@@ -92,12 +94,16 @@ ExperimentConfig ExperimentConfig::from_json(const json& j, const std::string& c
   c.return_result = json_get_or(j, "return_result", c.return_result, ctx);
 
   if (!j.contains("scenarios") || !j["scenarios"].is_array() || j["scenarios"].empty())
-    fail(ctx, ": 'scenarios' must be a non-empty list of {name, device_profile, server_profile[, optional]}");
+    fail(ctx, ": 'scenarios' must be a non-empty list of {name, device_profile, server_profile[, optional, link_trace, "
+         "latency_quantile]}");
   std::set<std::string> names;
   for (size_t i = 0; i < j["scenarios"].size(); ++i) {
     const json& s = j["scenarios"][i];
     std::string sctx = cat(ctx, " scenarios[", i, "]");
-    check_fields(s, {{"name", 0}, {"device_profile", 0}, {"server_profile", 0}, {"optional", 0}}, sctx);
+    check_fields(s,
+                 {{"name", 0}, {"device_profile", 0}, {"server_profile", 0}, {"optional", 0}, {"link_trace", 0},
+                  {"latency_quantile", 0}},
+                 sctx);
     ScenarioSpec sp;
     sp.name = json_get<std::string>(s, "name", sctx);
     if (!name_safe(sp.name)) fail(sctx, ": name '", sp.name, "' must be letters, digits, '-', '_' or '.'");
@@ -105,6 +111,12 @@ ExperimentConfig ExperimentConfig::from_json(const json& j, const std::string& c
     sp.device_profile = json_get<std::string>(s, "device_profile", sctx);
     sp.server_profile = json_get<std::string>(s, "server_profile", sctx);
     sp.optional = json_get_or(s, "optional", false, sctx);
+    sp.link_trace = json_get_or<std::string>(s, "link_trace", "", sctx);
+    if (s.contains("latency_quantile") && sp.link_trace.empty())
+      fail(sctx, ": latency_quantile needs link_trace: the quantile is over a recorded uplink");
+    sp.latency_quantile = json_get_or(s, "latency_quantile", 0.95, sctx);
+    if (!(sp.latency_quantile >= 0 && sp.latency_quantile <= 1))
+      fail(sctx, ": latency_quantile ", sp.latency_quantile, ": expected 0..1 (0.5 the median, 0.95 the p95)");
     c.scenarios.push_back(sp);
   }
 
@@ -176,6 +188,7 @@ ExperimentConfig ExperimentConfig::load(const std::string& path, const std::vect
   for (auto& s : c.scenarios) {
     resolve(s.device_profile);
     resolve(s.server_profile);
+    if (!s.link_trace.empty()) resolve(s.link_trace);
   }
   // A space given as a file resolves like the profiles.
   if (c.space.find('/') != std::string::npos || c.space.find(".json") != std::string::npos) resolve(c.space);

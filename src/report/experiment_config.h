@@ -15,6 +15,11 @@ struct ScenarioSpec {
   std::string name;  // letters, digits, '-', '_' or '.': it names directories
   std::string device_profile, server_profile;
   bool optional = false;  // skipped with a note while a profile file is absent (e.g. a GPU table measured later)
+  // A recorded uplink (nasc latency --link-trace formats): the scenario then has one link cell per privacy floor,
+  // "trace", instead of one per bandwidth: each split's uplink priced at latency_quantile of the trace, the
+  // downlink at the trace's mean rate, as `nasc search --link-trace` does. Empty: the config's bandwidths.
+  std::string link_trace;
+  double latency_quantile = 0.95;
   json to_json() const;
 };
 

@@ -12,6 +12,8 @@
 #include "../latency/latency_fixtures.h"
 #include "common/error.h"
 #include "deploy/export.h"
+#include "latency/link_trace.h"
+#include "latency/trace_latency.h"
 #include "report/experiment.h"
 #include "report/plots.h"
 #include "report/tables.h"
@@ -330,6 +332,82 @@ TEST(Experiment, ConfigErrorsNameTheFieldAndWhatWasExpected) {
 }
 
 // The command fails in one line, before writing anything, on a config naming a profile that does not exist.
+// A scenario with a recorded uplink has one link cell, "trace": its searches price each split's uplink at the
+// trace's quantile, its rows sit at the trace's mean rate, and a finished run is reused only over the same trace.
+TEST(Experiment, TraceScenarioPricesTheUplinkAtTheTracesQuantile) {
+  fs::path dir = temp_dir("trace");
+  ExperimentConfig base = mini_config(dir);
+  {  // 18 s at 20 Mbit/s, then 2 s at 0.2: a tenth of the requests start in the slow seconds; mean 18.02 Mbit/s
+    std::ofstream t(dir / "onoff.csv");
+    t << "seconds,mbps\n0,20\n18,0.2\n19,0.2\n";
+  }
+  json j = read_json_file((dir / "mini.json").string());
+  j["scenarios"].push_back({{"name", "synthetic-trace"}, {"device_profile", "mini-device.json"},
+                            {"server_profile", "mini-server.json"}, {"link_trace", "onoff.csv"},
+                            {"latency_quantile", 0.95}});
+  j["strategies"] = {"accuracy-only", "fixed:k3_e6"};
+  j["threshold_fractions"] = {0.9};
+  j["seeds"] = {1};
+  write_json_atomic((dir / "trace.json").string(), j);
+  const ExperimentConfig cfg = ExperimentConfig::load((dir / "trace.json").string());
+  const fs::path out = dir / "out";
+  const ExperimentStats first = run_experiment(cfg, out.string(), torch::kCPU);
+  EXPECT_EQ(first.runs, 4) << "two scenarios, one link cell each: accuracy-only and fixed:k3_e6 at f = 0.9";
+
+  const LinkTrace trace = LinkTrace::load((dir / "onoff.csv").string());
+  EXPECT_NEAR(trace.mean_mbps(), (18 * 20 + 2 * 0.2) / 20.0, 1e-9);
+  Space tiny(SpaceConfig::preset("tiny"));
+  const HardwareProfile dev = HardwareProfile::load((dir / "mini-device.json").string());
+  const HardwareProfile srv = HardwareProfile::load((dir / "mini-server.json").string());
+  const double mean = trace.mean_mbps();
+  const LatencyEstimator constant(tiny, dev, srv, LinkModel{mean, mean, 1, false}, Encoding::Int8);
+  const std::vector<double> priced = uplink_quantile_ms(constant, trace, 0.95);
+  const Arch k3_e6(size_t(tiny.num_layers()), tiny.op_index("k3_e6"));
+  const int B = tiny.num_blocks();
+  for (int p = 1; p < B; ++p) {
+    // A tenth of the requests start in the slow seconds, so the p95 of a small payload's send is its time at
+    // 0.2 Mbit/s (200 bit per ms) plus the 1 ms delay: the requests that start in the slow segment's last
+    // moments, and so finish faster, are fewer than the 5% above the p95.
+    const int64_t bytes = constant.breakdown(k3_e6, p).payload_bytes;
+    ASSERT_LT(bytes, 10000) << "the hand computation needs the send to fit in one slow second";
+    EXPECT_NEAR(priced[size_t(p)], bytes * 8 / 200.0 + 1, 1e-6) << "split " << p;
+  }
+  int trace_rows = 0;
+  for (const ResultRow& r : read_results_csv((out / "results.csv").string())) {
+    if (r.scenario != "synthetic-trace") {
+      EXPECT_EQ(r.bandwidth_mbps, 10);
+      continue;
+    }
+    ++trace_rows;
+    EXPECT_EQ(r.run_dir.rfind("runs/synthetic-trace/floor1/trace/", 0), 0u) << r.run_dir;
+    EXPECT_NEAR(r.bandwidth_mbps, mean, 1e-9);
+    EXPECT_NEAR(r.uplink_ms, priced[size_t(r.split)], 1e-9) << r.strategy << " split " << r.split;
+    if (r.strategy == "fixed:k3_e6") {
+      EXPECT_LT(constant.best_split(k3_e6, 1).split, B) << "at the trace's mean rate this network splits";
+      EXPECT_EQ(r.split, B) << "at the trace's p95 every split costs more than the device alone";
+    }
+    const json found = read_json_file((out / r.run_dir / "search.json").string());
+    EXPECT_EQ(found.at("link_trace").at("quantile"), 0.95);
+  }
+  EXPECT_EQ(trace_rows, 2);
+  const ExperimentStats again = run_experiment(cfg, out.string(), torch::kCPU);
+  EXPECT_EQ(again.runs_reused, 4);
+  EXPECT_EQ(again.searches_run, 0);
+
+  auto error = [&](json scenario) {
+    json bad = j;
+    bad["scenarios"][1] = scenario;
+    return config_error(bad);
+  };
+  json sc = j["scenarios"][1];
+  sc["latency_quantile"] = 1.5;
+  EXPECT_NE(error(sc).find("latency_quantile 1.5: expected 0..1"), std::string::npos) << error(sc);
+  sc.erase("link_trace");
+  sc["latency_quantile"] = 0.5;
+  EXPECT_NE(error(sc).find("latency_quantile needs link_trace"), std::string::npos) << error(sc);
+  fs::remove_all(dir);
+}
+
 TEST(Experiment, CommandRejectsAMissingProfileWithoutWritingOutputs) {
   fs::path dir = temp_dir("bad");
   json cfg = read_json_file((fs::path(NASC_SOURCE_DIR) / "configs" / "mini.json").string());
