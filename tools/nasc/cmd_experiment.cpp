@@ -53,7 +53,7 @@ int run_experiment_command(const ExperimentArgs& a) {
                cfg.min_device_blocks.size(), cfg.bandwidths_mbps.size(), cfg.threshold_fractions.size(),
                cfg.strategies.size(), cfg.seeds.size(), a.out.c_str());
   ExperimentStats s = run_experiment(cfg, a.out, device, share);
-  for (auto& name : s.skipped_scenarios) std::printf("skipped scenario %s (its profiles are absent)\n", name.c_str());
+  for (auto& name : s.skipped_scenarios) std::printf("skipped scenario %s (a file it names is absent)\n", name.c_str());
   std::printf("%d of %d runs finished (%d of them before), %d searches and %d trainings made now, %d retrainings "
               "shared\n", s.runs, s.total, s.runs_reused, s.searches_run, s.retrains_run, s.retrains_reused);
   print_missing(s);
