@@ -38,7 +38,33 @@ void check_fields(const json& j, const json& known, const std::string& ctx) {
     }
 }
 
+template <class T>
+void require_distinct(const std::vector<T>& values, const std::string& ctx, const char* field, const char* what) {
+  if (std::set<T>(values.begin(), values.end()).size() != values.size())
+    fail(ctx, ": '", field, "' lists ", what, " twice");
+}
+
 }  // namespace
+
+ScenarioSpec ScenarioSpec::from_json(const json& s, const std::string& sctx) {
+  check_fields(s,
+               {{"name", 0}, {"device_profile", 0}, {"server_profile", 0}, {"optional", 0}, {"link_trace", 0},
+                {"latency_quantile", 0}},
+               sctx);
+  ScenarioSpec sp;
+  sp.name = json_get<std::string>(s, "name", sctx);
+  if (!name_safe(sp.name)) fail(sctx, ": name '", sp.name, "' must be letters, digits, '-', '_' or '.'");
+  sp.device_profile = json_get<std::string>(s, "device_profile", sctx);
+  sp.server_profile = json_get<std::string>(s, "server_profile", sctx);
+  sp.optional = json_get_or(s, "optional", false, sctx);
+  sp.link_trace = json_get_or<std::string>(s, "link_trace", "", sctx);
+  if (s.contains("latency_quantile") && sp.link_trace.empty())
+    fail(sctx, ": latency_quantile needs link_trace: the quantile is over a recorded uplink");
+  sp.latency_quantile = json_get_or(s, "latency_quantile", 0.95, sctx);
+  if (!(sp.latency_quantile >= 0 && sp.latency_quantile <= 1))
+    fail(sctx, ": latency_quantile ", sp.latency_quantile, ": expected 0..1 (0.5 the median, 0.95 the p95)");
+  return sp;
+}
 
 json ScenarioSpec::to_json() const {
   json j = {{"name", name}, {"device_profile", device_profile}, {"server_profile", server_profile},
@@ -70,8 +96,8 @@ json ExperimentConfig::to_json() const {
   return j;
 }
 
-// Long on purpose: one check per field, in the order of the file format (docs/USAGE.md, "nasc experiment"), so that
-// a reader sees every rule and its message in one place.
+// One check per field, in the order of the file format (docs/USAGE.md, "nasc experiment"), so that a reader sees
+// every rule and its message in one place.
 ExperimentConfig ExperimentConfig::from_json(const json& j, const std::string& ctx) {
   if (!j.is_object()) fail(ctx, ": expected a JSON object describing an experiment");
   for (auto& [k, v] : j.items())
@@ -100,23 +126,8 @@ ExperimentConfig ExperimentConfig::from_json(const json& j, const std::string& c
   for (size_t i = 0; i < j["scenarios"].size(); ++i) {
     const json& s = j["scenarios"][i];
     std::string sctx = cat(ctx, " scenarios[", i, "]");
-    check_fields(s,
-                 {{"name", 0}, {"device_profile", 0}, {"server_profile", 0}, {"optional", 0}, {"link_trace", 0},
-                  {"latency_quantile", 0}},
-                 sctx);
-    ScenarioSpec sp;
-    sp.name = json_get<std::string>(s, "name", sctx);
-    if (!name_safe(sp.name)) fail(sctx, ": name '", sp.name, "' must be letters, digits, '-', '_' or '.'");
+    ScenarioSpec sp = ScenarioSpec::from_json(s, sctx);
     if (!names.insert(sp.name).second) fail(sctx, ": scenario name '", sp.name, "' is used twice");
-    sp.device_profile = json_get<std::string>(s, "device_profile", sctx);
-    sp.server_profile = json_get<std::string>(s, "server_profile", sctx);
-    sp.optional = json_get_or(s, "optional", false, sctx);
-    sp.link_trace = json_get_or<std::string>(s, "link_trace", "", sctx);
-    if (s.contains("latency_quantile") && sp.link_trace.empty())
-      fail(sctx, ": latency_quantile needs link_trace: the quantile is over a recorded uplink");
-    sp.latency_quantile = json_get_or(s, "latency_quantile", 0.95, sctx);
-    if (!(sp.latency_quantile >= 0 && sp.latency_quantile <= 1))
-      fail(sctx, ": latency_quantile ", sp.latency_quantile, ": expected 0..1 (0.5 the median, 0.95 the p95)");
     c.scenarios.push_back(sp);
   }
 
@@ -125,30 +136,26 @@ ExperimentConfig ExperimentConfig::from_json(const json& j, const std::string& c
   if (c.min_device_blocks.empty()) fail(ctx, ": 'min_device_blocks' is empty; expected e.g. [1, 0]");
   for (int m : c.min_device_blocks)
     if (m < 0 || m > space.num_blocks()) fail(ctx, ": min_device_blocks ", m, ": expected 0..", space.num_blocks());
-  if (std::set<int>(c.min_device_blocks.begin(), c.min_device_blocks.end()).size() != c.min_device_blocks.size())
-    fail(ctx, ": 'min_device_blocks' lists a value twice");
+  require_distinct(c.min_device_blocks, ctx, "min_device_blocks", "a value");
 
   c.bandwidths_mbps = json_get<std::vector<double>>(j, "bandwidths_mbps", ctx);
   if (c.bandwidths_mbps.empty()) fail(ctx, ": 'bandwidths_mbps' is empty; expected e.g. [1, 10, 100]");
   for (double b : c.bandwidths_mbps)
     if (!(b > 0) || !std::isfinite(b)) fail(ctx, ": bandwidth ", b, " Mbit/s: expected a positive number");
-  if (std::set<double>(c.bandwidths_mbps.begin(), c.bandwidths_mbps.end()).size() != c.bandwidths_mbps.size())
-    fail(ctx, ": 'bandwidths_mbps' lists a value twice");
+  require_distinct(c.bandwidths_mbps, ctx, "bandwidths_mbps", "a value");
 
   c.threshold_fractions = json_get<std::vector<double>>(j, "threshold_fractions", ctx);
   if (c.threshold_fractions.empty()) fail(ctx, ": 'threshold_fractions' is empty; expected e.g. [0.25, 0.5, 0.75]");
   for (double f : c.threshold_fractions)
     if (!(f > 0 && f <= 1))
       fail(ctx, ": threshold fraction ", f, ": expected 0 < f <= 1 (T = floor + f * (accuracy-only - floor))");
-  if (std::set<double>(c.threshold_fractions.begin(), c.threshold_fractions.end()).size() !=
-      c.threshold_fractions.size())
-    fail(ctx, ": 'threshold_fractions' lists a value twice");
+  require_distinct(c.threshold_fractions, ctx, "threshold_fractions", "a value");
 
   auto seeds = json_get<std::vector<int>>(j, "seeds", ctx);
   if (seeds.empty()) fail(ctx, ": 'seeds' is empty; expected e.g. [1, 2, 3]");
   for (int s : seeds)
     if (s < 0) fail(ctx, ": seed ", s, ": expected a non-negative whole number");
-  if (std::set<int>(seeds.begin(), seeds.end()).size() != seeds.size()) fail(ctx, ": 'seeds' lists a seed twice");
+  require_distinct(seeds, ctx, "seeds", "a seed");
   c.seeds.assign(seeds.begin(), seeds.end());
 
   c.strategies = json_get<std::vector<std::string>>(j, "strategies", ctx);

@@ -21,6 +21,7 @@ struct ScenarioSpec {
   std::string link_trace;
   double latency_quantile = 0.95;
   json to_json() const;
+  static ScenarioSpec from_json(const json& j, const std::string& context);  // throws naming the field
 };
 
 struct ExperimentConfig {

@@ -29,35 +29,20 @@ struct LatencyArgs {
   double trace_step_ms = 10;
 };
 
-// Each split's latency over the trace (a request every step, independent of the others) and the oracle's.
-int run_over_trace(const LatencyArgs& a, const nasc::cli::Scenario& sc, const nasc::Arch& arch, nasc::json setting) {
+// nasc client --split adaptive over the same requests: its policy picks each split from the transfers of the
+// requests before (so it lags the link), starting from --bandwidth, and learns from the one it sent.
+// at_split[p - floor][i]: request i's latency at split p.
+struct AdaptiveRun {
+  std::vector<double> latencies;
+  nasc::json report;
+  int64_t switches = 0, probes = 0;
+};
+AdaptiveRun adaptive_over_trace(const nasc::LatencyEstimator& est, const nasc::Arch& arch, int floor,
+                                const std::vector<std::vector<double>>& at_split) {
   using namespace nasc;
-  const Space& space = *sc.space;
-  const LatencyEstimator& est = *sc.latency;
-  const LinkTrace up = LinkTrace::load(a.link_trace);
-  std::optional<LinkTrace> down;
-  if (!a.downlink_trace.empty()) down = LinkTrace::load(a.downlink_trace);
-  const TraceRequests rq{a.trace_step_ms, down ? &*down : nullptr};
-  std::vector<double> windows = up.window_mbps();
-  std::sort(windows.begin(), windows.end());
-  const int floor = a.scenario.min_device_blocks;
-  if (a.split != "all" && a.split != "best") fail("--split with --link-trace: expected all or best (the default)");
-  json rows = json::array();
-  int best_p = floor;
-  double best_p95 = std::numeric_limits<double>::infinity();
-  std::vector<LatencySummary> per_split;
-  std::vector<std::vector<double>> at_split;
-  for (int p = floor; p <= space.num_blocks(); ++p) {
-    at_split.push_back(latencies_over_trace(est, arch, p, up, rq));
-    per_split.push_back(LatencySummary::of(at_split.back(), a.max_latency_ms));
-    if (per_split.back().p95 < best_p95) best_p95 = per_split.back().p95, best_p = p;
-  }
-  const LatencySummary oracle = LatencySummary::of(oracle_over_trace(est, arch, floor, up, rq), a.max_latency_ms);
-  // nasc client --split adaptive over the same requests: its policy picks each split from the transfers of the
-  // requests before (so it lags the link), starting from --bandwidth, and learns from the one it sent.
   std::vector<int> splits;
   std::vector<double> downlink;  // per split: what the result costs on the way back
-  for (int p = floor; p <= space.num_blocks(); ++p) {
+  for (int p = floor; p <= est.space().num_blocks(); ++p) {
     splits.push_back(p);
     downlink.push_back(est.breakdown(arch, p).downlink_ms);
   }
@@ -68,32 +53,82 @@ int run_over_trace(const LatencyArgs& a, const nasc::cli::Scenario& sc, const na
   po.downlink_mbps = est.link().return_result ? est.link().downlink_mbps : 0.0;
   po.probe_every = 10;
   SplitPolicy policy(costs, po);
-  std::vector<double> adaptive_ms;
+  AdaptiveRun run;
   for (size_t i = 0; i < at_split.front().size(); ++i) {
     const int p = policy.choose();
     const SplitCost& c = costs[size_t(p - floor)];
     const double ms = at_split[size_t(p - floor)][i];
-    adaptive_ms.push_back(ms);
+    run.latencies.push_back(ms);
     const double down = c.result_bytes > 0 ? downlink[size_t(p - floor)] : 0.0;
     policy.observe(p, c.payload_bytes, c.payload_bytes > 0 ? ms - c.device_ms - c.server_ms - down : 0.0);
   }
-  const LatencySummary adaptive = LatencySummary::of(adaptive_ms, a.max_latency_ms);
-  auto share = [](double v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.1f%%", 100.0 * v);
-    return std::isnan(v) ? std::string("-") : std::string(buf);
-  };
-  if (!a.json) {
-    std::printf("space %s, %s, %s payload, one-way delay %.3g ms added to each transfer\n", space.name().c_str(),
-                space.format_arch(arch).c_str(), a.scenario.encoding.c_str(), est.link().delay_ms);
-    std::printf("uplink trace %s (%s): %.1f s, looping; Mbit/s per second p10 %.2f, p50 %.2f, p90 %.2f, mean %.2f\n",
-                up.name().c_str(), up.format().c_str(), up.period_ms() / 1000, quantile_sorted(windows, 0.1),
-                quantile_sorted(windows, 0.5), quantile_sorted(windows, 0.9), up.mean_mbps());
-    std::printf("a request every %.3g ms over one loop%s\n\n", a.trace_step_ms,
-                std::isnan(a.max_latency_ms) ? "" : cat(", T = ", a.max_latency_ms, " ms").c_str());
-    std::printf("%-8s %-24s %10s %10s %10s %10s %9s\n", "split", "cut", "payload B", "p50 ms", "p95 ms", "mean ms",
-                "within T");
+  run.report = policy.report();
+  run.switches = policy.switches();
+  run.probes = policy.probes();
+  return run;
+}
+
+std::string share(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f%%", 100.0 * v);
+  return std::isnan(v) ? std::string("-") : std::string(buf);
+}
+
+void print_trace_header(const LatencyArgs& a, const nasc::cli::Scenario& sc, const nasc::Arch& arch,
+                        const nasc::LinkTrace& up) {
+  using namespace nasc;
+  std::vector<double> windows = up.window_mbps();
+  std::sort(windows.begin(), windows.end());
+  std::printf("space %s, %s, %s payload, one-way delay %.3g ms added to each transfer\n", sc.space->name().c_str(),
+              sc.space->format_arch(arch).c_str(), a.scenario.encoding.c_str(), sc.latency->link().delay_ms);
+  std::printf("uplink trace %s (%s): %.1f s, looping; Mbit/s per second p10 %.2f, p50 %.2f, p90 %.2f, mean %.2f\n",
+              up.name().c_str(), up.format().c_str(), up.period_ms() / 1000, quantile_sorted(windows, 0.1),
+              quantile_sorted(windows, 0.5), quantile_sorted(windows, 0.9), up.mean_mbps());
+  std::printf("a request every %.3g ms over one loop%s\n\n", a.trace_step_ms,
+              std::isnan(a.max_latency_ms) ? "" : cat(", T = ", a.max_latency_ms, " ms").c_str());
+  std::printf("%-8s %-24s %10s %10s %10s %10s %9s\n", "split", "cut", "payload B", "p50 ms", "p95 ms", "mean ms",
+              "within T");
+}
+
+// The --json document's description of the trace and threshold.
+nasc::json with_trace(const LatencyArgs& a, const nasc::LinkTrace& up, nasc::json setting) {
+  using nasc::json;
+  setting["trace"] = {{"uplink", a.link_trace},
+                      {"downlink", a.downlink_trace.empty() ? json(nullptr) : json(a.downlink_trace)},
+                      {"format", up.format()},
+                      {"period_s", up.period_ms() / 1000},
+                      {"mean_mbps", up.mean_mbps()},
+                      {"step_ms", a.trace_step_ms}};
+  setting["max_latency_ms"] = std::isnan(a.max_latency_ms) ? json(nullptr) : json(a.max_latency_ms);
+  return setting;
+}
+
+// Each split's latency over the trace (a request every step, independent of the others), the adaptive client's
+// and the oracle's.
+int run_over_trace(const LatencyArgs& a, const nasc::cli::Scenario& sc, const nasc::Arch& arch, nasc::json setting) {
+  using namespace nasc;
+  const Space& space = *sc.space;
+  const LatencyEstimator& est = *sc.latency;
+  const LinkTrace up = LinkTrace::load(a.link_trace);
+  std::optional<LinkTrace> down;
+  if (!a.downlink_trace.empty()) down = LinkTrace::load(a.downlink_trace);
+  const TraceRequests rq{a.trace_step_ms, down ? &*down : nullptr};
+  const int floor = a.scenario.min_device_blocks;
+  if (a.split != "all" && a.split != "best") fail("--split with --link-trace: expected all or best (the default)");
+  int best_p = floor;
+  double best_p95 = std::numeric_limits<double>::infinity();
+  std::vector<LatencySummary> per_split;
+  std::vector<std::vector<double>> at_split;
+  for (int p = floor; p <= space.num_blocks(); ++p) {
+    at_split.push_back(latencies_over_trace(est, arch, p, up, rq));
+    per_split.push_back(LatencySummary::of(at_split.back(), a.max_latency_ms));
+    if (per_split.back().p95 < best_p95) best_p95 = per_split.back().p95, best_p = p;
   }
+  const LatencySummary oracle = LatencySummary::of(oracle_over_trace(est, arch, floor, up, rq), a.max_latency_ms);
+  const AdaptiveRun adaptive_run = adaptive_over_trace(est, arch, floor, at_split);
+  const LatencySummary adaptive = LatencySummary::of(adaptive_run.latencies, a.max_latency_ms);
+  if (!a.json) print_trace_header(a, sc, arch, up);
+  json rows = json::array();
   for (int p = floor; p <= space.num_blocks(); ++p) {
     const LatencySummary& s = per_split[size_t(p - floor)];
     const LatencyBreakdown b = est.breakdown(arch, p);
@@ -108,23 +143,16 @@ int run_over_trace(const LatencyArgs& a, const nasc::cli::Scenario& sc, const na
   }
   if (a.json) {
     setting["arch"] = space.format_arch(arch);
-    setting["trace"] = {{"uplink", a.link_trace},
-                        {"downlink", a.downlink_trace.empty() ? json(nullptr) : json(a.downlink_trace)},
-                        {"format", up.format()},
-                        {"period_s", up.period_ms() / 1000},
-                        {"mean_mbps", up.mean_mbps()},
-                        {"step_ms", a.trace_step_ms}};
-    setting["max_latency_ms"] = std::isnan(a.max_latency_ms) ? json(nullptr) : json(a.max_latency_ms);
     setting["splits"] = rows;
     setting["best_static_split"] = best_p;
     setting["oracle"] = oracle.to_json();
     setting["adaptive"] = adaptive.to_json();
-    setting["adaptive"]["policy"] = policy.report();
-    std::cout << setting.dump(2) << "\n";
+    setting["adaptive"]["policy"] = adaptive_run.report;
+    std::cout << with_trace(a, up, setting).dump(2) << "\n";
     return 0;
   }
   std::printf("%-8s %-24s %10s %10.3f %10.3f %10.3f %9s\n", "adaptive",
-              cat(policy.switches(), " switches, ", policy.probes(), " probes").c_str(), "-", adaptive.p50,
+              cat(adaptive_run.switches, " switches, ", adaptive_run.probes, " probes").c_str(), "-", adaptive.p50,
               adaptive.p95, adaptive.mean, share(adaptive.share_within).c_str());
   std::printf("%-8s %-24s %10s %10.3f %10.3f %10.3f %9s\n", "oracle", "best split of each request", "-", oracle.p50,
               oracle.p95, oracle.mean, share(oracle.share_within).c_str());
