@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -204,8 +205,56 @@ const StrategySummary* CellSummary::find(const std::string& strategy) const {
   return nullptr;
 }
 
-// One pass that groups runs into cells and computes every column of the summary table side by side; split up,
-// the columns would each re-group the rows.
+namespace {
+
+// Strategy s's runs among a cell's group (threshold fraction f, or its unconstrained runs): every column of the
+// summary table side by side, in one pass. nullopt when it has none there.
+std::optional<StrategySummary> summarize_strategy(const std::string& s, double f, double threshold_ms,
+                                                  const std::vector<const ResultRow*>& group) {
+  std::vector<double> acc, total, comm, dev, srv, payload, split, search, regret, best_true;
+  std::map<uint64_t, double> by_seed;
+  int meets = 0;
+  for (auto* r : group) {
+    if (r->strategy != s || (r->constrained() && r->threshold_fraction != f)) continue;
+    acc.push_back(r->test_acc);
+    by_seed[r->seed] = r->test_acc;
+    total.push_back(r->total_ms);
+    comm.push_back(r->comm_ms());
+    dev.push_back(r->device_ms);
+    srv.push_back(r->server_ms);
+    payload.push_back(double(r->payload_bytes));
+    split.push_back(r->split);
+    search.push_back(r->search_s);
+    if (r->regret == r->regret) regret.push_back(r->regret), best_true.push_back(r->best_true_acc);
+    meets += (threshold_ms == threshold_ms) ? r->total_ms <= threshold_ms : r->feasible;
+  }
+  if (acc.empty()) return std::nullopt;
+  StrategySummary ss;
+  ss.strategy = s;
+  ss.n = int(acc.size());
+  ss.acc_mean = mean(acc);
+  ss.acc_std = sample_std(acc);
+  ss.total_ms = mean(total);
+  ss.comm_ms = mean(comm);
+  ss.device_ms = mean(dev);
+  ss.server_ms = mean(srv);
+  ss.payload_bytes = mean(payload);
+  ss.split = mean(split);
+  ss.meets_threshold = meets;
+  ss.search_s = mean(search);
+  ss.acc_by_seed = std::move(by_seed);
+  ss.judged = int(regret.size());
+  if (!regret.empty()) {
+    ss.regret_mean = mean(regret);
+    ss.regret_std = sample_std(regret);
+    ss.best_true_acc = mean(best_true);
+  }
+  return ss;
+}
+
+}  // namespace
+
+// Groups runs into cells: per (scenario, floor) in CSV order, bandwidths in numeric order, then threshold fractions.
 std::vector<CellSummary> summarize(const std::vector<ResultRow>& rows) {
   // Group key of a (scenario, floor, bandwidth): bandwidths sort numerically, scenarios keep CSV order.
   std::vector<std::pair<std::string, int>> scen_order;
@@ -242,47 +291,9 @@ std::vector<CellSummary> summarize(const std::vector<ResultRow>& rows) {
         c.floor_ms = group.front()->floor_ms;
         for (auto* r : group)
           if (r->threshold_fraction == f) c.threshold_ms = r->threshold_ms;
-        for (auto& s : strat_order) {
-          std::vector<double> acc, total, comm, dev, srv, payload, split, search, regret, best_true;
-          std::map<uint64_t, double> by_seed;
-          int meets = 0;
-          for (auto* r : group) {
-            if (r->strategy != s || (r->constrained() && r->threshold_fraction != f)) continue;
-            acc.push_back(r->test_acc);
-            by_seed[r->seed] = r->test_acc;
-            total.push_back(r->total_ms);
-            comm.push_back(r->comm_ms());
-            dev.push_back(r->device_ms);
-            srv.push_back(r->server_ms);
-            payload.push_back(double(r->payload_bytes));
-            split.push_back(r->split);
-            search.push_back(r->search_s);
-            if (r->regret == r->regret) regret.push_back(r->regret), best_true.push_back(r->best_true_acc);
-            meets += (c.threshold_ms == c.threshold_ms) ? r->total_ms <= c.threshold_ms : r->feasible;
-          }
-          if (acc.empty()) continue;
-          StrategySummary ss;
-          ss.strategy = s;
-          ss.n = int(acc.size());
-          ss.acc_mean = mean(acc);
-          ss.acc_std = sample_std(acc);
-          ss.total_ms = mean(total);
-          ss.comm_ms = mean(comm);
-          ss.device_ms = mean(dev);
-          ss.server_ms = mean(srv);
-          ss.payload_bytes = mean(payload);
-          ss.split = mean(split);
-          ss.meets_threshold = meets;
-          ss.search_s = mean(search);
-          ss.acc_by_seed = std::move(by_seed);
-          ss.judged = int(regret.size());
-          if (!regret.empty()) {
-            ss.regret_mean = mean(regret);
-            ss.regret_std = sample_std(regret);
-            ss.best_true_acc = mean(best_true);
-          }
-          c.strategies.push_back(ss);
-        }
+        for (auto& s : strat_order)
+          if (std::optional<StrategySummary> ss = summarize_strategy(s, f, c.threshold_ms, group))
+            c.strategies.push_back(*ss);
         cells.push_back(c);
       }
     }

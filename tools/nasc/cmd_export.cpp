@@ -60,60 +60,51 @@ LatencySetup load_latency(const ExportArgs& a, const nasc::TrainedRun& run, nasc
   return s;
 }
 
-int run_export(const ExportArgs& a) {
+// --min-device-blocks, else the search's, else the scenario default.
+int privacy_floor(const ExportArgs& a, const nasc::TrainedRun& run) {
+  return a.min_device_blocks >= 0 ? a.min_device_blocks
+                                  : nasc::json_get_or<int>(run.search, "min_device_blocks",
+                                                           nasc::cli::ScenarioArgs{}.min_device_blocks, a.from);
+}
+
+// The default split: --split N, best (the latency model's), or the search's.
+int default_split(const ExportArgs& a, const nasc::TrainedRun& run, const LatencySetup& sc) {
   using namespace nasc;
-  TrainedRun run = TrainedRun::load(a.from);
-  const Space& space = run.network->space();
-  const Arch& arch = run.network->arch();
-  const int B = space.num_blocks();
-  const Encoding enc = parse_encoding(
-      !a.encoding.empty() ? a.encoding
-                          : json_get_or<std::string>(run.search, "encoding", cli::ScenarioArgs{}.encoding, a.from));
-  const bool best = a.split == "best";
-  LatencySetup sc = load_latency(a, run, enc, best);
-
-  int split = -1;
-  if (best) {
-    const int floor = a.min_device_blocks >= 0 ? a.min_device_blocks
-                                               : json_get_or<int>(run.search, "min_device_blocks",
-                                                                  cli::ScenarioArgs{}.min_device_blocks, a.from);
-    split = sc.latency->best_split(arch, floor).split;
-  } else if (a.split.empty()) {
-    split = run.search_split();
+  const int B = run.network->space().num_blocks();
+  if (a.split == "best") return sc.latency->best_split(run.network->arch(), privacy_floor(a, run)).split;
+  if (a.split.empty()) {
+    const int split = run.search_split();
     if (split < 0) fail("--split is required for a train run directory: expected a block index 0..", B, " or best");
-  } else {
-    split = cli::parse_int(a.split).value_or(-1);
-    if (split < 0 || split > B) fail("--split '", a.split, "': expected a block index 0..", B, " or best");
+    return split;
   }
+  const int split = cli::parse_int(a.split).value_or(-1);
+  if (split < 0 || split > B) fail("--split '", a.split, "': expected a block index 0..", B, " or best");
+  return split;
+}
 
-  ExportOptions opt;
-  opt.split = split;
+// --splits: the further splits served, "all" from the privacy floor on.
+std::vector<int> further_splits(const ExportArgs& a, const nasc::TrainedRun& run) {
+  using namespace nasc;
+  const int B = run.network->space().num_blocks();
+  std::vector<int> splits;
   if (a.splits == "all") {
-    const int floor = a.min_device_blocks >= 0 ? a.min_device_blocks
-                                               : json_get_or<int>(run.search, "min_device_blocks",
-                                                                  cli::ScenarioArgs{}.min_device_blocks, a.from);
-    for (int q = floor; q <= B; ++q) opt.splits.push_back(q);
-  } else if (!a.splits.empty()) {
-    std::stringstream in(a.splits);
-    for (std::string item; std::getline(in, item, ',');) {
-      const int q = cli::parse_int(item).value_or(-1);
-      if (q < 0 || q > B)
-        fail("--splits '", a.splits, "': '", item, "' is not a block index 0..", B, " (expected e.g. 2,5,", B,
-             " or all)");
-      opt.splits.push_back(q);
-    }
+    for (int q = privacy_floor(a, run); q <= B; ++q) splits.push_back(q);
+    return splits;
   }
-  opt.encoding = enc;
-  if (sc.latency) {
-    opt.latency = sc.latency->breakdown(arch, split).to_json();
-    opt.latency.update(sc.description);
+  std::stringstream in(a.splits);
+  for (std::string item; !a.splits.empty() && std::getline(in, item, ',');) {
+    const int q = cli::parse_int(item).value_or(-1);
+    if (q < 0 || q > B)
+      fail("--splits '", a.splits, "': '", item, "' is not a block index 0..", B, " (expected e.g. 2,5,", B,
+           " or all)");
+    splits.push_back(q);
   }
-  opt.source = {{"result", run.result_path},
-                {"search", run.search.is_null() ? json(nullptr) : json(a.from + "/search.json")},
-                {"test_accuracy", run.result.value("test_accuracy", json(nullptr))}};
-  const std::string out = a.out.empty() ? a.from + "/export" : a.out;
-  json m = export_split(*run.network, run.normalizer, opt, out);
+  return splits;
+}
 
+void print_export(const nasc::json& m, const nasc::ExportOptions& opt, int B, const std::string& out) {
+  using namespace nasc;
+  const int split = opt.split;
   const std::vector<int> served = m["head"]["block_range"].get<std::vector<int>>();
   if (m["splits"].size() > 1) {
     std::string list;
@@ -127,12 +118,36 @@ int run_export(const ExportArgs& a) {
   }
   std::printf("payload %s, %lld bytes\n", m["payload"]["encoding"].get<std::string>().c_str(),
               (long long)m["payload"]["bytes"].get<int64_t>());
-  if (sc.latency)
+  if (!opt.latency.is_null())
     std::printf("expected latency %.3f ms (device %.3f + link %.3f + server %.3f)\n",
                 opt.latency["total_ms"].get<double>(), opt.latency["device_ms"].get<double>(),
                 opt.latency["uplink_ms"].get<double>() + opt.latency["downlink_ms"].get<double>(),
                 opt.latency["server_ms"].get<double>());
   std::printf("exported to %s (manifest.json, head/, tail/)\n", out.c_str());
+}
+
+int run_export(const ExportArgs& a) {
+  using namespace nasc;
+  TrainedRun run = TrainedRun::load(a.from);
+  const Arch& arch = run.network->arch();
+  const Encoding enc = parse_encoding(
+      !a.encoding.empty() ? a.encoding
+                          : json_get_or<std::string>(run.search, "encoding", cli::ScenarioArgs{}.encoding, a.from));
+  LatencySetup sc = load_latency(a, run, enc, a.split == "best");
+  ExportOptions opt;
+  opt.split = default_split(a, run, sc);
+  opt.splits = further_splits(a, run);
+  opt.encoding = enc;
+  if (sc.latency) {
+    opt.latency = sc.latency->breakdown(arch, opt.split).to_json();
+    opt.latency.update(sc.description);
+  }
+  opt.source = {{"result", run.result_path},
+                {"search", run.search.is_null() ? json(nullptr) : json(a.from + "/search.json")},
+                {"test_accuracy", run.result.value("test_accuracy", json(nullptr))}};
+  const std::string out = a.out.empty() ? a.from + "/export" : a.out;
+  const json m = export_split(*run.network, run.normalizer, opt, out);
+  print_export(m, opt, run.network->space().num_blocks(), out);
   return 0;
 }
 
