@@ -173,6 +173,36 @@ struct Range {
   bool outside(double v) const { return v < lo * (1 - 1e-9) || v > hi * (1 + 1e-9); }
 };
 
+// What the predicted profile records of how it was made (its "fit" metadata).
+json prediction_provenance(const HardwareProfile& source, const Space& target, const ProfilePredictionOptions& opt,
+                           const BlockModel& model, size_t fitted_rows, const ProfilePrediction& out,
+                           const std::vector<std::string>& fixed_keys) {
+  std::string fixed_list;
+  for (const auto& k : fixed_keys) fixed_list += (fixed_list.empty() ? "" : ", ") + k;
+  json validation = json::array();
+  for (const auto& v : out.validation) validation.push_back(v.to_json());
+  return {
+      {"method", "block latency model"},
+      {"source_profile", source.source()},
+      {"source_fit", source.meta().fit},
+      {"target_space", target.name()},
+      {"model", {{"form", form_name(model.form)}, {"formula", form_formula(model.form)}, {"coefficients", model.coef}}},
+      {"rule", cat("keys the source prices are copied; identity skips cost 0; every other ConvBlock is priced by the "
+                   "model, fitted on the source's ", fitted_rows, " ConvBlocks; the remaining blocks (stem, head, 1x1 "
+                   "skips) are the target reference's latencies times ", out.fixed_ratio,
+                   ", the source's ratio to the source reference over such blocks")},
+      {"cross_validation", {{"held_out", "every block of one placement (H, W, Cin, Cout, stride) per fold"},
+                            {"forms", validation}}},
+      {"source_reference", opt.source_reference->source()},
+      {"target_reference", opt.target_reference->source()},
+      {"fixed_ratio", out.fixed_ratio},
+      {"fixed_keys", fixed_list},
+      {"copied_keys", out.copied},
+      {"predicted_keys", out.predicted},
+      {"scaled_keys", out.scaled},
+      {"extrapolated_keys", out.extrapolated}};
+}
+
 }  // namespace
 
 ProfilePrediction predict_profile(const HardwareProfile& source, const Space& target,
@@ -233,31 +263,7 @@ ProfilePrediction predict_profile(const HardwareProfile& source, const Space& ta
     }
   }
 
-  std::string fixed_list;
-  for (const auto& k : fixed_keys) fixed_list += (fixed_list.empty() ? "" : ", ") + k;
-  json validation = json::array();
-  for (const auto& v : out.validation) validation.push_back(v.to_json());
-  json fit = {
-      {"method", "block latency model"},
-      {"source_profile", source.source()},
-      {"source_fit", source.meta().fit},
-      {"target_space", target.name()},
-      {"model", {{"form", form_name(model.form)}, {"formula", form_formula(model.form)}, {"coefficients", model.coef}}},
-      {"rule", cat("keys the source prices are copied; identity skips cost 0; every other ConvBlock is priced by the "
-                   "model, fitted on the source's ", rows.size(), " ConvBlocks; the remaining blocks (stem, head, 1x1 "
-                   "skips) are the target reference's latencies times ", out.fixed_ratio,
-                   ", the source's ratio to the source reference over such blocks")},
-      {"cross_validation", {{"held_out", "every block of one placement (H, W, Cin, Cout, stride) per fold"},
-                            {"forms", validation}}},
-      {"source_reference", opt.source_reference->source()},
-      {"target_reference", opt.target_reference->source()},
-      {"fixed_ratio", out.fixed_ratio},
-      {"fixed_keys", fixed_list},
-      {"copied_keys", out.copied},
-      {"predicted_keys", out.predicted},
-      {"scaled_keys", out.scaled},
-      {"extrapolated_keys", out.extrapolated}};
-  p.meta().fit = fit;
+  p.meta().fit = prediction_provenance(source, target, opt, model, rows.size(), out, fixed_keys);
   return out;
 }
 

@@ -501,20 +501,11 @@ std::string truth_tables(const std::vector<CellSummary>& cells) {
 
 }  // namespace
 
-std::string render_markdown(const std::vector<ResultRow>& rows, const CostRecord* cost, const std::string& title) {
-  std::vector<CellSummary> cells = summarize(rows);
-  std::set<uint64_t> seeds;
-  for (auto& r : rows) seeds.insert(r.seed);
-  std::ostringstream md;
-  md << "# Experiment: " << title << "\n\n"
-     << "Computed from results.csv (" << rows.size() << " runs, " << seeds.size() << " seed"
-     << (seeds.size() == 1 ? "" : "s") << " per configuration). Accuracy: test accuracy in % after retraining from "
-     << "scratch, mean ± sample standard deviation over seeds. Latencies: the model's estimate in ms (device + "
-     << "uplink + server + downlink), means over seeds; comm = uplink + downlink. Thresholds: T = floor + f × "
-     << "(accuracy-only − floor), where floor is the latency-minimal (architecture, split) of the space. "
-     << "Reduction = 1 − latency of the strategy / latency of accuracy-only (means); Δacc = accuracy − "
-     << "accuracy-only's, in percentage points.\n\n";
+namespace {
 
+// NASC's accuracy and latency against accuracy-only's, one row per cell.
+std::string nasc_table(const std::vector<CellSummary>& cells) {
+  std::ostringstream md;
   md << "## NASC against accuracy-only\n\n"
      << "| scenario | server | floor | Mbit/s | f | T ms | NASC acc % | acc-only acc % | Δacc pp | NASC ms | "
         "acc-only ms | reduction |\n"
@@ -530,8 +521,12 @@ std::string render_markdown(const std::vector<ResultRow>& rows, const CostRecord
        << fmt("%.3f", a->total_ms) << " | " << format_percent(latency_reduction(c, "nasc")) << " |\n";
   }
 
-  md << head_to_head_tables(cells);
+  return md.str();
+}
 
+// Every strategy of every cell, grouped by scenario and privacy floor.
+std::string scenario_tables(const std::vector<CellSummary>& cells) {
+  std::ostringstream md;
   std::string current;
   for (auto& c : cells) {
     std::string scen = cat("## Scenario ", c.scenario, ", privacy floor ", c.privacy_floor, " (server profile ",
@@ -553,10 +548,12 @@ std::string render_markdown(const std::vector<ResultRow>& rows, const CostRecord
     md << "\n";
   }
 
-  md << pareto_tables(cells);
+  return md.str();
+}
 
-  md << truth_tables(cells);
-
+// Wall time per strategy against one stand-alone training.
+std::string cost_table(const std::vector<ResultRow>& rows, const CostRecord* cost) {
+  std::ostringstream md;
   md << "## Search cost\n\n"
      << "Wall time to find a configuration (supernet training and scoring included; fixed networks need none), "
         "mean over runs, against training one stand-alone network of the space for the search's epochs.\n\n"
@@ -575,6 +572,36 @@ std::string render_markdown(const std::vector<ResultRow>& rows, const CostRecord
   if (cost)
     md << "| stand-alone training (" << cost->epochs << " epochs, " << cost->train_images << " images) | 1 | "
        << fmt("%.1f", cost->seconds) << " | 1.00 |\n";
+  return md.str();
+}
+
+}  // namespace
+
+std::string render_markdown(const std::vector<ResultRow>& rows, const CostRecord* cost, const std::string& title) {
+  std::vector<CellSummary> cells = summarize(rows);
+  std::set<uint64_t> seeds;
+  for (auto& r : rows) seeds.insert(r.seed);
+  std::ostringstream md;
+  md << "# Experiment: " << title << "\n\n"
+     << "Computed from results.csv (" << rows.size() << " runs, " << seeds.size() << " seed"
+     << (seeds.size() == 1 ? "" : "s") << " per configuration). Accuracy: test accuracy in % after retraining from "
+     << "scratch, mean ± sample standard deviation over seeds. Latencies: the model's estimate in ms (device + "
+     << "uplink + server + downlink), means over seeds; comm = uplink + downlink. Thresholds: T = floor + f × "
+     << "(accuracy-only − floor), where floor is the latency-minimal (architecture, split) of the space. "
+     << "Reduction = 1 − latency of the strategy / latency of accuracy-only (means); Δacc = accuracy − "
+     << "accuracy-only's, in percentage points.\n\n";
+
+  md << nasc_table(cells);
+
+  md << head_to_head_tables(cells);
+
+  md << scenario_tables(cells);
+
+  md << pareto_tables(cells);
+
+  md << truth_tables(cells);
+
+  md << cost_table(rows, cost);
   return md.str();
 }
 
