@@ -244,15 +244,32 @@ SplitRunReport run_split_client(const HeadRuntime& head, FrameClient& client, co
   return r;
 }
 
-SplitRunReport run_split_client(const HeadRuntime& head, FrameClient& client, const ImageSet& images,
-                                const ClientRun& run) {
-  const SplitManifest& m = head.manifest();
+namespace {
+
+void check_images_fit(const HeadRuntime& head, const ImageSet& images) {
   const std::vector<int64_t> want{head.model().input_shape()};
   if (int64_t(images.c) != want[0] || (want.size() == 3 && (images.h != want[1] || images.w != want[2])))
     fail("images ", images.name, " of shape [", images.c, ",", images.h, ",", images.w, "] do not fit the head: expected ",
          format_shape(want));
-  if (images.num_classes != m.classes)
-    fail("images ", images.name, " have ", images.num_classes, " classes, the network ", m.classes);
+  if (images.num_classes != head.manifest().classes)
+    fail("images ", images.name, " have ", images.num_classes, " classes, the network ", head.manifest().classes);
+}
+
+// An emulated device: the head's work ends hold_ms after start, not before; false when it took longer already.
+bool hold_until(Clock::time_point start, double hold_ms) {
+  if (hold_ms <= 0) return true;
+  const bool in_time = std::chrono::duration<double, std::milli>(Clock::now() - start).count() <= hold_ms;
+  std::this_thread::sleep_until(start + std::chrono::duration_cast<Clock::duration>(
+                                            std::chrono::duration<double, std::milli>(hold_ms)));
+  return in_time;
+}
+
+}  // namespace
+
+SplitRunReport run_split_client(const HeadRuntime& head, FrameClient& client, const ImageSet& images,
+                                const ClientRun& run) {
+  const SplitManifest& m = head.manifest();
+  check_images_fit(head, images);
   const int64_t n = std::min<int64_t>(run.limit < 0 ? images.size() : run.limit, images.size());
   SplitRunReport r;
   r.requested = n;
@@ -271,12 +288,7 @@ SplitRunReport run_split_client(const HeadRuntime& head, FrameClient& client, co
     ++r.per_split[p];
     const auto start = Clock::now();
     HeadRuntime::Output out = head.run(images.image(i), run.encoding, p);
-    const double hold = run.device_hold_ms ? run.device_hold_ms(p) : 0.0;
-    if (hold > 0) {
-      if (ms_since(start) > hold) ++r.device_overruns;
-      std::this_thread::sleep_until(start + std::chrono::duration_cast<Clock::duration>(
-                                                std::chrono::duration<double, std::milli>(hold)));
-    }
+    if (run.device_hold_ms && !hold_until(start, run.device_hold_ms(p))) ++r.device_overruns;
     const double dev = ms_since(start);
     std::vector<float> scores;
     if (p == m.num_blocks) {
