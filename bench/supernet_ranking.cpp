@@ -42,7 +42,7 @@ struct Args {
   uint64_t seed = 1;
   int lambda = 2;
   double lr = 0;  // 0: the quick budget's
-  bool fair = false, zero_init = false, shared = false, sandwich = false;
+  bool fair = false, shared = false, sandwich = false;
 };
 
 // N distinct architectures whose latencies spread from the floor to the largest network: the i-th is drawn
@@ -155,7 +155,6 @@ int run(const Args& a) {
   so.lambda = a.lambda;
   if (a.lr > 0) so.lr = a.lr;
   so.weight_paths = a.fair ? WeightPaths::fair : WeightPaths::theta;
-  so.zero_init_residual = a.zero_init;
   so.shared_kernels = a.shared;
   so.sandwich = a.sandwich;
   SupernetSearch search(space, latency, uniform, so, device);
@@ -218,7 +217,7 @@ int run(const Args& a) {
   json summary = {{"space", space.name()},
                   {"data", a.data},
                   {"supernet", {{"epochs", a.epochs}, {"train_limit", a.train_limit}, {"sampling", a.fair ? "fair (every op once per step)" : "uniform"},
-                                {"lambda", a.fair ? space.num_ops() : a.lambda}, {"lr", so.lr}, {"zero_init_residual", a.zero_init},
+                                {"lambda", a.fair ? space.num_ops() : a.lambda}, {"lr", so.lr},
                                 {"shared_kernels", a.shared}, {"sandwich", a.sandwich},
                                 {"final_val_acc_of_sampled_paths", st.history.empty() ? 0.0 : st.history.back().val_acc},
                                 {"seconds", st.seconds}}},
@@ -278,7 +277,6 @@ int main(int argc, char** argv) {
   app.add_option("--lambda", a.lambda, "Uniform paths per weight step")->check(CLI::Range(2, 64))->capture_default_str();
   app.add_option("--lr", a.lr, "Supernet learning rate (0 = the quick budget's)")->capture_default_str();
   app.add_flag("--fair", a.fair, "Train every op of every layer once per step (FairNAS), not --lambda uniform paths");
-  app.add_flag("--zero-init-residual", a.zero_init, "Residual blocks' last batch norm starts at zero");
   app.add_flag("--shared-kernels", a.shared, "The ops of a layer share their kernels (nasc search --shared-kernels)");
   app.add_flag("--sandwich", a.sandwich,
                "Also train the largest and smallest network each step, the others distilled from the largest");

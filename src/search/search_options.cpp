@@ -180,18 +180,12 @@ void add_training_options(std::vector<SearchOption>& all) {
   all.push_back(number<double>("delta_init", &S::delta_init, "> 0", positive, "ASNG step size delta at Delta = 1"));
   all.push_back(number<double>("convergence", &S::convergence, "0 < t <= 1", [](double v) { return v > 0 && v <= 1; },
                                "Stop once every variable's largest probability reaches this"));
-  all.push_back(number<int>("warmup_epochs", &S::warmup_epochs, "0 .. epochs - 1", within(0, 100000),
-                            "First epochs train the weights on uniformly sampled candidates with theta frozen", 0));
   all.push_back(number<double>("val_fraction", &S::val_fraction, "0 < f < 1", [](double v) { return v > 0 && v < 1; },
                                "Share of the training images held out to score configurations for theta"));
   all.push_back(number<int64_t>("train_limit", &S::train_limit, ">= 0 (0 = all)", [](int64_t v) { return v >= 0; },
                                 "Training images used, a stratified subset (default: the --budget's; 0 = all)"));
   all.push_back(boolean("augment", &S::augment, "Random crops and flips on the training images", std::nullopt));
   all.push_back(weight_paths_option());
-  all.push_back(boolean("zero_init_residual", &S::zero_init_residual,
-                        "The last batch norm of each residual block starts at zero, so that untrained ops start as "
-                        "the identity and do not drown the shared ones",
-                        false));
   all.push_back(boolean("shared_kernels", &S::shared_kernels,
                         "Supernet ops of a layer share one set of kernels (the largest op's: smaller ones use its "
                         "first channels and centre taps) instead of each having its own",
@@ -287,8 +281,6 @@ void SearchOptions::validate() const {
   const json j = to_json(true);
   SearchOptions copy;
   for (const SearchOption& o : search_options()) o.read(copy, j, "search options");
-  if (warmup_epochs >= epochs)
-    fail("warm-up epochs = ", warmup_epochs, ": expected 0..", epochs - 1, " (fewer than the ", epochs, " epochs)");
 }
 
 }  // namespace nasc

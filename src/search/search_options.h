@@ -32,13 +32,11 @@ struct SearchOptions {
   double weight_decay = 4e-5;
   double delta_init = 1.0;
   double convergence = 0.9;
-  int warmup_epochs = 0;
   double val_fraction = 0.5;
   int64_t train_limit = 0;  // 0 = all
   int64_t eval_limit = 5000;
   bool augment = true;
   WeightPaths weight_paths = WeightPaths::fair;
-  bool zero_init_residual = false;
   bool shared_kernels = false;
   int rescore = 0;
   double fill_budget = 0;

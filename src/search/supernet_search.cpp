@@ -100,14 +100,6 @@ SupernetSearch::SupernetSearch(const Space& space, const LatencyEstimator& laten
     largest_.push_back(big);
     smallest_.push_back(small);
   }
-  if (opt_.zero_init_residual) {
-    torch::NoGradGuard no_grad;
-    for (auto& m : net_->modules())
-      if (auto* b = m->as<MBConvImpl>(); b && b->residual)
-        b->bn3->weight.zero_();
-      else if (auto* b = m->as<SlicedMBConvImpl>(); b && b->residual)
-        b->bn3->weight.zero_();
-  }
   to_device_layout(*net_, device_);
   sgd_ = std::make_unique<torch::optim::SGD>(
       net_->parameters(),
@@ -369,7 +361,7 @@ ThetaStep SupernetSearch::theta_step(const torch::Tensor& xv, const torch::Tenso
   t.correct.assign(correct_cpu.data_ptr<double>(), correct_cpu.data_ptr<double>() + lambda);
   // A non-finite validation loss cannot be ranked: theta stays where it is.
   t.skipped = !std::all_of(t.losses.begin(), t.losses.end(), [](double l) { return std::isfinite(l); });
-  if (!t.skipped && problem_.adapt && adapting_) asng_.step(samples, rank_utility(t.losses, t.violations));
+  if (!t.skipped && problem_.adapt) asng_.step(samples, rank_utility(t.losses, t.violations));
   return t;
 }
 
@@ -431,7 +423,6 @@ SearchState SupernetSearch::run(const ImageSet& train_set, const std::string& ou
     // Sampling depends on (seed, epoch) only, so a run resumed at an epoch boundary draws what it would have.
     std::mt19937_64 rng(opt_.seed * 0x9E3779B97F4A7C15ULL + uint64_t(epoch) + 1);
     net_->train();
-    adapting_ = epoch >= opt_.warmup_epochs;
     train_loader.set_epoch(epoch);
     int64_t val_round = 0;
     val_loader.set_epoch(int64_t(epoch) << 16);

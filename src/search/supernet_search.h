@@ -154,7 +154,6 @@ class SupernetSearch {
   using ThetaSampler = std::function<Candidate(std::mt19937_64&, Sample*)>;
   ThetaSampler theta_sampler() const;
   SearchEpoch summarize(int epoch, double lr, const EpochTally& tally, double seconds) const;
-  bool adapting_ = true;  // theta steps move theta: the problem adapts and the warm-up is over
   void save_checkpoint(const std::string& dir, const SearchState& st);
   bool load_checkpoint(const std::string& dir, SearchState& st);
 

@@ -286,12 +286,11 @@ TEST(Experiment, ConfigErrorsNameTheFieldAndWhatWasExpected) {
   expect(j, "unknown field 'epoch'");
   j = good;  // the search options that are written only when set are accepted and read all the same
   j["search"].update({{"shared_kernels", true}, {"uniform_weights", true}, {"rescore", 8}, {"feasible_sampling", false},
-                      {"fair_sampling", false}, {"zero_init_residual", true}, {"epochs", 2}, {"warmup_epochs", 1}});
+                      {"fair_sampling", false}, {"epochs", 2}});
   const SearchOptions so = ExperimentConfig::from_json(j, "mini.json").search;
-  EXPECT_TRUE(so.shared_kernels && so.weight_paths == WeightPaths::uniform && !so.feasible_sampling &&
-              so.zero_init_residual);
+  EXPECT_TRUE(so.shared_kernels && so.weight_paths == WeightPaths::uniform && !so.feasible_sampling);
   EXPECT_EQ(so.rescore, 8);
-  EXPECT_EQ(so.warmup_epochs, 1);
+  EXPECT_EQ(so.epochs, 2);
   j["search"]["fair_sampling"] = true;
   expect(j, "fair_sampling and uniform_weights: give one");
   j["search"]["tie_infeasible"] = true;  // an option results/table-variants measured and nasc search dropped

@@ -25,13 +25,12 @@ SearchOptions all_changed() {
   o.weight_decay = 1e-3;
   o.delta_init = 0.5;
   o.convergence = 0.8;
-  o.warmup_epochs = 2;
   o.val_fraction = 0.25;
   o.train_limit = 1000;
   o.eval_limit = 300;
   o.augment = false;
   o.weight_paths = WeightPaths::uniform;
-  o.zero_init_residual = o.shared_kernels = o.sandwich = true;
+  o.shared_kernels = o.sandwich = true;
   o.rescore = 5;
   o.fill_budget = 0.6;
   o.feasible_sampling = false;
@@ -83,7 +82,9 @@ TEST(SearchOptions, BadValuesAreRefusedNamingTheFieldAndWhatWasExpected) {
   EXPECT_NE(refused({{"epoch", 3}}).find("unknown field 'epoch'"), std::string::npos);
   EXPECT_NE(refused({{"epochs", "many"}}).find("field 'epochs' holds \"many\""), std::string::npos);
   EXPECT_NE(refused({{"seed", -1}}).find("expected a whole number >= 0"), std::string::npos);
-  EXPECT_NE(refused({{"epochs", 2}, {"warmup_epochs", 2}}).find("fewer than the 2 epochs"), std::string::npos);
+  // Options the truth measured and the search dropped are refused by name, not silently ignored.
+  EXPECT_NE(refused({{"warmup_epochs", 1}}).find("unknown field 'warmup_epochs'"), std::string::npos);
+  EXPECT_NE(refused({{"zero_init_residual", true}}).find("unknown field 'zero_init_residual'"), std::string::npos);
   EXPECT_NE(refused({{"fair_sampling", true}, {"uniform_weights", true}}).find("give one"), std::string::npos);
   EXPECT_NE(refused(json::array()).find("expected an object"), std::string::npos);
   // A flag's text goes through the same declaration.

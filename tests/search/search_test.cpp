@@ -397,33 +397,9 @@ TEST(Search, UniformWeightStepsDoNotFollowTheta) {
 
 // Warm-up: theta stays exactly where it started during the warm-up epochs (weights train on uniform samples), then
 // adapts. Also the option's bounds.
-TEST(Search, WarmupEpochsKeepThetaFrozenThenAdapt) {
-  torch::set_num_threads(2);
-  TinyScenario s;
-  SearchProblem prob = behind_privacy_floor(s);
-  prob.max_latency_ms = s.latency.oracle(1).latency.total_ms * 1.5;
-  SearchOptions o = small_budget();
-  o.warmup_epochs = 1;
-  SupernetSearch search(s.space, s.latency, prob, o, torch::kCPU);
-  const json initial = search.asng().distribution().theta();
-  std::vector<json> theta_after;
-  SearchCallbacks cb;
-  cb.after_epoch = [&](const SearchEpoch&, bool) {
-    theta_after.push_back(search.asng().distribution().theta());
-    return true;
-  };
-  search.run(fmnist().train, "", false, cb);
-  ASSERT_EQ(theta_after.size(), 2u);
-  EXPECT_EQ(theta_after[0], initial) << "theta moved during the warm-up epoch";
-  EXPECT_NE(theta_after[1], initial) << "theta did not adapt after the warm-up";
-  o.warmup_epochs = o.epochs;
-  EXPECT_THROW(o.validate(), Error);
-  EXPECT_FALSE(SearchOptions().to_json().contains("warmup_epochs")) << "unset, it must not change old fingerprints";
-}
-
 // Fair sampling (FairNAS): one weight step trains every op of every layer, where lambda = 2 paths from a uniform
-// theta leave most ops of the tiny space untouched. Zero-initialised residual blocks start as the identity.
-TEST(Search, FairWeightStepsTrainEveryOpAndZeroInitSilencesResidualBranches) {
+// theta leave most ops of the tiny space untouched.
+TEST(Search, FairWeightStepsTrainEveryOp) {
   torch::set_num_threads(2);
   TinyScenario s;
   SearchProblem prob = behind_privacy_floor(s);
@@ -456,33 +432,15 @@ TEST(Search, FairWeightStepsTrainEveryOpAndZeroInitSilencesResidualBranches) {
   EXPECT_EQ(parse_weight_paths("theta", "--weight-paths"), WeightPaths::theta);
   EXPECT_THROW(parse_weight_paths("all", "--weight-paths"), Error);
 
-  o.zero_init_residual = true;
-  SupernetSearch search(s.space, s.latency, prob, o, torch::kCPU);
-  Supernet net = search.supernet();
-  torch::NoGradGuard no_grad;
-  net->eval();
-  int residual = 0;
-  for (auto& m : net->modules())
-    if (auto* b = m->as<MBConvImpl>(); b && b->residual) {
-      ++residual;
-      const auto in = torch::randn({2, b->expand->options.in_channels(), 7, 7});
-      EXPECT_TRUE(torch::allclose(b->forward(in), in)) << "a zero-initialised residual block is the identity";
-    }
-  EXPECT_GT(residual, 0);
-
-  // The same with shared kernels, whose ops are slices of their layer's kernels.
+  // Shared kernels: ops are slices of their layer's kernels, and a residual block stays a residual.
   o.shared_kernels = true;
   EXPECT_TRUE(SearchOptions::from_json(o.to_json(), "options").shared_kernels);
   EXPECT_FALSE(SearchOptions().to_json().contains("shared_kernels"));
   SupernetSearch sliced(s.space, s.latency, prob, o, torch::kCPU);
   sliced.supernet()->eval();
-  residual = 0;
+  int residual = 0;
   for (auto& m : sliced.supernet()->modules())
-    if (auto* b = m->as<SlicedMBConvImpl>(); b && b->residual) {
-      ++residual;
-      const auto in = torch::randn({2, b->kernels->expand.size(1) * b->groups, 7, 7});
-      EXPECT_TRUE(torch::allclose(b->forward(in), in));
-    }
+    if (auto* b = m->as<SlicedMBConvImpl>(); b && b->residual) ++residual;
   EXPECT_GT(residual, 0);
 }
 
