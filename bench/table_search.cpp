@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
   int min_device_blocks = 1, seeds = 50, lambda = 2, population = 20, tournament = 5;
   double delta_init = 1.0, eval_noise = 0;
   bool device_only = false;
-  std::vector<double> quantiles = {0.25, 0.5, 0.75}, taus = {1.0, 0.8, 0.6, 0.4};
+  std::vector<double> quantiles = {0.25, 0.5, 0.75}, taus = {1.0, 0.8, 0.6, 0.4}, thresholds;
   std::vector<int64_t> budgets = {8, 32, 100, 300};
   std::vector<std::string> variants = {"asng"};
   app.add_option("--truth", truth_path, "Truth table of the space")->capture_default_str();
@@ -41,6 +41,8 @@ int main(int argc, char** argv) {
   app.add_option("--min-device-blocks", min_device_blocks, "Privacy floor: splits p >= this")->capture_default_str();
   app.add_flag("--device-only", device_only, "Only the device-only split (p = B)");
   app.add_option("--quantiles", quantiles, "Thresholds at these quantiles of the networks' latency")->capture_default_str();
+  app.add_option("--max-latency", thresholds,
+                 "Thresholds in ms instead of --quantiles (e.g. an experiment's own, from its results)");
   app.add_option("--taus", taus, "Proxy quality: Kendall tau of the proxy with the truth (1 = exact)")->capture_default_str();
   app.add_option("--eval-noise", eval_noise,
                  "Fresh noise on every evaluation, points (a supernet scoring on one batch: ~4.4 at 128 images)")
@@ -88,9 +90,15 @@ int main(int argc, char** argv) {
                 floor);
     std::string csv = "quantile,threshold_ms,feasible,best_true_acc,tau,noise_sd,method,evaluations,seeds,"
                       "mean_regret,sd_regret,share_within_0.5,mean_evaluations\n";
-    for (double q : quantiles) {
+    // Each threshold with the quantile of the networks' latency it sits at.
+    std::vector<std::pair<double, double>> cells;
+    for (double q : quantiles)
+      if (thresholds.empty()) cells.push_back({q, quantile_sorted(ms, q)});
+    for (double t : thresholds)
+      cells.push_back({double(std::upper_bound(ms.begin(), ms.end(), t) - ms.begin()) / double(ms.size()), t});
+    for (auto [q, t] : cells) {
       TableProblem prob;
-      prob.max_latency_ms = quantile_sorted(ms, q);
+      prob.max_latency_ms = t;
       prob.min_device_blocks = floor;
       prob.eval_noise_sd = eval_noise;
       auto best = truth.best_feasible(est, prob.max_latency_ms, floor);
