@@ -89,6 +89,7 @@ struct RunSpec {
   Strategy strategy;
   uint64_t seed;
   std::string rel;  // run directory, relative to the experiment directory
+  double quantile = kNaN;  // set instead of fraction when T is a quantile of the space's latency
 };
 
 // Hard links where possible: checkpoints are replaced by rename, never rewritten in place, so sharing is safe.
@@ -195,6 +196,7 @@ json Runner::search(const RunSpec& rs, const LatencyEstimator& est, const fs::pa
   if (rs.scenario->uplink) r["link_trace"] = rs.scenario->trace_record();
   r["data"] = cfg_.data;
   r["threshold_fraction"] = std::isnan(rs.fraction) ? json(nullptr) : json(rs.fraction);
+  if (!std::isnan(rs.quantile)) r["threshold_quantile"] = rs.quantile;
   r["device"] = device_description(device_);
   r["versions"] = library_versions();
   write_search_result(dir.string(), r);
@@ -250,6 +252,7 @@ ResultRow result_row(const RunSpec& rs, const json& found, const std::string& ct
   row.privacy_floor = rs.floor;
   row.bandwidth_mbps = rs.bandwidth;
   row.threshold_fraction = rs.fraction;
+  row.threshold_quantile = rs.quantile;
   row.threshold_ms = std::isinf(rs.threshold) ? kNaN : rs.threshold;
   row.floor_ms = rs.floor_ms;
   row.strategy = rs.strategy.name();
@@ -426,8 +429,8 @@ std::vector<LoadedScenario> load_scenarios(const ExperimentConfig& cfg, const Sp
 using Visit = std::function<std::optional<ResultRow>(const RunSpec&, const LatencyEstimator&, int index, bool baseline)>;
 
 // The grid in its fixed order: per (scenario, privacy floor, bandwidth) cell, the unconstrained baseline first
-// (the thresholds are placed relative to its mean latency), then every constrained strategy at every threshold.
-// A cell whose baseline is incomplete cannot place its thresholds: its other runs count as missing.
+// (threshold fractions are placed relative to its mean latency), then every constrained strategy at every
+// threshold. A cell whose baseline is incomplete cannot place fractions: their runs count as missing.
 class GridWalk {
  public:
   GridWalk(const ExperimentConfig& cfg, const Space& space, const std::vector<LoadedScenario>& scenarios)
@@ -439,7 +442,7 @@ class GridWalk {
     int cells = 0;
     for (auto& sc : scenarios_) cells += sc.uplink ? 1 : int(cfg_.bandwidths_mbps.size());
     return int(cells * cfg_.min_device_blocks.size() * cfg_.seeds.size() *
-               (1 + cfg_.threshold_fractions.size() * constrained_.size()));
+               (1 + cfg_.num_thresholds() * constrained_.size()));
   }
 
   void walk(const Visit& visit, std::vector<ResultRow>& rows, std::vector<std::string>& missing) const {
@@ -481,15 +484,25 @@ class GridWalk {
         missing.push_back(rs.rel);
       }
     }
-    for (double f : cfg_.threshold_fractions) {
-      const double T = threshold_between(floor_ms, baseline, f);
+    // Each threshold: its fraction or quantile, T, and whether it can be placed yet (a fraction needs the baseline).
+    struct Threshold {
+      double fraction, quantile, T;
+      std::string dir;
+      bool placed;
+    };
+    std::vector<Threshold> thresholds;
+    for (double f : cfg_.threshold_fractions)
+      thresholds.push_back({f, kNaN, threshold_between(floor_ms, baseline, f), cat("f", g(f)), complete});
+    for (double q : cfg_.threshold_quantiles)
+      thresholds.push_back({kNaN, q, latency_quantile_ms(est, floor, q), cat("q", g(q)), true});
+    for (const Threshold& t : thresholds) {
       for (auto& st : constrained_)
         for (uint64_t seed : cfg_.seeds) {
-          RunSpec rs{&sc, floor, bw, f, T, floor_ms, st, seed,
-                     cat(cell, "/f", g(f), "/", path_safe(st.name()), "/seed", seed)};
+          RunSpec rs{&sc, floor, bw, t.fraction, t.T, floor_ms, st, seed,
+                     cat(cell, "/", t.dir, "/", path_safe(st.name()), "/seed", seed), t.quantile};
           std::optional<ResultRow> row;
           const int i = index++;
-          if (complete) row = visit(rs, est, i, false);
+          if (t.placed) row = visit(rs, est, i, false);
           if (row)
             rows.push_back(*row);
           else

@@ -17,7 +17,7 @@ namespace {
 
 const std::set<std::string> kConfigFields = {"name",       "space",  "data",     "encoding",          "delay_ms",
                                              "return_result", "scenarios", "min_device_blocks", "bandwidths_mbps",
-                                             "threshold_fractions", "seeds", "strategies", "search", "retrain",
+                                             "threshold_fractions", "threshold_quantiles", "seeds", "strategies", "search", "retrain",
                                              "retrain_as_deployed", "truth", "comment"};
 
 bool name_safe(const std::string& s) {
@@ -86,15 +86,43 @@ json ExperimentConfig::to_json() const {
           {"scenarios", sc},
           {"min_device_blocks", min_device_blocks},
           {"bandwidths_mbps", bandwidths_mbps},
-          {"threshold_fractions", threshold_fractions},
           {"seeds", sd},
           {"strategies", strategies},
           {"search", search.to_json()},
           {"retrain", retrain.to_json()},
           {"retrain_as_deployed", retrain_as_deployed}};
+  // One rule or the other, so that experiment.json files written before quantiles read back unchanged.
+  if (threshold_quantiles.empty()) j["threshold_fractions"] = threshold_fractions;
+  else j["threshold_quantiles"] = threshold_quantiles;
   if (!truth.empty()) j["truth"] = truth;
   return j;
 }
+
+namespace {
+
+// threshold_fractions or threshold_quantiles, exactly one of them.
+void read_thresholds(const json& j, const std::string& ctx, ExperimentConfig& c) {
+  if (j.contains("threshold_fractions") == j.contains("threshold_quantiles"))
+    fail(ctx, ": expected exactly one of 'threshold_fractions' (T = floor + f * (accuracy-only - floor)) and "
+              "'threshold_quantiles' (T = a quantile of the space's latency)");
+  if (j.contains("threshold_fractions")) {
+    c.threshold_fractions = json_get<std::vector<double>>(j, "threshold_fractions", ctx);
+    if (c.threshold_fractions.empty()) fail(ctx, ": 'threshold_fractions' is empty; expected e.g. [0.25, 0.5, 0.75]");
+    for (double f : c.threshold_fractions)
+      if (!(f > 0 && f <= 1))
+        fail(ctx, ": threshold fraction ", f, ": expected 0 < f <= 1 (T = floor + f * (accuracy-only - floor))");
+    require_distinct(c.threshold_fractions, ctx, "threshold_fractions", "a value");
+  } else {
+    c.threshold_quantiles = json_get<std::vector<double>>(j, "threshold_quantiles", ctx);
+    if (c.threshold_quantiles.empty()) fail(ctx, ": 'threshold_quantiles' is empty; expected e.g. [0.25, 0.5, 0.75]");
+    for (double q : c.threshold_quantiles)
+      if (!(q > 0 && q < 1))
+        fail(ctx, ": threshold quantile ", q, ": expected 0 < q < 1 (a quantile of the space's latency)");
+    require_distinct(c.threshold_quantiles, ctx, "threshold_quantiles", "a value");
+  }
+}
+
+}  // namespace
 
 // One check per field, in the order of the file format (docs/USAGE.md, "nasc experiment"), so that a reader sees
 // every rule and its message in one place.
@@ -144,12 +172,7 @@ ExperimentConfig ExperimentConfig::from_json(const json& j, const std::string& c
     if (!(b > 0) || !std::isfinite(b)) fail(ctx, ": bandwidth ", b, " Mbit/s: expected a positive number");
   require_distinct(c.bandwidths_mbps, ctx, "bandwidths_mbps", "a value");
 
-  c.threshold_fractions = json_get<std::vector<double>>(j, "threshold_fractions", ctx);
-  if (c.threshold_fractions.empty()) fail(ctx, ": 'threshold_fractions' is empty; expected e.g. [0.25, 0.5, 0.75]");
-  for (double f : c.threshold_fractions)
-    if (!(f > 0 && f <= 1))
-      fail(ctx, ": threshold fraction ", f, ": expected 0 < f <= 1 (T = floor + f * (accuracy-only - floor))");
-  require_distinct(c.threshold_fractions, ctx, "threshold_fractions", "a value");
+  read_thresholds(j, ctx, c);
 
   auto seeds = json_get<std::vector<int>>(j, "seeds", ctx);
   if (seeds.empty()) fail(ctx, ": 'seeds' is empty; expected e.g. [1, 2, 3]");

@@ -34,11 +34,15 @@ struct ExperimentConfig {
   std::vector<ScenarioSpec> scenarios;
   std::vector<int> min_device_blocks = {1, 0};  // privacy floors: 1 keeps the raw input on the device
   std::vector<double> bandwidths_mbps;
-  // f in (0, 1]: T = floor + f * (accuracy-only - floor). Not 0: only the oracle's own configuration would be
-  // feasible, which random search cannot be expected to draw.
+  // Where the thresholds lie; exactly one of the two is given. f in (0, 1]: T = floor + f * (accuracy-only -
+  // floor) (not 0: only the oracle's own configuration would be feasible, which random search cannot be expected
+  // to draw). q in (0, 1): T = the q-quantile of the latency of the space's networks at their fastest allowed
+  // split (latency_quantile_ms), so that the thresholds do not wait for accuracy-only and bind equally on any link.
   std::vector<double> threshold_fractions;
+  std::vector<double> threshold_quantiles;
+  size_t num_thresholds() const { return threshold_fractions.size() + threshold_quantiles.size(); }
   std::vector<uint64_t> seeds;
-  std::vector<std::string> strategies;          // must include accuracy-only (the thresholds derive from it)
+  std::vector<std::string> strategies;          // must include accuracy-only (the reference of every cell)
   SearchOptions search;                         // its seed is replaced by each run's
   TrainOptions retrain;                         // one recipe for every found network; seed likewise
   // Retrain each found network with its payload fake-quantised at its split (encoding above), as deployed. Off by

@@ -83,7 +83,7 @@ std::string accuracy_latency_figure(const Group& gr, const std::string& data, co
       const StrategySummary* ss = c->find(s);
       if (!ss) continue;
       b << g(ss->total_ms) << " " << g(100 * ss->acc_mean) << " " << g(100 * ss->acc_std) << " "
-        << (c->threshold_fraction == c->threshold_fraction ? g(c->threshold_fraction) : "?") << "\n";
+        << (c->constrained() ? g(c->threshold_level) : "?") << "\n";
       all.push_back({ss->total_ms, 100 * ss->acc_mean});
       lo = std::min(lo, ss->total_ms);
       hi = std::max(hi, ss->total_ms);
@@ -124,7 +124,7 @@ std::string accuracy_latency_figure(const Group& gr, const std::string& data, co
 std::string breakdown_figure(const Group& gr, const std::string& data) {
   std::ostringstream dat, gp;
   for (auto* c : gr.cells) {
-    dat << "# f = " << g(c->threshold_fraction) << "\n";
+    dat << "# " << c->level_name() << " = " << g(c->threshold_level) << "\n";
     for (auto& s : c->strategies)
       dat << "\"" << s.strategy << "\" " << g(s.device_ms) << " " << g(s.comm_ms) << " " << g(s.server_ms) << "\n";
     dat << "\n\n";
@@ -142,7 +142,7 @@ std::string breakdown_figure(const Group& gr, const std::string& data) {
   for (size_t k = 0; k < gr.cells.size(); ++k) {
     const CellSummary* c = gr.cells[k];
     std::string label = c->threshold_ms == c->threshold_ms
-                            ? cat("f = ", g(c->threshold_fraction), ", T = ", g(c->threshold_ms), " ms")
+                            ? cat(c->level_name(), " = ", g(c->threshold_level), ", T = ", g(c->threshold_ms), " ms")
                             : std::string("unconstrained");
     gp << (k ? ", \\\n     " : "") << "newhistogram " << gq(label);
     for (int p = 0; p < 3; ++p)

@@ -60,9 +60,13 @@ const char* kColumns[] = {"scenario",      "device_profile", "server_profile",  
                           "arch",          "split",          "payload_bytes",    "device_ms",     "uplink_ms",
                           "server_ms",     "downlink_ms",    "total_ms",         "feasible",      "supernet_val_acc",
                           "test_acc",      "search_s",       "retrain_s",        "run_dir",       "true_acc",
-                          "best_true_acc", "regret"};
+                          "best_true_acc", "regret",   "threshold_quantile"};
 constexpr size_t kNumColumns = sizeof(kColumns) / sizeof(kColumns[0]);
-constexpr size_t kTruthColumns = 3;  // the last ones; files written before them lack them
+// Files written before a column group was added end before it: without the truth columns (true_acc,
+// best_true_acc, regret) and threshold_quantile, or without threshold_quantile alone. They still read.
+constexpr size_t kWidths[] = {kNumColumns - 4, kNumColumns - 1, kNumColumns};
+
+bool accepted_width(size_t n) { return std::find(std::begin(kWidths), std::end(kWidths), n) != std::end(kWidths); }
 
 std::string read_text(const std::string& path) {
   std::ifstream in(path);
@@ -114,7 +118,7 @@ std::string ResultRow::csv_row() const {
                                 num(test_acc),             num(search_s),
                                 num(retrain_s),            csv_field(run_dir),
                                 num(true_acc),             num(best_true_acc),
-                                num(regret)};
+                                num(regret),               num(threshold_quantile)};
   std::string s;
   for (size_t i = 0; i < f.size(); ++i) s += (i ? "," : "") + f[i];
   return s;
@@ -125,9 +129,9 @@ ResultRow ResultRow::from_csv(const std::string& line, const std::string& ctx) {
 }
 
 ResultRow ResultRow::from_fields(const std::vector<std::string>& f, const std::string& ctx) {
-  if (f.size() != kNumColumns && f.size() != kNumColumns - kTruthColumns)
-    fail(ctx, ": ", f.size(), " fields, expected ", kNumColumns, " (or ", kNumColumns - kTruthColumns,
-         " without the truth columns)");
+  if (!accepted_width(f.size()))
+    fail(ctx, ": ", f.size(), " fields, expected ", kNumColumns, " (or ", kWidths[1], " or ", kWidths[0],
+         " from before the threshold_quantile and truth columns)");
   ResultRow r;
   size_t i = 0;
   r.scenario = f[i++];
@@ -154,11 +158,14 @@ ResultRow ResultRow::from_fields(const std::vector<std::string>& f, const std::s
   r.search_s = parse_num(f[i++], "search_s", ctx);
   r.retrain_s = parse_num(f[i++], "retrain_s", ctx);
   r.run_dir = f[i++];
-  if (f.size() == kNumColumns) {
+  if (f.size() > kWidths[0]) {
     r.true_acc = parse_num(f[i++], "true_acc", ctx);
     r.best_true_acc = parse_num(f[i++], "best_true_acc", ctx);
     r.regret = parse_num(f[i++], "regret", ctx);
   }
+  if (f.size() > kWidths[1]) r.threshold_quantile = parse_num(f[i++], "threshold_quantile", ctx);
+  if (!std::isnan(r.threshold_fraction) && r.by_quantile())
+    fail(ctx, ": threshold_fraction and threshold_quantile are both set; expected at most one");
   return r;
 }
 
@@ -170,9 +177,9 @@ void write_results_csv(const std::string& path, const std::vector<ResultRow>& ro
 
 std::vector<ResultRow> read_results_csv(const std::string& path) {
   const CsvTable t = parse_csv(read_text(path), path);
-  std::vector<std::string> without_truth = parse_csv(ResultRow::csv_header(), "results.csv columns").header;
-  without_truth.resize(kNumColumns - kTruthColumns);
-  if (t.header != parse_csv(ResultRow::csv_header(), "results.csv columns").header && t.header != without_truth)
+  std::vector<std::string> prefix = parse_csv(ResultRow::csv_header(), "results.csv columns").header;
+  if (accepted_width(t.header.size())) prefix.resize(t.header.size());
+  if (t.header != prefix)
     fail(path, ": header does not match; expected the results.csv columns ", ResultRow::csv_header());
   std::vector<ResultRow> rows;
   for (size_t i = 0; i < t.rows.size(); ++i) rows.push_back(ResultRow::from_fields(t.rows[i], cat(path, ":", t.lines[i])));
@@ -207,15 +214,19 @@ const StrategySummary* CellSummary::find(const std::string& strategy) const {
 
 namespace {
 
-// Strategy s's runs among a cell's group (threshold fraction f, or its unconstrained runs): every column of the
-// summary table side by side, in one pass. nullopt when it has none there.
-std::optional<StrategySummary> summarize_strategy(const std::string& s, double f, double threshold_ms,
-                                                  const std::vector<const ResultRow*>& group) {
+// The threshold a constrained run was given, as results.md groups runs: by its rule (quantile or fraction) and level.
+using Level = std::pair<bool, double>;
+Level level_of(const ResultRow& r) { return {r.by_quantile(), r.threshold_level()}; }
+
+// Strategy s's runs among a cell's group (threshold level, or its unconstrained runs when it is null): every column
+// of the summary table side by side, in one pass. nullopt when it has none there.
+std::optional<StrategySummary> summarize_strategy(const std::string& s, const std::optional<Level>& level,
+                                                  double threshold_ms, const std::vector<const ResultRow*>& group) {
   std::vector<double> acc, total, comm, dev, srv, payload, split, search, regret, best_true;
   std::map<uint64_t, double> by_seed;
   int meets = 0;
   for (auto* r : group) {
-    if (r->strategy != s || (r->constrained() && r->threshold_fraction != f)) continue;
+    if (r->strategy != s || (r->constrained() && (!level || level_of(*r) != *level))) continue;
     acc.push_back(r->test_acc);
     by_seed[r->seed] = r->test_acc;
     total.push_back(r->total_ms);
@@ -271,28 +282,27 @@ std::vector<CellSummary> summarize(const std::vector<ResultRow>& rows) {
     for (auto& r : rows)
       if (r.scenario == scenario && r.privacy_floor == floor) bws.insert(r.bandwidth_mbps);
     for (double bw : bws) {
-      std::vector<const ResultRow*> group, reference;
-      std::set<double> fractions;
+      std::vector<const ResultRow*> group;
+      std::set<Level> levels;
       for (auto& r : rows) {
         if (r.scenario != scenario || r.privacy_floor != floor || r.bandwidth_mbps != bw) continue;
         group.push_back(&r);
-        if (r.constrained()) fractions.insert(r.threshold_fraction);
-        else reference.push_back(&r);
+        if (r.constrained()) levels.insert(level_of(r));
       }
-      std::vector<double> fs(fractions.begin(), fractions.end());
-      if (fs.empty()) fs.push_back(kNaN);  // only unconstrained runs: one cell for them
-      for (double f : fs) {
+      std::vector<std::optional<Level>> ls(levels.begin(), levels.end());
+      if (ls.empty()) ls.push_back(std::nullopt);  // only unconstrained runs: one cell for them
+      for (const std::optional<Level>& level : ls) {
         CellSummary c;
         c.scenario = scenario;
         c.privacy_floor = floor;
         c.bandwidth_mbps = bw;
-        c.threshold_fraction = f;
+        if (level) c.by_quantile = level->first, c.threshold_level = level->second;
         c.server_profile = group.front()->server_profile;
         c.floor_ms = group.front()->floor_ms;
         for (auto* r : group)
-          if (r->threshold_fraction == f) c.threshold_ms = r->threshold_ms;
+          if (level && r->constrained() && level_of(*r) == *level) c.threshold_ms = r->threshold_ms;
         for (auto& s : strat_order)
-          if (std::optional<StrategySummary> ss = summarize_strategy(s, f, c.threshold_ms, group))
+          if (std::optional<StrategySummary> ss = summarize_strategy(s, level, c.threshold_ms, group))
             c.strategies.push_back(*ss);
         cells.push_back(c);
       }
@@ -357,11 +367,18 @@ std::string accuracy_cell(const StrategySummary& s) {
   return s.n > 1 ? fmt("%.2f", 100 * s.acc_mean) + " ± " + fmt("%.2f", 100 * s.acc_std) : fmt("%.2f", 100 * s.acc_mean);
 }
 
+// The threshold column's name: q for a grid whose thresholds are quantiles of the space's latency, else f.
+const char* level_column(const std::vector<CellSummary>& cells) {
+  for (auto& c : cells)
+    if (c.by_quantile) return "q";
+  return "f";
+}
+
 std::string cell_heading(const CellSummary& c) {
   const StrategySummary* ref = c.find("accuracy-only");
   std::string h = cat("### ", fmt("%g", c.bandwidth_mbps), " Mbit/s, ");
   if (c.threshold_ms == c.threshold_ms)
-    h += cat("T = ", fmt("%.3f", c.threshold_ms), " ms (f = ", fmt("%g", c.threshold_fraction), ")");
+    h += cat("T = ", fmt("%.3f", c.threshold_ms), " ms (", c.level_name(), " = ", fmt("%g", c.threshold_level), ")");
   else
     h += "unconstrained";
   h += cat("; floor ", fmt("%.3f", c.floor_ms), " ms");
@@ -391,20 +408,22 @@ std::string pareto_tables(const std::vector<CellSummary>& cells) {
           std::any_of(pts.begin(), pts.end(), [&](const Point& p) { return p.strategy == s.strategy; }))
         continue;
       pts.push_back({s.total_ms, 100 * s.acc_mean, 100 * s.acc_std, s.strategy,
-                     any_threshold ? "–" : fmt("%g", c.threshold_fraction), s.meets_threshold, s.n, s.split});
+                     any_threshold ? "–" : fmt("%g", c.threshold_level), s.meets_threshold, s.n, s.split});
     }
   }
   std::ostringstream md;
   md << "## Accuracy against latency\n\n"
-     << "Every (strategy, threshold fraction f) of a scenario, privacy floor and bandwidth, fastest first; "
-        "front = on the Pareto front (no other point is at least as fast and at least as accurate). "
-        "accuracy-only and fixed networks do not depend on T (f –). Split: mean split index over seeds.\n\n";
+     << "Every (strategy, threshold " << level_column(cells) << ") of a scenario, privacy floor and bandwidth, "
+        "fastest first; front = on the Pareto front (no other point is at least as fast and at least as accurate). "
+        "accuracy-only and fixed networks do not depend on T (" << level_column(cells) << " –). Split: mean split "
+        "index over seeds.\n\n";
   for (auto& [key, pts] : groups) {
     std::vector<std::pair<double, double>> all;
     for (auto& p : pts) all.push_back({p.ms, p.acc});
     const auto front = pareto_front(all);
     std::stable_sort(pts.begin(), pts.end(), [](const Point& a, const Point& b) { return a.ms < b.ms; });
-    md << "### " << key << "\n\n| total ms | test acc % | strategy | f | split | meets T | front |\n"
+    md << "### " << key << "\n\n| total ms | test acc % | strategy | " << level_column(cells)
+       << " | split | meets T | front |\n"
        << "|---|---|---|---|---|---|---|\n";
     for (auto& p : pts) {
       const bool on = std::find(front.begin(), front.end(), std::make_pair(p.ms, p.acc)) != front.end();
@@ -430,7 +449,7 @@ std::string head_to_head_tables(const std::vector<CellSummary>& cells) {
       ++t[3];
       const StrategySummary *n = c.find("nasc"), *b = c.find(h.baseline);
       table << "| " << c.scenario << " | " << c.privacy_floor << " | " << fmt("%g", c.bandwidth_mbps) << " | "
-            << fmt("%g", c.threshold_fraction) << " | " << h.baseline << " | " << accuracy_cell(*n) << " | "
+            << fmt("%g", c.threshold_level) << " | " << h.baseline << " | " << accuracy_cell(*n) << " | "
             << accuracy_cell(*b) << " | " << fmt("%.3f", n->total_ms) << " | " << fmt("%.3f", b->total_ms) << " | "
             << fmt("%+.2f", 100 * h.delta_mean) << (h.delta_std == h.delta_std ? fmt(" ± %.2f", 100 * h.delta_std) : "")
             << " | " << h.wins << "/" << h.seeds << " | " << fmt("%.2f", 100 * h.spread) << " | "
@@ -448,7 +467,7 @@ std::string head_to_head_tables(const std::vector<CellSummary>& cells) {
     md << "- against " << b << ": NASC ahead by more than the spread in " << t[0] << " of " << t[3]
        << " cells, within it in " << t[1] << ", behind by more in " << t[2] << ".\n";
   }
-  md << "\n| scenario | floor | Mbit/s | f | against | NASC acc % | its acc % | NASC ms | its ms | Δacc pp | wins | "
+  md << "\n| scenario | floor | Mbit/s | " << level_column(cells) << " | against | NASC acc % | its acc % | NASC ms | its ms | Δacc pp | wins | "
         "spread pp | verdict |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
      << table.str();
   return md.str();
@@ -475,7 +494,7 @@ std::string truth_tables(const std::vector<CellSummary>& cells) {
   md << "## Regret against the truth table\n\n"
      << "Regret = best true accuracy of any allowed (architecture, split) that meets T − the answer's true "
         "accuracy, in points, mean ± sample standard deviation over seeds (0 is the optimum). Accuracies are the "
-        "table's, not retrained.\n\n| scenario | floor | Mbit/s | f | T ms | best true acc % |";
+        "table's, not retrained.\n\n| scenario | floor | Mbit/s | " << level_column(cells) << " | T ms | best true acc % |";
   for (auto& s : order) md << " " << s << " |";
   md << "\n|---|---|---|---|---|---|";
   for (size_t i = 0; i < order.size(); ++i) md << "---|";
@@ -487,7 +506,7 @@ std::string truth_tables(const std::vector<CellSummary>& cells) {
       if (s.judged > 0) best = s.best_true_acc;
     if (best != best) continue;
     md << "| " << c.scenario << " | " << c.privacy_floor << " | " << fmt("%g", c.bandwidth_mbps) << " | "
-       << fmt("%g", c.threshold_fraction) << " | " << fmt("%.3f", c.threshold_ms) << " | " << fmt("%.2f", best)
+       << fmt("%g", c.threshold_level) << " | " << fmt("%.3f", c.threshold_ms) << " | " << fmt("%.2f", best)
        << " |";
     for (auto& name : order) {
       const StrategySummary* s = c.find(name);
@@ -507,7 +526,7 @@ namespace {
 std::string nasc_table(const std::vector<CellSummary>& cells) {
   std::ostringstream md;
   md << "## NASC against accuracy-only\n\n"
-     << "| scenario | server | floor | Mbit/s | f | T ms | NASC acc % | acc-only acc % | Δacc pp | NASC ms | "
+     << "| scenario | server | floor | Mbit/s | " << level_column(cells) << " | T ms | NASC acc % | acc-only acc % | Δacc pp | NASC ms | "
         "acc-only ms | reduction |\n"
      << "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (auto& c : cells) {
@@ -515,7 +534,7 @@ std::string nasc_table(const std::vector<CellSummary>& cells) {
     const StrategySummary* a = c.find("accuracy-only");
     if (!n || !a) continue;
     md << "| " << c.scenario << " | " << c.server_profile << " | " << c.privacy_floor << " | "
-       << fmt("%g", c.bandwidth_mbps) << " | " << fmt("%g", c.threshold_fraction) << " | "
+       << fmt("%g", c.bandwidth_mbps) << " | " << fmt("%g", c.threshold_level) << " | "
        << fmt("%.3f", c.threshold_ms) << " | " << accuracy_cell(*n) << " | " << accuracy_cell(*a) << " | "
        << fmt("%+.2f", 100 * (n->acc_mean - a->acc_mean)) << " | " << fmt("%.3f", n->total_ms) << " | "
        << fmt("%.3f", a->total_ms) << " | " << format_percent(latency_reduction(c, "nasc")) << " |\n";
@@ -586,8 +605,12 @@ std::string render_markdown(const std::vector<ResultRow>& rows, const CostRecord
      << "Computed from results.csv (" << rows.size() << " runs, " << seeds.size() << " seed"
      << (seeds.size() == 1 ? "" : "s") << " per configuration). Accuracy: test accuracy in % after retraining from "
      << "scratch, mean ± sample standard deviation over seeds. Latencies: the model's estimate in ms (device + "
-     << "uplink + server + downlink), means over seeds; comm = uplink + downlink. Thresholds: T = floor + f × "
-     << "(accuracy-only − floor), where floor is the latency-minimal (architecture, split) of the space. "
+     << "uplink + server + downlink), means over seeds; comm = uplink + downlink. Thresholds: "
+     << (std::string(level_column(cells)) == "q"
+             ? "T = the q-quantile of the latency of the space's networks, each at its fastest allowed split; floor "
+               "is the latency-minimal (architecture, split) of the space. "
+             : "T = floor + f × (accuracy-only − floor), where floor is the latency-minimal (architecture, split) "
+               "of the space. ")
      << "Reduction = 1 − latency of the strategy / latency of accuracy-only (means); Δacc = accuracy − "
      << "accuracy-only's, in percentage points.\n\n";
 

@@ -17,7 +17,10 @@ struct ResultRow {
   std::string scenario, device_profile, server_profile;
   int privacy_floor = 1;  // min_device_blocks
   double bandwidth_mbps = 0;
-  double threshold_fraction = kNaN;  // T = floor + f * (accuracy-only - floor); NaN: unconstrained run
+  // How T was placed (at most one of the two is set; neither: an unconstrained run): T = floor + f x
+  // (accuracy-only - floor), or T = the q-quantile of the latency of the space's networks (latency_quantile_ms).
+  double threshold_fraction = kNaN;
+  double threshold_quantile = kNaN;
   double threshold_ms = kNaN;
   double floor_ms = 0;  // the oracle: latency-minimal (ops, split) of the space on this hardware and link
   std::string strategy;
@@ -35,7 +38,9 @@ struct ResultRow {
   // With a truth table (NaN without): the answer's true accuracy in %, the best that meets T, their difference.
   double true_acc = kNaN, best_true_acc = kNaN, regret = kNaN;
 
-  bool constrained() const { return threshold_fraction == threshold_fraction; }
+  bool constrained() const { return threshold_fraction == threshold_fraction || by_quantile(); }
+  bool by_quantile() const { return threshold_quantile == threshold_quantile; }
+  double threshold_level() const { return by_quantile() ? threshold_quantile : threshold_fraction; }  // f or q
   double comm_ms() const { return uplink_ms + downlink_ms; }
   static std::string csv_header();
   std::string csv_row() const;
@@ -77,10 +82,13 @@ struct StrategySummary {
 struct CellSummary {
   std::string scenario, server_profile;
   int privacy_floor = 1;
-  double bandwidth_mbps = 0, threshold_fraction = kNaN, threshold_ms = kNaN, floor_ms = 0;
+  double bandwidth_mbps = 0, threshold_ms = kNaN, floor_ms = 0;
+  double threshold_level = kNaN;  // the runs' threshold_fraction, or their threshold_quantile when by_quantile
+  bool by_quantile = false;
   std::vector<StrategySummary> strategies;  // in order of first appearance in the CSV
   const StrategySummary* find(const std::string& strategy) const;
-  bool constrained() const { return threshold_fraction == threshold_fraction; }
+  bool constrained() const { return threshold_level == threshold_level; }
+  const char* level_name() const { return by_quantile ? "q" : "f"; }
 };
 
 std::vector<CellSummary> summarize(const std::vector<ResultRow>& rows);

@@ -1,6 +1,11 @@
 #include "search/budget.h"
 
+#include <algorithm>
+#include <cmath>
+#include <random>
+
 #include "common/error.h"
+#include "common/stats.h"
 
 namespace nasc {
 
@@ -24,6 +29,32 @@ SearchOptions budget_options(const std::string& budget) {
 
 double threshold_between(double floor_ms, double reference_ms, double fraction) {
   return floor_ms + fraction * (reference_ms - floor_ms);
+}
+
+double latency_quantile_ms(const LatencyEstimator& latency, int min_device_blocks, double q) {
+  const Space& space = latency.space();
+  const int L = space.num_layers(), D = space.num_ops();
+  constexpr double kEnumerateUpTo = 65536;
+  constexpr int kDraws = 20000;
+  std::vector<double> ms;
+  Arch arch(L, 0);
+  if (std::pow(double(D), double(L)) <= kEnumerateUpTo) {
+    for (;;) {  // every architecture, as an odometer over the layers' op indices
+      ms.push_back(latency.best_split(arch, min_device_blocks).total_ms);
+      int l = 0;
+      while (l < L && ++arch[l] == D) arch[l++] = 0;
+      if (l == L) break;
+    }
+  } else {
+    std::mt19937_64 rng(0x9A47A11EULL);
+    std::uniform_int_distribution<int> op(0, D - 1);
+    for (int i = 0; i < kDraws; ++i) {
+      for (int& o : arch) o = op(rng);
+      ms.push_back(latency.best_split(arch, min_device_blocks).total_ms);
+    }
+  }
+  std::sort(ms.begin(), ms.end());
+  return quantile_sorted(ms, q);
 }
 
 double largest_network_ms(const LatencyEstimator& latency, int min_device_blocks) {

@@ -17,6 +17,7 @@
 #include "report/experiment.h"
 #include "report/plots.h"
 #include "report/tables.h"
+#include "search/budget.h"
 
 using namespace nasc;
 namespace fs = std::filesystem;
@@ -137,7 +138,8 @@ TEST(Experiment, MiniatureRunsEndToEndAndReusesFinishedRuns) {
   EXPECT_EQ(first_line(read_text(out / "results.csv")),
             "scenario,device_profile,server_profile,privacy_floor,bandwidth_mbps,threshold_fraction,threshold_ms,"
             "floor_ms,strategy,seed,arch,split,payload_bytes,device_ms,uplink_ms,server_ms,downlink_ms,total_ms,"
-            "feasible,supernet_val_acc,test_acc,search_s,retrain_s,run_dir,true_acc,best_true_acc,regret");
+            "feasible,supernet_val_acc,test_acc,search_s,retrain_s,run_dir,true_acc,best_true_acc,regret,"
+            "threshold_quantile");
   std::vector<ResultRow> rows = read_results_csv((out / "results.csv").string());
   ASSERT_EQ(int(rows.size()), expected_rows);
   std::map<std::string, int> per_strategy;
@@ -279,6 +281,14 @@ TEST(Experiment, ConfigErrorsNameTheFieldAndWhatWasExpected) {
   j["threshold_fractions"] = {0};
   expect(j, "expected 0 < f <= 1");
   j = good;
+  j["threshold_quantiles"] = {0.5};
+  expect(j, "expected exactly one of 'threshold_fractions'");
+  j.erase("threshold_fractions");
+  j["threshold_quantiles"] = {0.25, 1};
+  expect(j, "threshold quantile 1: expected 0 < q < 1");
+  j["threshold_quantiles"] = {0.25, 0.25};
+  expect(j, "threshold_quantiles");
+  j = good;
   j["strategies"] = {"accuracy-only", "greedy"};
   expect(j, "strategy 'greedy'");
   j = good;
@@ -404,6 +414,48 @@ TEST(Experiment, TraceScenarioPricesTheUplinkAtTheTracesQuantile) {
   sc.erase("link_trace");
   sc["latency_quantile"] = 0.5;
   EXPECT_NE(error(sc).find("latency_quantile needs link_trace"), std::string::npos) << error(sc);
+  fs::remove_all(dir);
+}
+
+// threshold_quantiles place T at quantiles of the latency of the space's networks (latency_quantile_ms, checked by
+// hand in tests/search) on the cell's own link; the runs go to q<level>/ and results.md says q.
+TEST(Experiment, QuantileThresholdsAreQuantilesOfTheSpacesLatency) {
+  fs::path dir = temp_dir("quantiles");
+  mini_config(dir);
+  json j = read_json_file((dir / "mini.json").string());
+  j.erase("threshold_fractions");
+  j["threshold_quantiles"] = {0.25, 0.75};
+  j["strategies"] = {"accuracy-only", "max-flops-feasible"};
+  j["seeds"] = {1};
+  write_json_atomic((dir / "q.json").string(), j);
+  const ExperimentConfig cfg = ExperimentConfig::load((dir / "q.json").string());
+  const fs::path out = dir / "out";
+  EXPECT_EQ(run_experiment(cfg, out.string(), torch::kCPU).runs, 3);
+
+  Space tiny(SpaceConfig::preset("tiny"));
+  const LatencyEstimator est(tiny, HardwareProfile::load((dir / "mini-device.json").string()),
+                             HardwareProfile::load((dir / "mini-server.json").string()),
+                             LinkModel{10, 10, 1, false}, Encoding::Int8);
+  int constrained = 0;
+  EXPECT_LT(latency_quantile_ms(est, 1, 0.25), latency_quantile_ms(est, 1, 0.75));
+  for (const ResultRow& r : read_results_csv((out / "results.csv").string())) {
+    if (!r.constrained()) continue;
+    ++constrained;
+    ASSERT_TRUE(r.by_quantile()) << r.run_dir;
+    EXPECT_TRUE(std::isnan(r.threshold_fraction));
+    const double T = latency_quantile_ms(est, 1, r.threshold_quantile);
+    EXPECT_NEAR(r.threshold_ms, T, 1e-9 * T) << "q = " << r.threshold_quantile;
+    EXPECT_NE(r.run_dir.find(r.threshold_quantile == 0.25 ? "/q0.25/" : "/q0.75/"), std::string::npos) << r.run_dir;
+    EXPECT_LE(r.total_ms, r.threshold_ms + 1e-9) << "max-flops-feasible meets T";
+    const json found = read_json_file((out / r.run_dir / "search.json").string());
+    EXPECT_EQ(found.at("threshold_quantile"), r.threshold_quantile);
+  }
+  EXPECT_EQ(constrained, 2);
+  const std::string md = read_text(out / "results.md");
+  EXPECT_NE(md.find("T = the q-quantile of the latency"), std::string::npos);
+  EXPECT_NE(md.find("(q = 0.25)"), std::string::npos);
+  EXPECT_EQ(md.find("(f = "), std::string::npos);
+  EXPECT_EQ(read_json_file((out / "experiment.json").string()).at("config").count("threshold_fractions"), 0u);
   fs::remove_all(dir);
 }
 
@@ -546,6 +598,13 @@ TEST(Report, ResultRowsRoundTripThroughCsv) {
   EXPECT_NEAR(back.total_ms, r.total_ms, 1e-9);
   EXPECT_TRUE(std::isnan(back.threshold_ms));
   EXPECT_TRUE(std::isnan(back.supernet_val_acc));
+  EXPECT_FALSE(back.constrained());
+  r.threshold_quantile = 0.25;
+  back = ResultRow::from_csv(r.csv_row(), "test");
+  EXPECT_EQ(back.threshold_quantile, 0.25);
+  EXPECT_TRUE(back.constrained() && back.by_quantile() && std::isnan(back.threshold_fraction));
+  r.threshold_fraction = 0.5;  // one rule per threshold
+  EXPECT_THROW(ResultRow::from_csv(r.csv_row(), "test"), Error);
   EXPECT_THROW(ResultRow::from_csv("a,b", "test"), Error);
 }
 
@@ -577,16 +636,19 @@ TEST(Report, RegretAgainstTheTruthIsTabulatedAndOldCsvFilesStillRead) {
   EXPECT_NE(cells.find("| 92.50 | 1.50 ± 0.71 | 0.50 ± 0.35 |"), std::string::npos) << cells;
   EXPECT_EQ(render_markdown({hand_row("accuracy-only", kNaN, 1, 7, 0.9)}, nullptr, "none").find("Regret against"),
             std::string::npos) << "no truth, no table";
-  // The file format before the truth columns: the same rows without the last three fields.
-  std::string old = ResultRow::csv_header();
-  old = old.substr(0, old.rfind(",true_acc")) + "\n";
-  std::string row = rows[1].csv_row();
-  for (int i = 0; i < 3; ++i) row = row.substr(0, row.rfind(','));
-  std::ofstream((dir / "old.csv").string()) << old << row << "\n";
-  std::vector<ResultRow> old_rows = read_results_csv((dir / "old.csv").string());
-  ASSERT_EQ(old_rows.size(), 1u);
-  EXPECT_EQ(old_rows[0].strategy, "nasc");
-  EXPECT_TRUE(std::isnan(old_rows[0].regret));
+  // The file formats before the truth columns and before threshold_quantile: the same rows without the last
+  // four fields, or without the last one.
+  for (int dropped : {4, 1}) {
+    std::string old = ResultRow::csv_header(), row = rows[1].csv_row();
+    for (int i = 0; i < dropped; ++i) old = old.substr(0, old.rfind(',')), row = row.substr(0, row.rfind(','));
+    std::ofstream((dir / "old.csv").string()) << old << "\n" << row << "\n";
+    std::vector<ResultRow> old_rows = read_results_csv((dir / "old.csv").string());
+    ASSERT_EQ(old_rows.size(), 1u);
+    EXPECT_EQ(old_rows[0].strategy, "nasc");
+    EXPECT_EQ(std::isnan(old_rows[0].regret), dropped == 4);
+    EXPECT_EQ(old_rows[0].threshold_fraction, 0.5);
+    EXPECT_TRUE(std::isnan(old_rows[0].threshold_quantile));
+  }
   fs::remove_all(dir);
 }
 

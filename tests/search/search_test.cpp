@@ -188,6 +188,43 @@ TEST(Search, FillBudgetReturnsAnAnswerThatUsesTheThreshold) {
 
 // A finished search resumes only with the options it was made with, except those that choose its answer
 // afterwards: with another --rescore or --eval-limit it is chosen from again, not trained again.
+// A threshold quantile of a space's latency: over every network of nbmacro (3^8, enumerated), equal to the
+// interpolated rank computed here from a base-3 count; over the tiny space (9^7, drawn), a fresh sample of other
+// networks falls below the 0.25-quantile about a quarter of the time.
+TEST(Search, LatencyQuantileIsAQuantileOfTheSpacesNetworks) {
+  Space nb(SpaceConfig::preset("nbmacro"));
+  const LatencyEstimator est(nb, test::random_profile(nb, 3, 0.5, 2.0), test::random_profile(nb, 4, 0.05, 0.2),
+                             LinkModel{1000, 1000, 0, false}, Encoding::Int8);  // a fast link: splits pay
+  std::vector<double> ms;
+  for (int index = 0; index < 6561; ++index) {
+    Arch a;
+    for (int l = 0, rest = index; l < 8; ++l, rest /= 3) a.push_back(rest % 3);
+    ms.push_back(est.best_split(a, 1).total_ms);
+  }
+  std::sort(ms.begin(), ms.end());
+  for (double q : {0.25, 0.5, 0.9}) {
+    const double pos = q * 6560;
+    const size_t lo = size_t(pos);
+    EXPECT_NEAR(latency_quantile_ms(est, 1, q), ms[lo] + (ms[lo + 1] - ms[lo]) * (pos - double(lo)), 1e-9) << q;
+  }
+  EXPECT_GT(latency_quantile_ms(est, nb.num_blocks(), 0.5), latency_quantile_ms(est, 1, 0.5))
+      << "device-only networks are slower than the same networks at their best split";
+
+  TinyScenario s;
+  const double T = latency_quantile_ms(s.latency, 1, 0.25);
+  EXPECT_EQ(T, latency_quantile_ms(s.latency, 1, 0.25)) << "the drawn networks are the same on every call";
+  std::mt19937_64 rng(12345);
+  std::uniform_int_distribution<int> op(0, s.space.num_ops() - 1);
+  int below = 0;
+  const int n = 4000;
+  for (int i = 0; i < n; ++i) {
+    Arch a(size_t(s.space.num_layers()));
+    for (int& o : a) o = op(rng);
+    below += s.latency.best_split(a, 1).total_ms <= T;
+  }
+  EXPECT_NEAR(double(below) / n, 0.25, 0.03);
+}
+
 TEST(Search, ResumeRefusesOtherOptionsButNotAnotherWayToChoose) {
   TinyScenario s;
   SearchRequest req;

@@ -50,7 +50,7 @@ int run_experiment_command(const ExperimentArgs& a) {
   std::fprintf(stderr, "experiment %s on %s: %zu scenarios x %zu privacy floors x %zu bandwidths, %zu thresholds, "
                "%zu strategies, %zu seeds -> %s\n",
                cfg.name.c_str(), device_description(device).c_str(), cfg.scenarios.size(),
-               cfg.min_device_blocks.size(), cfg.bandwidths_mbps.size(), cfg.threshold_fractions.size(),
+               cfg.min_device_blocks.size(), cfg.bandwidths_mbps.size(), cfg.num_thresholds(),
                cfg.strategies.size(), cfg.seeds.size(), a.out.c_str());
   ExperimentStats s = run_experiment(cfg, a.out, device, share);
   for (auto& name : s.skipped_scenarios) std::printf("skipped scenario %s (a file it names is absent)\n", name.c_str());
@@ -64,7 +64,7 @@ int run_experiment_command(const ExperimentArgs& a) {
 
 nasc::cli::Action setup_experiment(CLI::App& app) {
   auto a = std::make_shared<ExperimentArgs>();
-  app.add_option("--config", a->config, "Experiment JSON: scenarios, bandwidths, threshold fractions, strategies, "
+  app.add_option("--config", a->config, "Experiment JSON: scenarios, bandwidths, thresholds, strategies, "
                                         "seeds, search budget and retraining recipe (e.g. configs/quick.json)");
   app.add_option("--out", a->out, "Experiment directory: runs/, retrain/, results.csv, results.md, plots/")
       ->required();
