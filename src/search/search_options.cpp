@@ -14,15 +14,14 @@ const char* weight_paths_name(WeightPaths w) {
   switch (w) {
     case WeightPaths::fair: return "fair";
     case WeightPaths::theta: return "theta";
-    case WeightPaths::uniform: return "uniform";
   }
   return "?";
 }
 
 WeightPaths parse_weight_paths(const std::string& name, const std::string& what) {
-  for (WeightPaths w : {WeightPaths::fair, WeightPaths::theta, WeightPaths::uniform})
+  for (WeightPaths w : {WeightPaths::fair, WeightPaths::theta})
     if (name == weight_paths_name(w)) return w;
-  fail(what, " '", name, "': expected fair, theta or uniform");
+  fail(what, " '", name, "': expected fair or theta");
 }
 
 namespace {
@@ -110,27 +109,21 @@ std::function<bool(T)> within(T lo, T hi) {
   return [=](T v) { return v >= lo && v <= hi; };
 }
 
-// The weight paths keep the two fields they were before the enum, so that fingerprints of earlier runs stay equal:
-// fair_sampling (written while true) and uniform_weights (written while true); theta writes neither.
+// The weight paths keep the field they were before the enum, so that fingerprints of earlier runs stay equal:
+// fair_sampling, written while true. (uniform_weights, the removed uniform paths, is an unknown field now.)
 SearchOption weight_paths_option() {
   SearchOption o;
   o.name = "weight_paths";
   o.flag = "weight-paths";
-  o.values = "fair, theta or uniform";
-  o.help = "The paths a weight step trains: fair (every op of every layer once, FairNAS's strict fairness), theta "
-           "(lambda samples of theta, the paper's) or uniform (lambda uniform samples)";
-  o.keys = {"fair_sampling", "uniform_weights"};
+  o.values = "fair or theta";
+  o.help = "The paths a weight step trains: fair (every op of every layer once, FairNAS's strict fairness) or theta "
+           "(lambda samples of theta, the paper's)";
+  o.keys = {"fair_sampling"};
   o.write = [](const SearchOptions& s, json& j, bool every) {
     if (every || s.weight_paths == WeightPaths::fair) j["fair_sampling"] = s.weight_paths == WeightPaths::fair;
-    if (every || s.weight_paths == WeightPaths::uniform) j["uniform_weights"] = s.weight_paths == WeightPaths::uniform;
   };
   o.read = [](SearchOptions& s, const json& j, const std::string& context) {
-    // uniform_weights alone means uniform paths; fair_sampling true beside it names two answers to one question.
-    const bool uniform = json_get_or(j, "uniform_weights", false, context);
-    const bool fair = json_get_or(j, "fair_sampling", !uniform, context);
-    if (fair && uniform)
-      fail(context, ": fair_sampling and uniform_weights: give one, both choose the paths a weight step trains");
-    s.weight_paths = fair ? WeightPaths::fair : uniform ? WeightPaths::uniform : WeightPaths::theta;
+    s.weight_paths = json_get<bool>(j, "fair_sampling", context) ? WeightPaths::fair : WeightPaths::theta;
   };
   o.parse = [](SearchOptions& s, const std::string& text, const std::string& flag) {
     s.weight_paths = parse_weight_paths(text, flag);

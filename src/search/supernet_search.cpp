@@ -81,8 +81,7 @@ SupernetSearch::SupernetSearch(const Space& space, const LatencyEstimator& laten
       problem_(std::move(problem)),
       opt_(options),
       device_(device),
-      uniform_(make_distribution(space, problem_.allowed_splits)),
-      asng_(uniform_, AsngConfig{1.5, options.delta_init}) {
+      asng_(make_distribution(space, problem_.allowed_splits), AsngConfig{1.5, options.delta_init}) {
   opt_.validate();
   // Random search's supernet (a problem that does not adapt) stays uniform, so that it is shared across thresholds.
   if (opt_.feasible_sampling && problem_.adapt && std::isfinite(problem_.max_latency_ms))
@@ -289,13 +288,6 @@ SupernetSearch::PathSampler SupernetSearch::path_sampler() const {
           for (int l = 0; l < L; ++l) c.arch[size_t(l)] = order[size_t(l)][size_t(k)];
           paths.push_back(c);
         }
-        return StepPaths{std::move(paths), false};
-      };
-      break;
-    case WeightPaths::uniform:
-      base = [this](std::mt19937_64& rng) {
-        std::vector<Candidate> paths;
-        for (int i = 0; i < opt_.lambda; ++i) paths.push_back(to_candidate(uniform_.sample(rng)));
         return StepPaths{std::move(paths), false};
       };
       break;

@@ -164,11 +164,10 @@ class SupernetSearch {
   torch::Device device_;
   Supernet net_{nullptr};
   std::unique_ptr<torch::optim::SGD> sgd_;
-  CategoricalDistribution uniform_;  // theta's space at uniform: what uniform weight paths sample
   std::unique_ptr<FeasibleSampler> feasible_;  // set when samples are drawn within the feasible set
   PathSampler draw_paths_;
   ThetaSampler draw_sample_;
-  AdaptiveSNG asng_;                 // starts at uniform_
+  AdaptiveSNG asng_;                 // starts at uniform
   Normalizer norm_;
   const ImageSet* data_ = nullptr;
   std::vector<int64_t> train_idx_, val_idx_;

@@ -29,7 +29,7 @@ SearchOptions all_changed() {
   o.train_limit = 1000;
   o.eval_limit = 300;
   o.augment = false;
-  o.weight_paths = WeightPaths::uniform;
+  o.weight_paths = WeightPaths::theta;
   o.shared_kernels = o.sandwich = true;
   o.rescore = 5;
   o.fill_budget = 0.6;
@@ -44,7 +44,7 @@ TEST(SearchOptions, EveryFieldReadsBackAsWritten) {
   // legacy value, which a config without them reads as today's default.
   EXPECT_EQ(SearchOptions::from_json(o.to_json(true), "options").to_json(true), o.to_json(true));
   EXPECT_NE(o.to_json(true), SearchOptions().to_json(true)) << "all_changed() must change something";
-  for (WeightPaths w : {WeightPaths::fair, WeightPaths::theta, WeightPaths::uniform}) {
+  for (WeightPaths w : {WeightPaths::fair, WeightPaths::theta}) {
     SearchOptions p;
     p.weight_paths = w;
     EXPECT_EQ(SearchOptions::from_json(p.to_json(true), "options").weight_paths, w) << weight_paths_name(w);
@@ -72,7 +72,6 @@ TEST(SearchOptions, OptionsAtTheirLegacyValuesKeepOlderFingerprints) {
   const json today = SearchOptions().to_json();
   EXPECT_EQ(today["fair_sampling"], true) << "today's defaults are written, so older runs differ from them";
   EXPECT_EQ(today["feasible_sampling"], true);
-  EXPECT_FALSE(today.contains("uniform_weights"));
 }
 
 TEST(SearchOptions, BadValuesAreRefusedNamingTheFieldAndWhatWasExpected) {
@@ -85,7 +84,7 @@ TEST(SearchOptions, BadValuesAreRefusedNamingTheFieldAndWhatWasExpected) {
   // Options the truth measured and the search dropped are refused by name, not silently ignored.
   EXPECT_NE(refused({{"warmup_epochs", 1}}).find("unknown field 'warmup_epochs'"), std::string::npos);
   EXPECT_NE(refused({{"zero_init_residual", true}}).find("unknown field 'zero_init_residual'"), std::string::npos);
-  EXPECT_NE(refused({{"fair_sampling", true}, {"uniform_weights", true}}).find("give one"), std::string::npos);
+  EXPECT_NE(refused({{"uniform_weights", true}}).find("unknown field 'uniform_weights'"), std::string::npos);
   EXPECT_NE(refused(json::array()).find("expected an object"), std::string::npos);
   // A flag's text goes through the same declaration.
   SearchOptions o;
@@ -99,7 +98,7 @@ TEST(SearchOptions, BadValuesAreRefusedNamingTheFieldAndWhatWasExpected) {
   EXPECT_NE(parsed("lambda", "70").find("--lambda = 70: expected 2..64"), std::string::npos);
   EXPECT_NE(parsed("feasible_sampling", "greedy").find("--ranking 'greedy': expected feasible or paper"),
             std::string::npos);
-  EXPECT_NE(parsed("weight_paths", "all").find("expected fair, theta or uniform"), std::string::npos);
+  EXPECT_NE(parsed("weight_paths", "all").find("expected fair or theta"), std::string::npos);
   EXPECT_EQ(parsed("lambda", "6"), "");
   EXPECT_EQ(o.lambda, 6);
   EXPECT_EQ(parsed("feasible_sampling", "paper"), "");

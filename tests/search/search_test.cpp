@@ -408,32 +408,6 @@ TEST(ThetaMeetingThreshold, MeetsTWhenTheBestSplitDependsOnTheOps) {
   }
 }
 
-// uniform_weights: weight steps draw their paths from the uniform distribution whatever theta samples, so
-// feasible sampling trains the same weights as unconditioned sampling; without the option it trains others.
-TEST(Search, UniformWeightStepsDoNotFollowTheta) {
-  TinyScenario s;
-  SearchProblem prob = behind_privacy_floor(s);
-  prob.max_latency_ms = threshold_between(s.latency.oracle(1).latency.total_ms, largest_network_ms(s.latency, 1),
-                                          kTightFraction);
-  torch::manual_seed(3);
-  const auto x = torch::randn({4, 1, 28, 28}), y = torch::randint(10, {4}, torch::kLong);
-  auto weights_after_steps = [&](bool feasible, bool uniform) {
-    SearchOptions o = small_budget();
-    o.feasible_sampling = feasible;
-    o.weight_paths = uniform ? WeightPaths::uniform : WeightPaths::theta;
-    SupernetSearch search(s.space, s.latency, prob, o, torch::kCPU);
-    std::mt19937_64 rng(5);
-    for (int i = 0; i < 3; ++i) search.weight_step(x, y, rng);
-    std::vector<torch::Tensor> flat;
-    for (auto& p : search.supernet()->parameters()) flat.push_back(p.flatten());
-    return torch::cat(flat);
-  };
-  EXPECT_TRUE(torch::equal(weights_after_steps(true, true), weights_after_steps(false, true)));
-  EXPECT_FALSE(torch::equal(weights_after_steps(true, false), weights_after_steps(false, false)));
-}
-
-// Warm-up: theta stays exactly where it started during the warm-up epochs (weights train on uniform samples), then
-// adapts. Also the option's bounds.
 // Fair sampling (FairNAS): one weight step trains every op of every layer, where lambda = 2 paths from a uniform
 // theta leave most ops of the tiny space untouched.
 TEST(Search, FairWeightStepsTrainEveryOp) {
@@ -459,13 +433,10 @@ TEST(Search, FairWeightStepsTrainEveryOp) {
   o.weight_paths = WeightPaths::fair;
   EXPECT_EQ(untouched_after_one_step(o), 0) << "a fair step must train every op of every layer";
   EXPECT_EQ(o.to_json()["fair_sampling"], true);
-  EXPECT_FALSE(o.to_json().contains("uniform_weights"));
   o.weight_paths = WeightPaths::theta;
   EXPECT_FALSE(o.to_json().contains("fair_sampling")) << "off, it must not change old fingerprints";
-  o.weight_paths = WeightPaths::uniform;
-  EXPECT_EQ(o.to_json()["uniform_weights"], true);
-  EXPECT_EQ(SearchOptions::from_json(o.to_json(), "options").weight_paths, WeightPaths::uniform)
-      << "uniform paths are written with fair_sampling false, so they read back";
+  EXPECT_EQ(SearchOptions::from_json(o.to_json(true), "options").weight_paths, WeightPaths::theta)
+      << "theta paths are written as fair_sampling false, so they read back";
   EXPECT_EQ(parse_weight_paths("theta", "--weight-paths"), WeightPaths::theta);
   EXPECT_THROW(parse_weight_paths("all", "--weight-paths"), Error);
 

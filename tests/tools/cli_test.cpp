@@ -177,7 +177,6 @@ TEST(Cli, SearchConfigSetsOptionsAndFlagsOverrideIt) {
   EXPECT_EQ(o["lambda"], 4) << "the flag over the config";
   EXPECT_EQ(o["sandwich"], true);
   EXPECT_EQ(o["fair_sampling"], false) << "theta paths, as the config said";
-  EXPECT_EQ(o["uniform_weights"], false);
   EXPECT_EQ(o["eval_limit"], 2000) << "the quick budget's, which the config leaves";
   const std::string base = "search --strategy fixed:k3_e3 --latency-frac 1 --out " + (dir / "bad").string();
   expect_refused(base + " --config " + write("lambda.json", R"({"lambda": 1})"), "lambda = 1: expected 2..64");

@@ -18,11 +18,10 @@ run() {  # name flags bandwidth threshold seed
     > "$dir.log" 2>&1
 }
 for seed in "$@"; do
-  for v in "fs-theta|--ranking feasible --weight-paths theta" "fs-uniform|--ranking feasible --weight-paths uniform" \
-           "fs-uniform-rescore16|--ranking feasible --weight-paths uniform --rescore 16" \
+  for v in "fs-theta|--ranking feasible --weight-paths theta" \
            "fs-fair|--ranking feasible --weight-paths fair" "fs-fair-rescore16|--ranking feasible --weight-paths fair --rescore 16"; do
-    # fs-zir (--zero-init-residual) and fs-warmup1 (--warmup-epochs 1) were run too; both options are removed
-    # since (no gain over theta's paths, their base); their rows stay in summary.csv.
+    # fs-zir (--zero-init-residual), fs-warmup1 (--warmup-epochs 1) and fs-uniform(-rescore16) (--weight-paths
+    # uniform) were run too; the options are removed since (no gain over their base); their rows stay in summary.csv.
     run "${v%%|*}" "${v#*|}" 100 8.161064506 "$seed"
     run "${v%%|*}" "${v#*|}" 10 13.18462384 "$seed"
   done

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The search options nasc search still offered beside its defaults, each on its own, at the 10 Mbit/s q = 0.5 cell
+# of the quantile grid (configs/nbmacro-search-quantiles.json: T = 19.392 ms, 6 supernet epochs on a stratified
+# 12,000 CIFAR-10 images, 2,000 held-out images, fair paths, feasible ranking), judged by the NAS-Bench-Macro table.
+#   results/nbmacro-options/run.sh OUT "SEEDS"        e.g. run.sh runs/options "1"
+# Each search keeps its checkpoint in OUT, so the selection options (--fill-budget, --rescore) are chosen again
+# from the default search's checkpoint without training (--resume).
+set -euo pipefail
+out=${1:?OUT}; seeds=${2:?SEEDS}
+nasc=${NASC:-build/nasc}
+T=19.39191479095361
+search() {  # NAME SEED FLAGS...
+  local name=$1 seed=$2; shift 2
+  local dir=$out/$name/seed$seed
+  [ -f "$dir/search.json" ] && [ "${1:-}" != --resume ] && return 0
+  mkdir -p "$dir"
+  "$nasc" search --space nbmacro --data folder:data/cifar10 --truth truth/nas-bench-macro-cifar10.json \
+    --device-profile profiles/raspi4-nbmacro.json --server-profile profiles/titanrtx-nbmacro.json \
+    --bandwidth 10 --delay 5 --encoding int8 --min-device-blocks 1 --max-latency "$T" \
+    --epochs 6 --train-limit 12000 --eval-limit 2000 --seed "$seed" --threads 2 "$@" --out "$dir" \
+    > "$dir.log" 2>&1
+}
+for seed in $seeds; do
+  search default "$seed"
+  for v in "fill0.9|--fill-budget 0.9" "rescore16|--rescore 16"; do  # chosen again from default's checkpoint
+    name=${v%%|*}
+    [ -f "$out/$name/seed$seed/search.json" ] && continue
+    mkdir -p "$out/$name"; rm -rf "$out/$name/seed$seed"; cp -r "$out/default/seed$seed" "$out/$name/seed$seed"
+    search "$name" "$seed" --resume ${v#*|}
+  done
+  search sandwich "$seed" --sandwich
+  search shared-kernels "$seed" --shared-kernels
+  search theta-batch512 "$seed" --theta-batch-size 512
+done
