@@ -2,15 +2,18 @@
 # The search options nasc search still offered beside its defaults, each on its own, at the 10 Mbit/s q = 0.5 cell
 # of the quantile grid (configs/nbmacro-search-quantiles.json: T = 19.392 ms, 6 supernet epochs on a stratified
 # 12,000 CIFAR-10 images, 2,000 held-out images, fair paths, feasible ranking), judged by the NAS-Bench-Macro table.
-#   results/nbmacro-options/run.sh OUT "SEEDS"        e.g. run.sh runs/options "1"
+#   results/nbmacro-options/run.sh OUT "SEEDS" ["NAMES"]   e.g. run.sh runs/options "1"; run.sh runs/options "2 3" shared-kernels
+# NAMES: only these variants (default, fill0.9, rescore16, sandwich, shared-kernels, theta-batch512); all when left out.
 # Each search keeps its checkpoint in OUT, so the selection options (--fill-budget, --rescore) are chosen again
 # from the default search's checkpoint without training (--resume).
 set -euo pipefail
-out=${1:?OUT}; seeds=${2:?SEEDS}
+out=${1:?OUT}; seeds=${2:?SEEDS}; names=${3:-default fill0.9 rescore16 sandwich shared-kernels theta-batch512}
 nasc=${NASC:-build/nasc}
 T=19.39191479095361
+[[ " $names " == *" fill0.9 "* || " $names " == *" rescore16 "* ]] && names="$names default"  # they need its checkpoint
 search() {  # NAME SEED FLAGS...
   local name=$1 seed=$2; shift 2
+  [[ " $names " == *" $name "* ]] || return 0
   local dir=$out/$name/seed$seed
   [ -f "$dir/search.json" ] && [ "${1:-}" != --resume ] && return 0
   mkdir -p "$dir"
@@ -24,6 +27,7 @@ for seed in $seeds; do
   search default "$seed"
   for v in "fill0.9|--fill-budget 0.9" "rescore16|--rescore 16"; do  # chosen again from default's checkpoint
     name=${v%%|*}
+    [[ " $names " == *" $name "* ]] || continue
     [ -f "$out/$name/seed$seed/search.json" ] && continue
     mkdir -p "$out/$name"; rm -rf "$out/$name/seed$seed"; cp -r "$out/default/seed$seed" "$out/$name/seed$seed"
     search "$name" "$seed" --resume ${v#*|}
