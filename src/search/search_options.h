@@ -18,7 +18,7 @@ namespace nasc {
 // regret on the truth where fair paths had 0.9-7, were removed.)
 enum class WeightPaths { fair, theta };
 const char* weight_paths_name(WeightPaths w);
-// "fair" or "theta"; anything else throws Error naming `what` and the three.
+// "fair" or "theta"; anything else throws Error naming `what` and the two.
 WeightPaths parse_weight_paths(const std::string& name, const std::string& what);
 
 // What each field does is in its declaration's help (search_options.cpp, printed by `nasc search --help`).
