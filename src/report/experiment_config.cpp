@@ -192,9 +192,6 @@ ExperimentConfig ExperimentConfig::from_json(const json& j, const std::string& c
     fail(ctx, ": 'strategies' must include accuracy-only: the thresholds are placed relative to its latency");
 
   json sj = j.value("search", json::object()), rj = j.value("retrain", json::object());
-  json search_fields = json::object();
-  for (const std::string& k : SearchOptions::field_names()) search_fields[k] = 0;
-  check_fields(sj, search_fields, ctx + " search");
   check_fields(rj, TrainOptions().to_json(), ctx + " retrain");
   c.search = SearchOptions::from_json(sj, ctx + " search");
   c.retrain = TrainOptions::from_json(rj, ctx + " retrain");

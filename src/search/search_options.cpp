@@ -241,12 +241,37 @@ std::vector<std::string> SearchOptions::field_names() {
   return names;
 }
 
+namespace {
+
+// Fields of options that the truth measured and the search dropped (docs/findings.md), each with the value at which
+// it did nothing. The complete options of older search.json files record them so, and those must still read as a
+// config; any other value asks for a search that no longer exists and is refused by name.
+const json* retired_inert_value(const std::string& field) {
+  static const json retired = {{"uniform_weights", false}, {"warmup_epochs", 0},     {"zero_init_residual", false},
+                               {"start_at_threshold", false}, {"soft_constraint", 0}, {"budget_reward", 0},
+                               {"best_split", false},     {"tie_infeasible", false}};
+  auto it = retired.find(field);
+  return it == retired.end() ? nullptr : &*it;
+}
+
+}  // namespace
+
 void SearchOptions::apply_json(const json& j, const std::string& context) {
   if (!j.is_object()) fail(context, ": expected an object of search options, got ", j.type_name());
   const std::vector<std::string> names = field_names();
   const std::set<std::string> known(names.begin(), names.end());
-  for (auto& [k, v] : j.items())
-    if (!known.count(k)) fail(context, ": unknown field '", k, "'");
+  for (auto& [k, v] : j.items()) {
+    if (known.count(k)) continue;
+    const json* inert = retired_inert_value(k);
+    if (!inert) {
+      std::string expected;
+      for (const std::string& n : known) expected += (expected.empty() ? "" : ", ") + n;
+      fail(context, ": unknown field '", k, "'; expected one of ", expected);
+    }
+    if (v != *inert)
+      fail(context, ": removed option '", k, "' = ", v.dump(), ": only the value that turned it off (", inert->dump(),
+           ", as older search.json files record it) is accepted; docs/findings.md says what it measured");
+  }
   for (const SearchOption& o : search_options())
     for (const std::string& k : o.keys)
       if (j.contains(k)) {
