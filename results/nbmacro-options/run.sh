@@ -5,11 +5,14 @@
 #   results/nbmacro-options/run.sh OUT "SEEDS" ["NAMES"]   e.g. run.sh runs/options "1"; run.sh runs/options "2 3" shared-kernels
 # NAMES: only these variants (default, fill0.9, rescore16, sandwich, shared-kernels, theta-batch512); all when left out.
 # Each search keeps its checkpoint in OUT, so the selection options (--fill-budget, --rescore) are chosen again
-# from the default search's checkpoint without training (--resume).
+# from the default search's checkpoint without training (--resume); they hard-link its files (a checkpoint is
+# replaced by rename, never rewritten in place, so the default's stays as it was).
 set -euo pipefail
 out=${1:?OUT}; seeds=${2:?SEEDS}; names=${3:-default fill0.9 rescore16 sandwich shared-kernels theta-batch512}
 nasc=${NASC:-build/nasc}
-T=19.39191479095361
+# T is the grid's own threshold for the cell (its 0.5 quantile of the space's latency at 10 Mbit/s, 19.392 ms).
+T=$(python3 -c 'import json,sys; print(repr(json.load(open(sys.argv[1]))["max_latency_ms"]))' \
+  results/nbmacro-search-quantiles/runs/pi4-titanrtx/floor1/bw10/q0.5/nasc/seed1/search.json)
 [[ " $names " == *" fill0.9 "* || " $names " == *" rescore16 "* ]] && names="$names default"  # they need its checkpoint
 search() {  # NAME SEED FLAGS...
   local name=$1 seed=$2; shift 2
@@ -29,7 +32,7 @@ for seed in $seeds; do
     name=${v%%|*}
     [[ " $names " == *" $name "* ]] || continue
     [ -f "$out/$name/seed$seed/search.json" ] && continue
-    mkdir -p "$out/$name"; rm -rf "$out/$name/seed$seed"; cp -r "$out/default/seed$seed" "$out/$name/seed$seed"
+    mkdir -p "$out/$name"; rm -rf "$out/$name/seed$seed"; cp -rl "$out/default/seed$seed" "$out/$name/seed$seed"
     search "$name" "$seed" --resume ${v#*|}
   done
   search sandwich "$seed" --sandwich
