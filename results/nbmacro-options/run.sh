@@ -5,8 +5,7 @@
 #   results/nbmacro-options/run.sh OUT "SEEDS" ["NAMES"]   e.g. run.sh runs/options "1"; run.sh runs/options "2 3" shared-kernels
 # NAMES: only these variants (default, fill0.9, rescore16, sandwich, shared-kernels, theta-batch512); all when left out.
 # Each search keeps its checkpoint in OUT, so the selection options (--fill-budget, --rescore) are chosen again
-# from the default search's checkpoint without training (--resume); they hard-link its files (a checkpoint is
-# replaced by rename, never rewritten in place, so the default's stays as it was).
+# from the default search's checkpoint without training (--resume).
 set -euo pipefail
 out=${1:?OUT}; seeds=${2:?SEEDS}; names=${3:-default fill0.9 rescore16 sandwich shared-kernels theta-batch512}
 nasc=${NASC:-build/nasc}
@@ -32,7 +31,7 @@ for seed in $seeds; do
     name=${v%%|*}
     [[ " $names " == *" $name "* ]] || continue
     [ -f "$out/$name/seed$seed/search.json" ] && continue
-    mkdir -p "$out/$name"; rm -rf "$out/$name/seed$seed"; cp -rl "$out/default/seed$seed" "$out/$name/seed$seed"
+    mkdir -p "$out/$name"; rm -rf "$out/$name/seed$seed"; cp -r "$out/default/seed$seed" "$out/$name/seed$seed"
     search "$name" "$seed" --resume ${v#*|}
   done
   search sandwich "$seed" --sandwich
