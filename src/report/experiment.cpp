@@ -429,20 +429,24 @@ std::vector<LoadedScenario> load_scenarios(const ExperimentConfig& cfg, const Sp
 using Visit = std::function<std::optional<ResultRow>(const RunSpec&, const LatencyEstimator&, int index, bool baseline)>;
 
 // The grid in its fixed order: per (scenario, privacy floor, bandwidth) cell, the unconstrained baseline first
-// (threshold fractions are placed relative to its mean latency), then every constrained strategy at every
-// threshold. A cell whose baseline is incomplete cannot place fractions: their runs count as missing.
+// (threshold fractions are placed relative to its mean latency; a quantile grid runs it only when listed), then
+// every constrained strategy at every threshold. A cell whose baseline is incomplete cannot place fractions:
+// their runs count as missing.
 class GridWalk {
  public:
   GridWalk(const ExperimentConfig& cfg, const Space& space, const std::vector<LoadedScenario>& scenarios)
       : cfg_(cfg), space_(space), scenarios_(scenarios), accuracy_only_(Strategy::parse("accuracy-only", space)) {
     for (auto& s : cfg.strategies)
-      if (s != "accuracy-only") constrained_.push_back(Strategy::parse(s, space));
+      if (s != "accuracy-only")
+        constrained_.push_back(Strategy::parse(s, space));
+      else
+        unconstrained_ = true;
   }
   int total() const {
     int cells = 0;
     for (auto& sc : scenarios_) cells += sc.uplink ? 1 : int(cfg_.bandwidths_mbps.size());
     return int(cells * cfg_.min_device_blocks.size() * cfg_.seeds.size() *
-               (1 + cfg_.num_thresholds() * constrained_.size()));
+               (int(unconstrained_) + cfg_.num_thresholds() * constrained_.size()));
   }
 
   void walk(const Visit& visit, std::vector<ResultRow>& rows, std::vector<std::string>& missing) const {
@@ -473,6 +477,7 @@ class GridWalk {
     double baseline = 0;
     bool complete = true;
     for (uint64_t seed : cfg_.seeds) {
+      if (!unconstrained_) break;  // a quantile grid without accuracy-only: nothing waits for it
       RunSpec rs{&sc, floor, bw, kNaN, kInf, floor_ms, accuracy_only_, seed,
                  cat(cell, "/unconstrained/accuracy-only/seed", seed)};
       std::optional<ResultRow> row = visit(rs, est, index++, true);
@@ -515,6 +520,7 @@ class GridWalk {
   const Space& space_;
   const std::vector<LoadedScenario>& scenarios_;
   Strategy accuracy_only_;
+  bool unconstrained_ = false;  // accuracy-only is listed (always with fractions: they are placed on it)
   std::vector<Strategy> constrained_;
 };
 

@@ -188,8 +188,9 @@ ExperimentConfig ExperimentConfig::from_json(const json& j, const std::string& c
     if (!seen.insert(canonical).second) fail(ctx, ": strategy '", s, "' is listed twice");
     s = canonical;
   }
-  if (!seen.count("accuracy-only"))
-    fail(ctx, ": 'strategies' must include accuracy-only: the thresholds are placed relative to its latency");
+  if (!seen.count("accuracy-only") && c.threshold_quantiles.empty())
+    fail(ctx, ": 'strategies' must include accuracy-only: threshold fractions are placed relative to its latency "
+              "(threshold quantiles are not, and make it optional)");
 
   json sj = j.value("search", json::object()), rj = j.value("retrain", json::object());
   check_fields(rj, TrainOptions().to_json(), ctx + " retrain");

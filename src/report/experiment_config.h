@@ -42,7 +42,7 @@ struct ExperimentConfig {
   std::vector<double> threshold_quantiles;
   size_t num_thresholds() const { return threshold_fractions.size() + threshold_quantiles.size(); }
   std::vector<uint64_t> seeds;
-  std::vector<std::string> strategies;          // must include accuracy-only (the reference of every cell)
+  std::vector<std::string> strategies;          // accuracy-only (every cell's reference) is required with fractions
   SearchOptions search;                         // its seed is replaced by each run's
   TrainOptions retrain;                         // one recipe for every found network; seed likewise
   // Retrain each found network with its payload fake-quantised at its split (encoding above), as deployed. Off by

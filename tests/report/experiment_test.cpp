@@ -457,6 +457,18 @@ TEST(Experiment, QuantileThresholdsAreQuantilesOfTheSpacesLatency) {
   EXPECT_NE(md.find("(q = 0.25)"), std::string::npos);
   EXPECT_EQ(md.find("(f = "), std::string::npos);
   EXPECT_EQ(read_json_file((out / "experiment.json").string()).at("config").count("threshold_fractions"), 0u);
+
+  // Quantiles are not placed on accuracy-only, so a grid may leave it out and train no unconstrained supernet.
+  j["strategies"] = {"max-flops-feasible"};
+  write_json_atomic((dir / "q-only.json").string(), j);
+  const fs::path only = dir / "only";
+  const ExperimentStats stats = run_experiment(ExperimentConfig::load((dir / "q-only.json").string()), only.string(),
+                                               torch::kCPU);
+  EXPECT_EQ(stats.runs, 2);
+  EXPECT_EQ(stats.total, 2);
+  for (auto& e : fs::recursive_directory_iterator(only / "runs"))
+    EXPECT_NE(e.path().filename(), "unconstrained") << e.path();
+  for (const ResultRow& r : read_results_csv((only / "results.csv").string())) EXPECT_TRUE(r.constrained());
   fs::remove_all(dir);
 }
 
