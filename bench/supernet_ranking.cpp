@@ -7,6 +7,7 @@
 // With --truth TABLE (a space with known true accuracies, e.g. nbmacro), nothing is retrained: --archs networks of
 // the table (0 = all) are scored by the supernet and ranked against the table, overall and within latency bands.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -66,8 +67,10 @@ std::vector<Arch> spread_architectures(const LatencyEstimator& latency, int n, u
   return out;
 }
 
-// The supernet's score of table networks against their true accuracy. Scores are kept in truth-ranking.csv as
-// they come (every 50 networks), so an interrupted run resumes where it stopped.
+// The supernet's score of table networks against their true accuracy, ranked two ways: by the held-out accuracy
+// (what --rescore and random:N choose by) and by the held-out loss (what theta's ranking uses), which does not
+// round each image to right or wrong. Scores are kept in truth-ranking.csv as they come (every 50 networks), so an
+// interrupted run resumes where it stopped; a file from before the loss column has its networks scored again.
 int rank_against_truth(const Args& a, const Space& space, const LatencyEstimator& latency, SupernetSearch& search,
                        const SearchState& st) {
   const TruthTable truth = TruthTable::load(a.truth, space);
@@ -77,37 +80,50 @@ int rank_against_truth(const Args& a, const Space& space, const LatencyEstimator
   if (a.archs > 0 && size_t(a.archs) < archs.size()) archs.resize(size_t(a.archs));
 
   const std::string csv_path = (fs::path(a.out) / "truth-ranking.csv").string();
-  std::map<std::string, double> scored;
+  std::map<std::string, std::pair<double, double>> scored;  // digits -> (loss, accuracy)
   if (fs::exists(csv_path)) {
     const CsvTable t = read_csv_file(csv_path);
-    const int ac = t.column("arch"), sc = t.column("supernet_val_acc");
-    for (const auto& row : t.rows) scored[row[size_t(ac)]] = std::stod(row[size_t(sc)]);
+    if (std::find(t.header.begin(), t.header.end(), "supernet_val_loss") != t.header.end()) {
+      const int ac = t.column("arch"), sc = t.column("supernet_val_acc"), lc = t.column("supernet_val_loss");
+      for (const auto& row : t.rows) scored[row[size_t(ac)]] = {std::stod(row[size_t(lc)]), std::stod(row[size_t(sc)])};
+    }
   }
-  std::vector<double> est, acc, lat;
-  std::string csv = "arch,latency_ms,supernet_val_acc,true_acc\n";
+  std::vector<double> by_acc, by_loss, acc, lat;
+  std::string csv = "arch,latency_ms,supernet_val_acc,supernet_val_loss,true_acc\n";
   const auto start = std::chrono::steady_clock::now();
   size_t fresh = 0;
   for (size_t i = 0; i < archs.size(); ++i) {
     const std::string digits = space.arch_digits(archs[i]);
     auto it = scored.find(digits);
-    const double score = it != scored.end() ? it->second
-                                            : (++fresh, search.validate({archs[i], space.num_blocks()}, a.score_images).second);
-    est.push_back(score);
+    const auto [loss, score] = it != scored.end() ? it->second
+                                                  : (++fresh, search.validate({archs[i], space.num_blocks()}, a.score_images));
+    by_acc.push_back(score);
+    by_loss.push_back(-loss);  // higher is better, as for accuracy
     acc.push_back(*truth.accuracy(archs[i]));
     lat.push_back(latency.total_ms(archs[i], space.num_blocks()));
-    csv += cat(digits, ",", lat.back(), ",", score, ",", acc.back(), "\n");
+    csv += cat(digits, ",", lat.back(), ",", score, ",", loss, ",", acc.back(), "\n");
     if ((i + 1) % 50 == 0 || i + 1 == archs.size()) {
       write_text_atomic(csv_path, csv);
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      std::fprintf(stderr, "[%zu/%zu] scored %zu new networks in %.0f s; Kendall tau so far %.3f\n", i + 1,
-                   archs.size(), fresh, s, kendall_tau(est, acc));
+      std::fprintf(stderr, "[%zu/%zu] scored %zu new networks in %.0f s; Kendall tau so far %.3f (by loss %.3f)\n",
+                   i + 1, archs.size(), fresh, s, kendall_tau(by_acc, acc), kendall_tau(by_loss, acc));
     }
   }
-  const RankingQuality overall = ranking_quality(est, acc, a.top_fraction);
-  const std::vector<RankingQuality> bands = ranking_quality_by_latency(est, acc, lat, a.bands, a.top_fraction);
-  json band_json = json::array();
-  for (const auto& b : bands) band_json.push_back(b.to_json());
-  const json summary = {
+  struct Ranked {
+    RankingQuality overall;
+    std::vector<RankingQuality> bands;
+    json to_json() const {
+      json b = json::array();
+      for (const auto& q : bands) b.push_back(q.to_json());
+      return {{"overall", overall.to_json()}, {"latency_bands", b}};
+    }
+  };
+  auto rank = [&](const std::vector<double>& est) {
+    return Ranked{ranking_quality(est, acc, a.top_fraction),
+                  ranking_quality_by_latency(est, acc, lat, a.bands, a.top_fraction)};
+  };
+  const Ranked ra = rank(by_acc), rl = rank(by_loss);
+  json summary = {
       {"space", space.name()},
       {"data", a.data},
       {"truth", a.truth},
@@ -118,18 +134,20 @@ int rank_against_truth(const Args& a, const Space& space, const LatencyEstimator
                     {"seconds", st.seconds}}},
       {"scored_on_validation_images", search.validation_images(a.score_images)},
       {"top_fraction", a.top_fraction},
-      {"overall", overall.to_json()},
-      {"latency_bands", band_json},
+      {"by_loss", rl.to_json()},
       {"latency_vs_true_kendall_tau", kendall_tau(lat, acc)},
       {"versions", library_versions()}};
+  summary.update(ra.to_json());  // "overall" and "latency_bands": by accuracy, as files before "by_loss" hold
   write_json_atomic((fs::path(a.out) / "truth-ranking.json").string(), summary);
-  std::printf("%zu networks of %s: supernet against %s: Kendall tau %.3f, Spearman %.3f, top-%.0f%% precision %.3f "
-              "(latency alone: tau %.3f)\n",
-              est.size(), space.name().c_str(), a.truth.c_str(), overall.kendall_tau, overall.spearman,
-              100 * a.top_fraction, overall.top_precision, kendall_tau(lat, acc));
-  for (const auto& b : bands)
-    std::printf("  latency %8.3f-%8.3f ms  %5zu networks  tau %6.3f  Spearman %6.3f  top precision %.3f\n", b.lo_ms,
-                b.hi_ms, b.networks, b.kendall_tau, b.spearman, b.top_precision);
+  std::printf("%zu networks of %s against %s (latency alone: tau %.3f)\n", by_acc.size(), space.name().c_str(),
+              a.truth.c_str(), kendall_tau(lat, acc));
+  for (const auto& [name, r] : {std::pair<const char*, const Ranked&>{"accuracy", ra}, {"loss", rl}}) {
+    std::printf("scored by held-out %s: Kendall tau %.3f, Spearman %.3f, top-%.0f%% precision %.3f\n", name,
+                r.overall.kendall_tau, r.overall.spearman, 100 * a.top_fraction, r.overall.top_precision);
+    for (const auto& b : r.bands)
+      std::printf("  latency %8.3f-%8.3f ms  %5zu networks  tau %6.3f  Spearman %6.3f  top precision %.3f\n",
+                  b.lo_ms, b.hi_ms, b.networks, b.kendall_tau, b.spearman, b.top_precision);
+  }
   std::printf("%s, %s/truth-ranking.json\n", csv_path.c_str(), a.out.c_str());
   return 0;
 }

@@ -200,7 +200,7 @@ void add_selection_options(std::vector<SearchOption>& all) {
                                 "the search (default: the --budget's, quick 2000, paper all; 0 = all)"));
   all.push_back(number<int>("rescore", &S::rescore, "0..1000", within(0, 1000),
                             "After the search, score the answer and up to K feasible samples of theta on the held-out "
-                            "images of the final accuracy and return the most accurate (0: the mode as it is)",
+                            "images and return the one of lowest loss (0: the mode as it is)",
                             0));
   all.push_back(number<double>("fill_budget", &S::fill_budget, "0 <= f < 1 (0 = off)",
                                [](double v) { return v >= 0 && v < 1; },

@@ -126,7 +126,7 @@ TEST(Search, NascFindsAFeasibleArchitectureUnderABindingThreshold) {
   req.options.rescore = 6;
   json r = run_strategy(req, s.space, s.latency, fmnist().train, torch::kCPU, "", false);
   EXPECT_TRUE(r["feasible"].get<bool>()) << r.dump();
-  // Rescoring: the mode and distinct feasible samples of theta, the most accurate of them returned.
+  // Rescoring: the mode and distinct feasible samples of theta, the one of lowest held-out loss returned.
   ASSERT_TRUE(r.contains("rescored"));
   const json& scored = r["rescored"];
   ASSERT_GE(scored.size(), 2u);
@@ -135,10 +135,11 @@ TEST(Search, NascFindsAFeasibleArchitectureUnderABindingThreshold) {
   for (size_t i = 0; i < scored.size(); ++i) {
     EXPECT_LE(s.latency.total_ms(s.space.parse_arch(scored[i]["arch"].get<std::string>()), scored[i]["split"]),
               req.max_latency_ms);
-    if (scored[i]["supernet_val_acc"].get<double>() > scored[best]["supernet_val_acc"].get<double>()) best = i;
+    if (scored[i]["supernet_val_loss"].get<double>() < scored[best]["supernet_val_loss"].get<double>()) best = i;
   }
   EXPECT_EQ(r["arch"], scored[best]["arch"]);
   EXPECT_EQ(r["split"], scored[best]["split"]);
+  EXPECT_DOUBLE_EQ(r["supernet_val_loss"].get<double>(), scored[best]["supernet_val_loss"].get<double>());
   EXPECT_DOUBLE_EQ(r["supernet_val_acc"].get<double>(), scored[best]["supernet_val_acc"].get<double>());
   EXPECT_LE(r["latency"]["total_ms"].get<double>(), req.max_latency_ms);
   EXPECT_GE(r["split"].get<int>(), 1);  // privacy floor
@@ -550,6 +551,7 @@ TEST(Search, BaselinesHonourTheirDefinitions) {
   req.options.eval_limit = 0;      // all of them, as NASC's final scoring would use
   json rnd = run_strategy(req, s.space, s.latency, fmnist().train, torch::kCPU, "", false);
   EXPECT_EQ(rnd["random_feasible_scored"], 5);
+  EXPECT_EQ(rnd["random_scored_by"], "held-out loss");
   EXPECT_EQ(rnd["random_scored_images"], 1200) << "random search scores on the same images as the rescoring";
   EXPECT_THROW(Strategy::parse("random:x", s.space), Error);
   EXPECT_THROW(Strategy::parse("fixed:k9_e9", s.space), Error);
