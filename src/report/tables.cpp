@@ -522,8 +522,11 @@ std::string truth_tables(const std::vector<CellSummary>& cells) {
 
 namespace {
 
-// NASC's accuracy and latency against accuracy-only's, one row per cell.
+// NASC's accuracy and latency against accuracy-only's, one row per cell; nothing when no cell has both (a quantile
+// grid may leave accuracy-only out).
 std::string nasc_table(const std::vector<CellSummary>& cells) {
+  if (std::none_of(cells.begin(), cells.end(), [](const CellSummary& c) { return c.find("nasc") && c.find("accuracy-only"); }))
+    return "";
   std::ostringstream md;
   md << "## NASC against accuracy-only\n\n"
      << "| scenario | server | floor | Mbit/s | " << level_column(cells) << " | T ms | NASC acc % | acc-only acc % | Δacc pp | NASC ms | "

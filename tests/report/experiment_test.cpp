@@ -469,6 +469,7 @@ TEST(Experiment, QuantileThresholdsAreQuantilesOfTheSpacesLatency) {
   for (auto& e : fs::recursive_directory_iterator(only / "runs"))
     EXPECT_NE(e.path().filename(), "unconstrained") << e.path();
   for (const ResultRow& r : read_results_csv((only / "results.csv").string())) EXPECT_TRUE(r.constrained());
+  EXPECT_EQ(read_text(only / "results.md").find("against accuracy-only"), std::string::npos) << "no empty table";
   fs::remove_all(dir);
 }
 
