@@ -68,8 +68,8 @@ std::vector<Arch> spread_architectures(const LatencyEstimator& latency, int n, u
 }
 
 // The supernet's score of table networks against their true accuracy, ranked two ways: by the held-out accuracy
-// (what --rescore and random:N choose by) and by the held-out loss (what theta's ranking uses), which does not
-// round each image to right or wrong. Scores are kept in truth-ranking.csv as they come (every 50 networks), so an
+// and by the held-out loss (what theta's ranking, --rescore and random:N use), which does not round each image to
+// right or wrong. Scores are kept in truth-ranking.csv as they come (every 50 networks), so an
 // interrupted run resumes where it stopped; a file from before the loss column has its networks scored again.
 int rank_against_truth(const Args& a, const Space& space, const LatencyEstimator& latency, SupernetSearch& search,
                        const SearchState& st) {

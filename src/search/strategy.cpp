@@ -284,13 +284,17 @@ class RandomSampling : public SupernetStrategy {
     // informed (random search used at most 1,000 before; its committed results say so).
     const int64_t score_images = ctx.req.options.eval_limit;
     const FeasibleSampler sampler(ctx.latency, prob.allowed_splits, ctx.req.max_latency_ms);
+    json scored = json::array();
     for (; found < samples_; ++found) {
       Candidate c;
       if (!sampler.sample(rng, c))
         fail("random search: no allowed split can meet ", ctx.req.max_latency_ms, " ms");  // check_threshold rules this out
-      const double loss = search.validate(c, score_images).first;  // as --rescore scores: by loss
+      const auto [loss, acc] = search.validate(c, score_images);  // as --rescore scores: by loss
+      scored.push_back({{"arch", ctx.space.format_arch(c.arch)}, {"split", c.split}, {"supernet_val_loss", loss},
+                        {"supernet_val_acc", acc}});
       if (loss < best_loss) best_loss = loss, out.chosen = c;
     }
+    out.fields["random_scored"] = scored;
     out.fields["random_feasible_scored"] = found;
     out.fields["random_scored_by"] = "held-out loss";
     out.fields["random_scored_images"] = search.validation_images(score_images);

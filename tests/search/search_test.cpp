@@ -552,6 +552,10 @@ TEST(Search, BaselinesHonourTheirDefinitions) {
   json rnd = run_strategy(req, s.space, s.latency, fmnist().train, torch::kCPU, "", false);
   EXPECT_EQ(rnd["random_feasible_scored"], 5);
   EXPECT_EQ(rnd["random_scored_by"], "held-out loss");
+  ASSERT_EQ(rnd["random_scored"].size(), 5u);
+  double lowest = 1e9;
+  for (const json& c : rnd["random_scored"]) lowest = std::min(lowest, c["supernet_val_loss"].get<double>());
+  EXPECT_DOUBLE_EQ(rnd["supernet_val_loss"].get<double>(), lowest) << "the candidate of lowest loss is the answer";
   EXPECT_EQ(rnd["random_scored_images"], 1200) << "random search scores on the same images as the rescoring";
   EXPECT_THROW(Strategy::parse("random:x", s.space), Error);
   EXPECT_THROW(Strategy::parse("fixed:k9_e9", s.space), Error);
