@@ -476,19 +476,20 @@ class GridWalk {
     const std::string cell = cat("runs/", sc.spec->name, "/floor", floor, "/", link_cell);
     double baseline = 0;
     bool complete = true;
-    for (uint64_t seed : cfg_.seeds) {
-      if (!unconstrained_) break;  // a quantile grid without accuracy-only: nothing waits for it
-      RunSpec rs{&sc, floor, bw, kNaN, kInf, floor_ms, accuracy_only_, seed,
-                 cat(cell, "/unconstrained/accuracy-only/seed", seed)};
-      std::optional<ResultRow> row = visit(rs, est, index++, true);
-      if (row) {
-        baseline += row->total_ms / double(cfg_.seeds.size());
-        rows.push_back(*row);
-      } else {
-        complete = false;
-        missing.push_back(rs.rel);
+    // A quantile grid without accuracy-only has no baseline: nothing is placed on it.
+    if (unconstrained_)
+      for (uint64_t seed : cfg_.seeds) {
+        RunSpec rs{&sc, floor, bw, kNaN, kInf, floor_ms, accuracy_only_, seed,
+                   cat(cell, "/unconstrained/accuracy-only/seed", seed)};
+        std::optional<ResultRow> row = visit(rs, est, index++, true);
+        if (row) {
+          baseline += row->total_ms / double(cfg_.seeds.size());
+          rows.push_back(*row);
+        } else {
+          complete = false;
+          missing.push_back(rs.rel);
+        }
       }
-    }
     // Each threshold: its fraction or quantile, T, and whether it can be placed yet (a fraction needs the baseline).
     struct Threshold {
       double fraction, quantile, T;

@@ -144,10 +144,24 @@ class SupernetStrategy : public SearchStrategy {
   }
   virtual void choose(const Context& ctx, const SearchProblem& prob, SupernetSearch& search, Outcome& out) const = 0;
 
-  // The answer so far and up to K distinct samples of theta that meet the threshold, each scored on eval_limit
-  // held-out images; the one of lowest loss is the answer. A mode is one configuration; its neighbours under theta
-  // cost a forward pass each to compare. Loss, not accuracy: on the NAS-Bench-Macro truth the supernet's held-out
-  // loss ranks networks of equal latency far better than its accuracy, which rounds every image to right or wrong.
+  // The candidate of lowest loss on eval_limit held-out images (the first on a tie), and every candidate's scores
+  // appended to `scored`. Loss, not accuracy: on the NAS-Bench-Macro truth the supernet's held-out loss ranks
+  // networks of equal latency far better than its accuracy, which rounds every image to right or wrong.
+  static Candidate lowest_loss(const Context& ctx, SupernetSearch& search, const std::vector<Candidate>& candidates,
+                               json& scored) {
+    Candidate chosen = candidates.front();
+    double best = std::numeric_limits<double>::infinity();
+    for (const Candidate& c : candidates) {
+      const auto [loss, acc] = search.validate(c, ctx.req.options.eval_limit);
+      scored.push_back({{"arch", ctx.space.format_arch(c.arch)}, {"split", c.split}, {"supernet_val_loss", loss},
+                        {"supernet_val_acc", acc}});
+      if (loss < best) best = loss, chosen = c;
+    }
+    return chosen;
+  }
+
+  // The answer so far and up to K distinct samples of theta that meet the threshold; the one of lowest held-out
+  // loss is the answer. A mode is one configuration; its neighbours under theta cost a forward pass each to compare.
   static void rescore(const Context& ctx, const SearchProblem& prob, SupernetSearch& search, Outcome& out) {
     const int k = ctx.req.options.rescore;
     std::mt19937_64 rng(ctx.req.options.seed + 0x5C0AEULL);
@@ -162,13 +176,7 @@ class SupernetStrategy : public SearchStrategy {
       candidates.push_back(c);
     }
     json scored = json::array();
-    double best = std::numeric_limits<double>::infinity();
-    for (const Candidate& c : candidates) {
-      const auto [loss, acc] = search.validate(c, ctx.req.options.eval_limit);
-      scored.push_back({{"arch", ctx.space.format_arch(c.arch)}, {"split", c.split}, {"supernet_val_loss", loss},
-                        {"supernet_val_acc", acc}});
-      if (loss < best) best = loss, out.chosen = c;
-    }
+    out.chosen = lowest_loss(ctx, search, candidates, scored);
     out.fields["rescored"] = scored;
     out.fields["selection"] = cat("lowest held-out loss of ", candidates.size(), " rescored (",
                                   out.fields["selection"].is_string() ? out.fields["selection"].get<std::string>()
@@ -278,26 +286,19 @@ class RandomSampling : public SupernetStrategy {
   }
   void choose(const Context& ctx, const SearchProblem& prob, SupernetSearch& search, Outcome& out) const override {
     std::mt19937_64 rng(ctx.req.options.seed + 0x7A11DULL);
-    double best_loss = std::numeric_limits<double>::infinity();
-    int found = 0;
-    // The same held-out images as NASC's final scoring (eval_limit, 0 = all), so that both choose equally well
-    // informed (random search used at most 1,000 before; its committed results say so).
-    const int64_t score_images = ctx.req.options.eval_limit;
     const FeasibleSampler sampler(ctx.latency, prob.allowed_splits, ctx.req.max_latency_ms);
-    json scored = json::array();
-    for (; found < samples_; ++found) {
-      Candidate c;
+    std::vector<Candidate> candidates(static_cast<size_t>(samples_));
+    for (Candidate& c : candidates)
       if (!sampler.sample(rng, c))
         fail("random search: no allowed split can meet ", ctx.req.max_latency_ms, " ms");  // check_threshold rules this out
-      const auto [loss, acc] = search.validate(c, score_images);  // as --rescore scores: by loss
-      scored.push_back({{"arch", ctx.space.format_arch(c.arch)}, {"split", c.split}, {"supernet_val_loss", loss},
-                        {"supernet_val_acc", acc}});
-      if (loss < best_loss) best_loss = loss, out.chosen = c;
-    }
+    // Scored as --rescore scores, on the same held-out images as NASC's final scoring (eval_limit, 0 = all), so that
+    // both choose equally well informed (random search used at most 1,000 before; its committed results say so).
+    json scored = json::array();
+    out.chosen = lowest_loss(ctx, search, candidates, scored);
     out.fields["random_scored"] = scored;
-    out.fields["random_feasible_scored"] = found;
+    out.fields["random_feasible_scored"] = candidates.size();
     out.fields["random_scored_by"] = "held-out loss";
-    out.fields["random_scored_images"] = search.validation_images(score_images);
+    out.fields["random_scored_images"] = search.validation_images(ctx.req.options.eval_limit);
   }
 
  private:
