@@ -2,6 +2,7 @@
 # The 12-epoch NASC searches of this grid's 10 Mbit/s q = 0.5 cell again as stand-alone `nasc search` runs that keep
 # their checkpoints (the grid deletes them), then the answer chosen again from each checkpoint (--resume, no training)
 # with --rescore K: the mode and K feasible samples of theta scored by held-out loss.
+# --rescore was removed after this study (2026-12-07): run it with NASC=path/to/nasc built at commit bf77d02.
 #   results/nbmacro-search-epochs/rescore.sh OUT "SEEDS" "KS"   e.g. rescore.sh runs/e12 "1 2 3" "16 64"
 # The searches are deterministic on one CPU, so each seed's checkpoint is the grid run's (same answer, checked below).
 set -euo pipefail

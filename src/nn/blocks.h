@@ -34,36 +34,6 @@ struct MBConvImpl : BlockModule {
 };
 TORCH_MODULE(MBConv);
 
-// The kernels that every inverted-residual op of one supernet layer with the same group count shares: those of
-// the largest kernel and expansion. Op kK_eE uses the first E*Cin expanded channels and the centre KxK of the
-// depthwise kernel (Single-Path NAS, Once-for-All), so that the ops of a layer learn one set of features instead
-// of nine unrelated ones.
-struct SuperKernelImpl : torch::nn::Module {
-  SuperKernelImpl(int cin, int cout, int max_kernel, int max_expansion, int groups);
-  torch::Tensor expand, depthwise, project;
-  int max_kernel;
-};
-TORCH_MODULE(SuperKernel);
-
-// One op of a shared supernet layer: kK_eE_gG on slices of its layer's SuperKernel, with batch norms of its own
-// (the statistics of the ops' slices differ). Registers only the batch norms: the kernels belong to the layer.
-struct SlicedMBConvImpl : BlockModule {
-  SlicedMBConvImpl(SuperKernel kernels, int cin, int cout, int kernel, int expansion, int stride, int groups);
-  torch::Tensor forward(torch::Tensor x) override;
-  // This op's weights and statistics as a stand-alone block of the same op.
-  void copy_to(MBConvImpl& block) const;
-  SuperKernel kernels;
-  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
-  int kernel, channels, stride, groups;  // channels: the expanded width E*Cin
-  bool residual;
-
- private:
-  torch::Tensor expand_w() const;
-  torch::Tensor depthwise_w() const;
-  torch::Tensor project_w() const;
-};
-TORCH_MODULE(SlicedMBConv);
-
 // `skip`: identity when shapes match, else 1x1 conv (stride) -> BN -> ReLU.
 struct SkipImpl : BlockModule {
   SkipImpl(int cin, int cout, int stride);

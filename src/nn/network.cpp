@@ -1,7 +1,5 @@
 #include "nn/network.h"
 
-#include <map>
-
 #include "common/error.h"
 
 namespace nasc {
@@ -13,36 +11,13 @@ void check_range(const Space& s, int begin, int end) {
 }
 }  // namespace
 
-SupernetImpl::SupernetImpl(const Space& space, bool shared_kernels) : space_(space) {
+SupernetImpl::SupernetImpl(const Space& space) : space_(space) {
   stem_ = register_module("stem", make_block(space_, 0, 0));
   layers_.resize(space_.num_layers());
   for (int l = 0; l < space_.num_layers(); ++l) {
     const std::string prefix = "layer" + std::to_string(l) + "_";
-    const BlockGeom& g = space_.block(l + 1);
-    // One SuperKernel per group count, as large as the largest op of that group count.
-    std::map<int, SuperKernel> kernels;
-    if (shared_kernels) {
-      std::map<int, std::pair<int, int>> largest;  // groups -> (kernel, expansion)
-      for (int o = 0; o < space_.num_ops(); ++o) {
-        const OpSpec& op = space_.op(o);
-        if (op.skip) continue;
-        auto& [k, e] = largest[op.groups];
-        k = std::max(k, op.kernel);
-        e = std::max(e, op.expansion);
-      }
-      for (auto& [groups, ke] : largest)
-        kernels.emplace(groups, register_module(prefix + "kernels_g" + std::to_string(groups),
-                                                SuperKernel(g.in.c, g.out.c, ke.first, ke.second, groups)));
-    }
-    for (int o = 0; o < space_.num_ops(); ++o) {
-      const OpSpec& op = space_.op(o);
-      std::shared_ptr<BlockModule> block =
-          shared_kernels && !op.skip
-              ? SlicedMBConv(kernels.at(op.groups), g.in.c, g.out.c, op.kernel, op.expansion, g.stride, op.groups)
-                    .ptr()
-              : make_block(space_, l + 1, o);
-      layers_[l].push_back(register_module(prefix + op.name, block));
-    }
+    for (int o = 0; o < space_.num_ops(); ++o)
+      layers_[l].push_back(register_module(prefix + space_.op(o).name, make_block(space_, l + 1, o)));
   }
   head_ = register_module("head", make_block(space_, space_.num_blocks() - 1, 0));
 }
@@ -84,11 +59,7 @@ void NetworkImpl::copy_from(const SupernetImpl& supernet) {
     fail("copy_from: supernet space ", supernet.space().name(), " differs from network space ", space_.name());
   copy_module_state(*supernet.stem(), *blocks_.front());
   for (int l = 0; l < space_.num_layers(); ++l) {
-    auto op = supernet.candidate(l, arch_[l]);
-    if (auto sliced = std::dynamic_pointer_cast<SlicedMBConvImpl>(op))
-      sliced->copy_to(*std::dynamic_pointer_cast<MBConvImpl>(blocks_[l + 1]));
-    else
-      copy_module_state(*op, *blocks_[l + 1]);
+    copy_module_state(*supernet.candidate(l, arch_[l]), *blocks_[l + 1]);
   }
   copy_module_state(*supernet.head(), *blocks_.back());
 }

@@ -9,13 +9,12 @@
 namespace nasc {
 
 struct SupernetImpl : torch::nn::Module {
-  // shared_kernels: the inverted-residual ops of a layer share their kernels (SuperKernel); otherwise every op of
-  // every layer has weights of its own.
-  explicit SupernetImpl(const Space& space, bool shared_kernels = false);
+  // Every op of every layer has weights of its own (ops sharing one kernel set, measured on the truth, did not help).
+  explicit SupernetImpl(const Space& space);
   torch::Tensor forward(torch::Tensor x, const Arch& arch);
   torch::Tensor forward_range(torch::Tensor x, const Arch& arch, int begin, int end);
   const Space& space() const { return space_; }
-  // Module of layer l, op o (for copying weights); with shared kernels a SlicedMBConv for inverted residuals.
+  // Module of layer l, op o (for copying weights).
   std::shared_ptr<BlockModule> candidate(int layer, int op) const { return layers_.at(layer).at(op); }
   std::shared_ptr<BlockModule> stem() const { return stem_; }
   std::shared_ptr<BlockModule> head() const { return head_; }

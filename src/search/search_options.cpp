@@ -179,10 +179,6 @@ void add_training_options(std::vector<SearchOption>& all) {
                                 "Training images used, a stratified subset (default: the --budget's; 0 = all)"));
   all.push_back(boolean("augment", &S::augment, "Random crops and flips on the training images", std::nullopt));
   all.push_back(weight_paths_option());
-  all.push_back(boolean("shared_kernels", &S::shared_kernels,
-                        "Supernet ops of a layer share one set of kernels (the largest op's: smaller ones use its "
-                        "first channels and centre taps) instead of each having its own",
-                        false));
   all.push_back(boolean("sandwich", &S::sandwich,
                         "Each weight step also trains the largest and the smallest network, and every other path "
                         "learns the largest's predictions (in-place distillation): about 2x the step's cost",
@@ -196,18 +192,14 @@ void add_training_options(std::vector<SearchOption>& all) {
 void add_selection_options(std::vector<SearchOption>& all) {
   using S = SearchOptions;
   all.push_back(number<int64_t>("eval_limit", &S::eval_limit, ">= 0 (0 = all)", [](int64_t v) { return v >= 0; },
-                                "Held-out images that score the answer, --rescore's and random:N's candidates after "
-                                "the search (default: the --budget's, quick 2000, paper all; 0 = all)"));
-  all.push_back(number<int>("rescore", &S::rescore, "0..1000", within(0, 1000),
-                            "After the search, score the answer and up to K feasible samples of theta on the held-out "
-                            "images and return the one of lowest loss (0: the mode as it is)",
-                            0));
+                                "Held-out images that score the answer and random:N's candidates after the "
+                                "search (default: the --budget's, quick 2000, paper all; 0 = all)"));
   all.push_back(number<double>("fill_budget", &S::fill_budget, "0 <= f < 1 (0 = off)",
                                [](double v) { return v >= 0 && v < 1; },
                                "The answer must use at least this share of the threshold: a faster mode gives way to "
-                               "the most probable configuration within [F x T, T], and --rescore draws from that band",
+                               "the most probable configuration within [F x T, T]",
                                0.0));
-  for (size_t i = all.size() - 3; i < all.size(); ++i) all[i].resume_free = true;
+  for (size_t i = all.size() - 2; i < all.size(); ++i) all[i].resume_free = true;
 }
 
 std::vector<SearchOption> declare() {
@@ -249,7 +241,8 @@ namespace {
 const json* retired_inert_value(const std::string& field) {
   static const json retired = {{"uniform_weights", false}, {"warmup_epochs", 0},     {"zero_init_residual", false},
                                {"start_at_threshold", false}, {"soft_constraint", 0}, {"budget_reward", 0},
-                               {"best_split", false},     {"tie_infeasible", false}};
+                               {"best_split", false},     {"tie_infeasible", false}, {"rescore", 0},
+                               {"shared_kernels", false}};
   auto it = retired.find(field);
   return it == retired.end() ? nullptr : &*it;
 }

@@ -37,8 +37,6 @@ struct SearchOptions {
   int64_t eval_limit = 5000;
   bool augment = true;
   WeightPaths weight_paths = WeightPaths::fair;
-  bool shared_kernels = false;
-  int rescore = 0;
   double fill_budget = 0;
   bool sandwich = false;
   bool feasible_sampling = true;  // --ranking feasible (true) or paper (false)

@@ -7,7 +7,6 @@
 #include <functional>
 #include <limits>
 #include <memory>
-#include <set>
 
 #include "common/error.h"
 #include "common/json_io.h"
@@ -144,47 +143,6 @@ class SupernetStrategy : public SearchStrategy {
   }
   virtual void choose(const Context& ctx, const SearchProblem& prob, SupernetSearch& search, Outcome& out) const = 0;
 
-  // The candidate of lowest loss on eval_limit held-out images (the first on a tie), and every candidate's scores
-  // appended to `scored`. Loss, not accuracy: on the NAS-Bench-Macro truth the supernet's held-out loss ranks
-  // networks of equal latency far better than its accuracy, which rounds every image to right or wrong.
-  static Candidate lowest_loss(const Context& ctx, SupernetSearch& search, const std::vector<Candidate>& candidates,
-                               json& scored) {
-    Candidate chosen = candidates.front();
-    double best = std::numeric_limits<double>::infinity();
-    for (const Candidate& c : candidates) {
-      const auto [loss, acc] = search.validate(c, ctx.req.options.eval_limit);
-      scored.push_back({{"arch", ctx.space.format_arch(c.arch)}, {"split", c.split}, {"supernet_val_loss", loss},
-                        {"supernet_val_acc", acc}});
-      if (loss < best) best = loss, chosen = c;
-    }
-    return chosen;
-  }
-
-  // The answer so far and up to K distinct samples of theta that meet the threshold; the one of lowest held-out
-  // loss is the answer. A mode is one configuration; its neighbours under theta cost a forward pass each to compare.
-  static void rescore(const Context& ctx, const SearchProblem& prob, SupernetSearch& search, Outcome& out) {
-    const int k = ctx.req.options.rescore;
-    std::mt19937_64 rng(ctx.req.options.seed + 0x5C0AEULL);
-    std::vector<Candidate> candidates{out.chosen};
-    std::set<std::pair<Arch, int>> seen{{out.chosen.arch, out.chosen.split}};
-    for (int draw = 0; draw < 20 * k && int(candidates.size()) <= k; ++draw) {
-      const Candidate c = search.sample(rng);
-      const bool fills = ctx.latency.total_ms(c.arch, c.split) >= ctx.req.options.fill_budget * prob.max_latency_ms;
-      if ((std::isfinite(prob.max_latency_ms) && (!search.feasible(c) || !fills)) ||
-          !seen.insert({c.arch, c.split}).second)
-        continue;
-      candidates.push_back(c);
-    }
-    json scored = json::array();
-    out.chosen = lowest_loss(ctx, search, candidates, scored);
-    out.fields["rescored"] = scored;
-    out.fields["selection"] = cat("lowest held-out loss of ", candidates.size(), " rescored (",
-                                  out.fields["selection"].is_string() ? out.fields["selection"].get<std::string>()
-                                                                       : std::string("mode of theta"),
-                                  ", and samples of theta that meet the threshold",
-                                  ctx.req.options.fill_budget > 0 ? cat(" and use ", ctx.req.options.fill_budget, " of it")
-                                                                  : std::string(), ")");
-  }
 };
 
 // nasc, device-only, server-only: the mode of the learnt distribution, made feasible and filled if asked.
@@ -219,7 +177,6 @@ class ThetaMode : public SupernetStrategy {
       out.chosen = repaired;
     }
     if (ctx.req.options.fill_budget > 0) fill_budget(ctx, prob, search, out);
-    if (ctx.req.options.rescore > 0) rescore(ctx, prob, search, out);
   }
 
  private:
@@ -258,14 +215,12 @@ class AccuracyOnly : public SupernetStrategy {
   void choose(const Context& ctx, const SearchProblem& prob, SupernetSearch& search, Outcome& out) const override {
     out.chosen = search.mode();
     out.theta = search.asng().distribution().theta();
-    if (ctx.req.options.rescore > 0) rescore(ctx, prob, search, out);
     out.chosen.split = ctx.latency.best_split(out.chosen.arch, ctx.req.min_device_blocks).split;
   }
 };
 
-// random:N: a supernet trained without adapting theta, then N feasible candidates scored on the same images (the
-// lowest loss wins, as in --rescore). The
-// threshold only reaches the scoring, so its supernet is shared by every threshold and link of a privacy floor.
+// random:N: a supernet trained without adapting theta, then N feasible candidates scored on the same held-out
+// images; the lowest loss wins. The threshold only reaches the scoring, so its supernet is shared by every threshold and link of a privacy floor.
 class RandomSampling : public SupernetStrategy {
  public:
   explicit RandomSampling(int samples) : samples_(samples) {}
@@ -291,8 +246,8 @@ class RandomSampling : public SupernetStrategy {
     for (Candidate& c : candidates)
       if (!sampler.sample(rng, c))
         fail("random search: no allowed split can meet ", ctx.req.max_latency_ms, " ms");  // check_threshold rules this out
-    // Scored as --rescore scores, on the same held-out images as NASC's final scoring (eval_limit, 0 = all), so that
-    // both choose equally well informed (random search used at most 1,000 before; its committed results say so).
+    // Scored on eval_limit held-out images (0 = all), as many as score NASC's answer in search.json (random search
+    // used at most 1,000 before; its committed results say so).
     json scored = json::array();
     out.chosen = lowest_loss(ctx, search, candidates, scored);
     out.fields["random_scored"] = scored;
@@ -302,6 +257,22 @@ class RandomSampling : public SupernetStrategy {
   }
 
  private:
+  // The candidate of lowest loss on eval_limit held-out images (the first on a tie), and every candidate's scores
+  // appended to `scored`. Loss, not accuracy: on the NAS-Bench-Macro truth the supernet's held-out loss ranks
+  // networks of equal latency far better than its accuracy, which rounds every image to right or wrong.
+  static Candidate lowest_loss(const Context& ctx, SupernetSearch& search, const std::vector<Candidate>& candidates,
+                               json& scored) {
+    Candidate chosen = candidates.front();
+    double best = std::numeric_limits<double>::infinity();
+    for (const Candidate& c : candidates) {
+      const auto [loss, acc] = search.validate(c, ctx.req.options.eval_limit);
+      scored.push_back({{"arch", ctx.space.format_arch(c.arch)}, {"split", c.split}, {"supernet_val_loss", loss},
+                        {"supernet_val_acc", acc}});
+      if (loss < best) best = loss, chosen = c;
+    }
+    return chosen;
+  }
+
   int samples_;
 };
 

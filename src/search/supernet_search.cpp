@@ -89,7 +89,7 @@ SupernetSearch::SupernetSearch(const Space& space, const LatencyEstimator& laten
   draw_sample_ = theta_sampler();
   draw_paths_ = path_sampler();
   torch::manual_seed(opt_.seed);
-  net_ = Supernet(space_, opt_.shared_kernels);
+  net_ = Supernet(space_);
   for (int l = 0; l < space_.num_layers(); ++l) {
     int big = 0, small = 0;
     for (int o = 1; o < space_.num_ops(); ++o) {

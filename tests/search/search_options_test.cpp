@@ -30,8 +30,7 @@ SearchOptions all_changed() {
   o.eval_limit = 300;
   o.augment = false;
   o.weight_paths = WeightPaths::theta;
-  o.shared_kernels = o.sandwich = true;
-  o.rescore = 5;
+  o.sandwich = true;
   o.fill_budget = 0.6;
   o.feasible_sampling = false;
   o.seed = 99;
@@ -121,7 +120,7 @@ TEST(SearchOptions, OnlyEpochsAndSelectionMayChangeOnResume) {
   const json all = SearchOptions().to_json(true), kept = SearchOptions::training_fields(all);
   for (auto& [k, v] : all.items())
     if (!kept.contains(k)) free.insert(k);
-  EXPECT_EQ(free, (std::set<std::string>{"epochs", "eval_limit", "fill_budget", "rescore"}));
+  EXPECT_EQ(free, (std::set<std::string>{"epochs", "eval_limit", "fill_budget"}));
 }
 
 }  // namespace

@@ -165,14 +165,14 @@ TEST(Cli, SearchConfigSetsOptionsAndFlagsOverrideIt) {
     std::ofstream(dir / name) << text;
     return (dir / name).string();
   };
-  const std::string experiment = write("experiment.json", R"({"name": "x", "search": {"rescore": 3, "lambda": 6,
+  const std::string experiment = write("experiment.json", R"({"name": "x", "search": {"momentum": 0.8, "lambda": 6,
       "epochs": 4, "fair_sampling": false}})");
   const std::string run = (dir / "run").string();
   expect_ok("search --strategy fixed:k3_e3 --latency-frac 1 --config " + experiment + " --lambda 4 --sandwich --out " +
                 run,
             "results in");
   const nasc::json o = nasc::read_json_file(run + "/search.json").at("options");
-  EXPECT_EQ(o["rescore"], 3);
+  EXPECT_EQ(o["momentum"], 0.8);
   EXPECT_EQ(o["epochs"], 4);
   EXPECT_EQ(o["lambda"], 4) << "the flag over the config";
   EXPECT_EQ(o["sandwich"], true);

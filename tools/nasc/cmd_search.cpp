@@ -68,7 +68,7 @@ void print_search_summary(const json& r, const Space& space) {
   if (r.contains("mode"))
     std::printf("selection     %s; the mode was %s at split %d\n", r["selection"].get<std::string>().c_str(),
                 r["mode"]["arch"].get<std::string>().c_str(), r["mode"]["split"].get<int>());
-  else if (r.contains("rescored"))
+  else if (r.contains("unfilled"))
     std::printf("selection     %s\n", r["selection"].get<std::string>().c_str());
   if (!r["supernet_val_acc"].is_null())
     std::printf("supernet validation accuracy %.2f%% (before retraining)\n", 100 * r["supernet_val_acc"].get<double>());
