@@ -232,7 +232,7 @@ TEST(Cli, Experiment) {
   expect_help_and_unknown("experiment", {"--config", "--out", "--report-only"}, "--out /tmp/x");
   expect_refused("experiment", "--out");
   expect_refused("experiment --config /nonexistent.json --out " + scratch("exp").string(), "/nonexistent.json");
-  expect_refused("experiment --report-only --out " + scratch("exp2").string(), "results.csv");
+  expect_refused("experiment --report-only --out " + scratch("exp2").string(), "neither experiment.json nor results.csv");
 }
 
 TEST(Cli, Export) {

@@ -31,6 +31,9 @@ int run_experiment_command(const ExperimentArgs& a) {
   namespace fs = std::filesystem;
   if (a.report_only) {
     if (!fs::exists(fs::path(a.out) / "experiment.json")) {  // a results.csv copied on its own: redraw from it
+      if (!fs::exists(fs::path(a.out) / "results.csv"))
+        fail("--report-only: ", a.out, " holds neither experiment.json nor results.csv: expected the --out of an "
+             "experiment (nasc experiment --config FILE --out DIR makes one)");
       auto images = write_reports(a.out, fs::path(a.out).filename().string());
       std::printf("rewrote %s/results.md and %zu plot files in %s/plots\n", a.out.c_str(), images.size(),
                   a.out.c_str());
