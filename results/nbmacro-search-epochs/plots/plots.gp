@@ -11,11 +11,13 @@ set xlabel 'End-to-end latency, model estimate (ms)'
 set ylabel 'Test accuracy after retraining (%)'
 set key outside right top
 set grid
+set arrow from 16.6629, graph 0 to 16.6629, graph 1 nohead dashtype 3 lc rgb '#999999'
 set arrow from 19.3919, graph 0 to 19.3919, graph 1 nohead dashtype 3 lc rgb '#999999'
+set arrow from 22.0381, graph 0 to 22.0381, graph 1 nohead dashtype 3 lc rgb '#999999'
 plot 'data/pi4-titanrtx_floor1_bw10_points.dat' index 0 using 1:2:3 with yerrorbars pt 5 ps 1.3 lc rgb '#0072b2' title 'nasc', \
-     'data/pi4-titanrtx_floor1_bw10_points.dat' index 1 using 1:2:3 with yerrorbars pt 6 ps 1.3 lc rgb '#d55e00' title 'random:8', \
-     'data/pi4-titanrtx_floor1_bw10_points.dat' index 2 using 1:2:3 with yerrorbars pt 7 ps 1.3 lc rgb '#009e73' title 'largest-feasible', \
-     'data/pi4-titanrtx_floor1_bw10_points.dat' index 3 using 1:2:3 with yerrorbars pt 8 ps 1.3 lc rgb '#cc79a7' title 'max-flops-feasible', \
+     'data/pi4-titanrtx_floor1_bw10_points.dat' index 1 using 1:2:3 with yerrorbars pt 6 ps 1.3 lc rgb '#d55e00' title 'largest-feasible', \
+     'data/pi4-titanrtx_floor1_bw10_points.dat' index 2 using 1:2:3 with yerrorbars pt 7 ps 1.3 lc rgb '#009e73' title 'max-flops-feasible', \
+     'data/pi4-titanrtx_floor1_bw10_points.dat' index 3 using 1:2:3 with yerrorbars pt 8 ps 1.3 lc rgb '#cc79a7' title 'random:8', \
      'data/pi4-titanrtx_floor1_bw10_points.dat' index 4 using 1:2 with lines dashtype 2 lw 1.5 lc rgb '#444444' title 'Pareto front'
 
 set terminal svg size 1000,640 dynamic noenhanced font 'Sans,11'
@@ -26,11 +28,13 @@ set xlabel 'End-to-end latency, model estimate (ms)'
 set ylabel 'Test accuracy after retraining (%)'
 set key outside right top
 set grid
+set arrow from 16.6629, graph 0 to 16.6629, graph 1 nohead dashtype 3 lc rgb '#999999'
 set arrow from 19.3919, graph 0 to 19.3919, graph 1 nohead dashtype 3 lc rgb '#999999'
+set arrow from 22.0381, graph 0 to 22.0381, graph 1 nohead dashtype 3 lc rgb '#999999'
 plot 'data/pi4-titanrtx_floor1_bw10_points.dat' index 0 using 1:2:3 with yerrorbars pt 5 ps 1.3 lc rgb '#0072b2' title 'nasc', \
-     'data/pi4-titanrtx_floor1_bw10_points.dat' index 1 using 1:2:3 with yerrorbars pt 6 ps 1.3 lc rgb '#d55e00' title 'random:8', \
-     'data/pi4-titanrtx_floor1_bw10_points.dat' index 2 using 1:2:3 with yerrorbars pt 7 ps 1.3 lc rgb '#009e73' title 'largest-feasible', \
-     'data/pi4-titanrtx_floor1_bw10_points.dat' index 3 using 1:2:3 with yerrorbars pt 8 ps 1.3 lc rgb '#cc79a7' title 'max-flops-feasible', \
+     'data/pi4-titanrtx_floor1_bw10_points.dat' index 1 using 1:2:3 with yerrorbars pt 6 ps 1.3 lc rgb '#d55e00' title 'largest-feasible', \
+     'data/pi4-titanrtx_floor1_bw10_points.dat' index 2 using 1:2:3 with yerrorbars pt 7 ps 1.3 lc rgb '#009e73' title 'max-flops-feasible', \
+     'data/pi4-titanrtx_floor1_bw10_points.dat' index 3 using 1:2:3 with yerrorbars pt 8 ps 1.3 lc rgb '#cc79a7' title 'random:8', \
      'data/pi4-titanrtx_floor1_bw10_points.dat' index 4 using 1:2 with lines dashtype 2 lw 1.5 lc rgb '#444444' title 'Pareto front'
 
 unset output
@@ -48,7 +52,9 @@ set bmargin 9
 set xtics rotate by -40 nomirror
 set key outside right top
 set grid ytics
-plot newhistogram 'q = 0.5, T = 19.3919 ms', 'data/pi4-titanrtx_floor1_bw10_bars.dat' index 0 using 2:xtic(1) lc rgb '#4477aa' title 'device', 'data/pi4-titanrtx_floor1_bw10_bars.dat' index 0 using 3 lc rgb '#ee6677' title 'transfer (up + down)', 'data/pi4-titanrtx_floor1_bw10_bars.dat' index 0 using 4 lc rgb '#228833' title 'server'
+plot newhistogram 'q = 0.25, T = 16.6629 ms', 'data/pi4-titanrtx_floor1_bw10_bars.dat' index 0 using 2:xtic(1) lc rgb '#4477aa' title 'device', 'data/pi4-titanrtx_floor1_bw10_bars.dat' index 0 using 3 lc rgb '#ee6677' title 'transfer (up + down)', 'data/pi4-titanrtx_floor1_bw10_bars.dat' index 0 using 4 lc rgb '#228833' title 'server', \
+     newhistogram 'q = 0.5, T = 19.3919 ms', 'data/pi4-titanrtx_floor1_bw10_bars.dat' index 1 using 2:xtic(1) lc rgb '#4477aa' notitle, 'data/pi4-titanrtx_floor1_bw10_bars.dat' index 1 using 3 lc rgb '#ee6677' notitle, 'data/pi4-titanrtx_floor1_bw10_bars.dat' index 1 using 4 lc rgb '#228833' notitle, \
+     newhistogram 'q = 0.75, T = 22.0381 ms', 'data/pi4-titanrtx_floor1_bw10_bars.dat' index 2 using 2:xtic(1) lc rgb '#4477aa' notitle, 'data/pi4-titanrtx_floor1_bw10_bars.dat' index 2 using 3 lc rgb '#ee6677' notitle, 'data/pi4-titanrtx_floor1_bw10_bars.dat' index 2 using 4 lc rgb '#228833' notitle
 
 set terminal svg size 1000,640 dynamic noenhanced font 'Sans,11'
 set output 'pi4-titanrtx_floor1_bw10_breakdown.svg'
@@ -63,7 +69,9 @@ set bmargin 9
 set xtics rotate by -40 nomirror
 set key outside right top
 set grid ytics
-plot newhistogram 'q = 0.5, T = 19.3919 ms', 'data/pi4-titanrtx_floor1_bw10_bars.dat' index 0 using 2:xtic(1) lc rgb '#4477aa' title 'device', 'data/pi4-titanrtx_floor1_bw10_bars.dat' index 0 using 3 lc rgb '#ee6677' title 'transfer (up + down)', 'data/pi4-titanrtx_floor1_bw10_bars.dat' index 0 using 4 lc rgb '#228833' title 'server'
+plot newhistogram 'q = 0.25, T = 16.6629 ms', 'data/pi4-titanrtx_floor1_bw10_bars.dat' index 0 using 2:xtic(1) lc rgb '#4477aa' title 'device', 'data/pi4-titanrtx_floor1_bw10_bars.dat' index 0 using 3 lc rgb '#ee6677' title 'transfer (up + down)', 'data/pi4-titanrtx_floor1_bw10_bars.dat' index 0 using 4 lc rgb '#228833' title 'server', \
+     newhistogram 'q = 0.5, T = 19.3919 ms', 'data/pi4-titanrtx_floor1_bw10_bars.dat' index 1 using 2:xtic(1) lc rgb '#4477aa' notitle, 'data/pi4-titanrtx_floor1_bw10_bars.dat' index 1 using 3 lc rgb '#ee6677' notitle, 'data/pi4-titanrtx_floor1_bw10_bars.dat' index 1 using 4 lc rgb '#228833' notitle, \
+     newhistogram 'q = 0.75, T = 22.0381 ms', 'data/pi4-titanrtx_floor1_bw10_bars.dat' index 2 using 2:xtic(1) lc rgb '#4477aa' notitle, 'data/pi4-titanrtx_floor1_bw10_bars.dat' index 2 using 3 lc rgb '#ee6677' notitle, 'data/pi4-titanrtx_floor1_bw10_bars.dat' index 2 using 4 lc rgb '#228833' notitle
 
 unset output
 
