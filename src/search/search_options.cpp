@@ -191,6 +191,7 @@ void add_training_options(std::vector<SearchOption>& all) {
 // Options that choose the answer once the weights are trained: a finished search may be chosen from again.
 void add_selection_options(std::vector<SearchOption>& all) {
   using S = SearchOptions;
+  const size_t first = all.size();
   all.push_back(number<int64_t>("eval_limit", &S::eval_limit, ">= 0 (0 = all)", [](int64_t v) { return v >= 0; },
                                 "Held-out images that score the answer and random:N's candidates after the "
                                 "search (default: the --budget's, quick 2000, paper all; 0 = all)"));
@@ -199,7 +200,7 @@ void add_selection_options(std::vector<SearchOption>& all) {
                                "The answer must use at least this share of the threshold: a faster mode gives way to "
                                "the most probable configuration within [F x T, T]",
                                0.0));
-  for (size_t i = all.size() - 2; i < all.size(); ++i) all[i].resume_free = true;
+  for (size_t i = first; i < all.size(); ++i) all[i].resume_free = true;
 }
 
 std::vector<SearchOption> declare() {
