@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# The 12-epoch NASC searches of this grid's 10 Mbit/s q = 0.5 cell again as stand-alone `nasc search` runs that keep
+# The 12-epoch NASC searches of one of this grid's 10 Mbit/s cells again as stand-alone `nasc search` runs that keep
 # their checkpoints (the grid deletes them), then the answer chosen again from each checkpoint (--resume, no training)
-# with --rescore K: the mode and K feasible samples of theta scored by held-out loss.
-# --rescore was removed after this study (2026-12-07): run it with NASC=path/to/nasc built at commit bf77d02.
-#   results/nbmacro-search-epochs/rescore.sh OUT "SEEDS" "KS"   e.g. rescore.sh runs/e12 "1 2 3" "16 64"
+# with a selection option.
+#   results/nbmacro-search-epochs/reselect.sh OUT Q "SEEDS" NAME FLAGS...
+#   e.g. reselect.sh runs/e12-q0.75 0.75 "2 3" fill0.9 --fill-budget 0.9
+# The rescore study (reselect.sh runs/e12 0.5 "1 2 3" rescore16 --rescore 16, and 64) needs NASC=path/to/nasc built
+# at commit bf77d02: --rescore was removed after it.
 # The searches are deterministic on one CPU, so each seed's checkpoint is the grid run's (same answer, checked below).
 set -euo pipefail
-out=${1:?OUT}; seeds=${2:?SEEDS}; ks=${3:?KS}
+out=${1:?OUT}; q=${2:?Q}; seeds=${3:?SEEDS}; name=${4:?NAME}; shift 4
 nasc=${NASC:-build/nasc}
-grid=results/nbmacro-search-epochs/runs/pi4-titanrtx/floor1/bw10/q0.5/nasc
+grid=results/nbmacro-search-epochs/runs/pi4-titanrtx/floor1/bw10/q$q/nasc
 T=$(python3 -c 'import json,sys; print(repr(json.load(open(sys.argv[1]))["max_latency_ms"]))' "$grid/seed1/search.json")
 search() {  # DIR SEED FLAGS...
   local dir=$1 seed=$2; shift 2
@@ -26,10 +28,8 @@ a, b = (json.load(open(p)) for p in sys.argv[1:])
 if (a["arch"], a["split"]) != (b["arch"], b["split"]):
     sys.exit(f"{sys.argv[1]}: {a['arch']} at {a['split']}, the grid's run found {b['arch']} at {b['split']} (another CPU?)")
 PY
-  for k in $ks; do
-    d=$out/rescore$k/seed$seed
-    [ -f "$d/search.json" ] && continue
-    rm -rf "$d"; mkdir -p "$(dirname "$d")"; cp -r "$out/seed$seed" "$d"
-    search "$d" "$seed" --resume --rescore "$k"
-  done
+  d=$out/$name/seed$seed
+  [ -f "$d/search.json" ] && continue
+  rm -rf "$d"; mkdir -p "$(dirname "$d")"; cp -r "$out/seed$seed" "$d"
+  search "$d" "$seed" --resume "$@"
 done
