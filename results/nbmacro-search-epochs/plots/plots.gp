@@ -15,9 +15,9 @@ set arrow from 16.6629, graph 0 to 16.6629, graph 1 nohead dashtype 3 lc rgb '#9
 set arrow from 19.3919, graph 0 to 19.3919, graph 1 nohead dashtype 3 lc rgb '#999999'
 set arrow from 22.0381, graph 0 to 22.0381, graph 1 nohead dashtype 3 lc rgb '#999999'
 plot 'data/pi4-titanrtx_floor1_bw10_points.dat' index 0 using 1:2:3 with yerrorbars pt 5 ps 1.3 lc rgb '#0072b2' title 'nasc', \
-     'data/pi4-titanrtx_floor1_bw10_points.dat' index 1 using 1:2:3 with yerrorbars pt 6 ps 1.3 lc rgb '#d55e00' title 'largest-feasible', \
-     'data/pi4-titanrtx_floor1_bw10_points.dat' index 2 using 1:2:3 with yerrorbars pt 7 ps 1.3 lc rgb '#009e73' title 'max-flops-feasible', \
-     'data/pi4-titanrtx_floor1_bw10_points.dat' index 3 using 1:2:3 with yerrorbars pt 8 ps 1.3 lc rgb '#cc79a7' title 'random:8', \
+     'data/pi4-titanrtx_floor1_bw10_points.dat' index 1 using 1:2:3 with yerrorbars pt 6 ps 1.3 lc rgb '#d55e00' title 'random:8', \
+     'data/pi4-titanrtx_floor1_bw10_points.dat' index 2 using 1:2:3 with yerrorbars pt 7 ps 1.3 lc rgb '#009e73' title 'largest-feasible', \
+     'data/pi4-titanrtx_floor1_bw10_points.dat' index 3 using 1:2:3 with yerrorbars pt 8 ps 1.3 lc rgb '#cc79a7' title 'max-flops-feasible', \
      'data/pi4-titanrtx_floor1_bw10_points.dat' index 4 using 1:2 with lines dashtype 2 lw 1.5 lc rgb '#444444' title 'Pareto front'
 
 set terminal svg size 1000,640 dynamic noenhanced font 'Sans,11'
@@ -32,9 +32,9 @@ set arrow from 16.6629, graph 0 to 16.6629, graph 1 nohead dashtype 3 lc rgb '#9
 set arrow from 19.3919, graph 0 to 19.3919, graph 1 nohead dashtype 3 lc rgb '#999999'
 set arrow from 22.0381, graph 0 to 22.0381, graph 1 nohead dashtype 3 lc rgb '#999999'
 plot 'data/pi4-titanrtx_floor1_bw10_points.dat' index 0 using 1:2:3 with yerrorbars pt 5 ps 1.3 lc rgb '#0072b2' title 'nasc', \
-     'data/pi4-titanrtx_floor1_bw10_points.dat' index 1 using 1:2:3 with yerrorbars pt 6 ps 1.3 lc rgb '#d55e00' title 'largest-feasible', \
-     'data/pi4-titanrtx_floor1_bw10_points.dat' index 2 using 1:2:3 with yerrorbars pt 7 ps 1.3 lc rgb '#009e73' title 'max-flops-feasible', \
-     'data/pi4-titanrtx_floor1_bw10_points.dat' index 3 using 1:2:3 with yerrorbars pt 8 ps 1.3 lc rgb '#cc79a7' title 'random:8', \
+     'data/pi4-titanrtx_floor1_bw10_points.dat' index 1 using 1:2:3 with yerrorbars pt 6 ps 1.3 lc rgb '#d55e00' title 'random:8', \
+     'data/pi4-titanrtx_floor1_bw10_points.dat' index 2 using 1:2:3 with yerrorbars pt 7 ps 1.3 lc rgb '#009e73' title 'largest-feasible', \
+     'data/pi4-titanrtx_floor1_bw10_points.dat' index 3 using 1:2:3 with yerrorbars pt 8 ps 1.3 lc rgb '#cc79a7' title 'max-flops-feasible', \
      'data/pi4-titanrtx_floor1_bw10_points.dat' index 4 using 1:2 with lines dashtype 2 lw 1.5 lc rgb '#444444' title 'Pareto front'
 
 unset output
