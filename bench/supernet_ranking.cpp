@@ -43,7 +43,7 @@ struct Args {
   uint64_t seed = 1;
   int lambda = 2;
   double lr = 0;  // 0: the quick budget's
-  bool fair = false, sandwich = false;
+  bool fair = false;
 };
 
 // N distinct architectures whose latencies spread from the floor to the largest network: the i-th is drawn
@@ -129,7 +129,7 @@ int rank_against_truth(const Args& a, const Space& space, const LatencyEstimator
       {"truth", a.truth},
       {"latency_profile", a.profile_dir + "/cpu2-" + space.name() + ".json"},
       {"supernet", {{"epochs", a.epochs}, {"train_limit", a.train_limit}, {"lambda", a.lambda}, {"lr", a.lr},
-                    {"sandwich", a.sandwich}, {"fair", a.fair}, {"seed", a.seed},
+                    {"fair", a.fair}, {"seed", a.seed},
                     {"final_val_acc_of_sampled_paths", st.history.empty() ? 0.0 : st.history.back().val_acc},
                     {"seconds", st.seconds}}},
       {"scored_on_validation_images", search.validation_images(a.score_images)},
@@ -173,7 +173,6 @@ int run(const Args& a) {
   so.lambda = a.lambda;
   if (a.lr > 0) so.lr = a.lr;
   so.weight_paths = a.fair ? WeightPaths::fair : WeightPaths::theta;
-  so.sandwich = a.sandwich;
   SupernetSearch search(space, latency, uniform, so, device);
   SearchState st = search.run(data.train, (fs::path(a.out) / "supernet").string(), true);
   if (!a.truth.empty()) return rank_against_truth(a, space, latency, search, st);
@@ -235,7 +234,6 @@ int run(const Args& a) {
                   {"data", a.data},
                   {"supernet", {{"epochs", a.epochs}, {"train_limit", a.train_limit}, {"sampling", a.fair ? "fair (every op once per step)" : "uniform"},
                                 {"lambda", a.fair ? space.num_ops() : a.lambda}, {"lr", so.lr},
-                                {"sandwich", a.sandwich},
                                 {"final_val_acc_of_sampled_paths", st.history.empty() ? 0.0 : st.history.back().val_acc},
                                 {"seconds", st.seconds}}},
                   {"scored_on_validation_images", a.score_images},
@@ -294,8 +292,6 @@ int main(int argc, char** argv) {
   app.add_option("--lambda", a.lambda, "Uniform paths per weight step")->check(CLI::Range(2, 64))->capture_default_str();
   app.add_option("--lr", a.lr, "Supernet learning rate (0 = the quick budget's)")->capture_default_str();
   app.add_flag("--fair", a.fair, "Train every op of every layer once per step (FairNAS), not --lambda uniform paths");
-  app.add_flag("--sandwich", a.sandwich,
-               "Also train the largest and smallest network each step, the others distilled from the largest");
   app.add_option("--seed", a.seed, "Seed of supernet, sampling and retraining")->capture_default_str();
   app.add_option("--threads", a.threads, "CPU threads (0 = all)")->capture_default_str();
   app.add_option("--out", a.out, "Directory: supernet/, retrain/N/, ranking.csv, ranking.json")->capture_default_str();

@@ -160,11 +160,6 @@ void add_training_options(std::vector<SearchOption>& all) {
   all.push_back(number<int>("batch_size", &S::batch_size, "1..65536", within(1, 65536), "Minibatch size"));
   all.push_back(number<int>("lambda", &S::lambda, "2..64", within(2, 64),
                             "Samples per step, for the weights (with theta paths) and for theta each"));
-  all.push_back(number<int>("theta_batch_size", &S::theta_batch_size, "0..65536 (0 = the batch size)",
-                            within(0, 65536),
-                            "Held-out images each theta step scores its samples on (0: the batch size); larger ranks "
-                            "each pair of samples with less noise, at the cost of more forward passes",
-                            0));
   all.push_back(number<double>("lr", &S::lr, "> 0", positive, "Supernet SGD learning rate, cosine-decayed"));
   all.push_back(number<double>("momentum", &S::momentum, "0 <= m < 1", [](double v) { return v >= 0 && v < 1; },
                                "Supernet SGD momentum (Nesterov when > 0)"));
@@ -179,10 +174,6 @@ void add_training_options(std::vector<SearchOption>& all) {
                                 "Training images used, a stratified subset (default: the --budget's; 0 = all)"));
   all.push_back(boolean("augment", &S::augment, "Random crops and flips on the training images", std::nullopt));
   all.push_back(weight_paths_option());
-  all.push_back(boolean("sandwich", &S::sandwich,
-                        "Each weight step also trains the largest and the smallest network, and every other path "
-                        "learns the largest's predictions (in-place distillation): about 2x the step's cost",
-                        false));
   all.push_back(ranking_option());
   all.push_back(number<uint64_t>("seed", &S::seed, "a whole number >= 0", [](uint64_t) { return true; },
                                  "Seed of the search: data split, sampling, initial weights"));
@@ -198,7 +189,7 @@ void add_selection_options(std::vector<SearchOption>& all) {
   all.push_back(number<double>("fill_budget", &S::fill_budget, "0 <= f < 1 (0 = off)",
                                [](double v) { return v >= 0 && v < 1; },
                                "The answer must use at least this share of the threshold: a faster mode gives way to "
-                               "the most probable configuration within [F x T, T]",
+                               "the most probable configuration within [F x T, T] (0: theta's mode as it is)",
                                0.0));
   for (size_t i = first; i < all.size(); ++i) all[i].resume_free = true;
 }
@@ -243,7 +234,7 @@ const json* retired_inert_value(const std::string& field) {
   static const json retired = {{"uniform_weights", false}, {"warmup_epochs", 0},     {"zero_init_residual", false},
                                {"start_at_threshold", false}, {"soft_constraint", 0}, {"budget_reward", 0},
                                {"best_split", false},     {"tie_infeasible", false}, {"rescore", 0},
-                               {"shared_kernels", false}};
+                               {"shared_kernels", false},   {"sandwich", false},      {"theta_batch_size", 0}};
   auto it = retired.find(field);
   return it == retired.end() ? nullptr : &*it;
 }

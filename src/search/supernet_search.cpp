@@ -90,15 +90,6 @@ SupernetSearch::SupernetSearch(const Space& space, const LatencyEstimator& laten
   draw_paths_ = path_sampler();
   torch::manual_seed(opt_.seed);
   net_ = Supernet(space_);
-  for (int l = 0; l < space_.num_layers(); ++l) {
-    int big = 0, small = 0;
-    for (int o = 1; o < space_.num_ops(); ++o) {
-      if (latency_.device_block_ms(l + 1, o) > latency_.device_block_ms(l + 1, big)) big = o;
-      if (latency_.device_block_ms(l + 1, o) < latency_.device_block_ms(l + 1, small)) small = o;
-    }
-    largest_.push_back(big);
-    smallest_.push_back(small);
-  }
   to_device_layout(*net_, device_);
   sgd_ = std::make_unique<torch::optim::SGD>(
       net_->parameters(),
@@ -269,7 +260,7 @@ SupernetSearch::PathSampler SupernetSearch::path_sampler() const {
   PathSampler base = [this](std::mt19937_64& rng) {
     std::vector<Candidate> paths;
     for (int i = 0; i < opt_.lambda; ++i) paths.push_back(sample(rng));
-    return StepPaths{std::move(paths), false};
+    return paths;
   };
   switch (opt_.weight_paths) {
     case WeightPaths::fair:
@@ -288,22 +279,13 @@ SupernetSearch::PathSampler SupernetSearch::path_sampler() const {
           for (int l = 0; l < L; ++l) c.arch[size_t(l)] = order[size_t(l)][size_t(k)];
           paths.push_back(c);
         }
-        return StepPaths{std::move(paths), false};
+        return paths;
       };
       break;
     case WeightPaths::theta:
       break;
   }
-  if (!opt_.sandwich) return base;
-  // The sandwich rule: the largest network first, teaching; the smallest last; both at the first path's split.
-  return [this, base](std::mt19937_64& rng) {
-    StepPaths s = base(rng);
-    const int split = s.paths.front().split;
-    s.paths.insert(s.paths.begin(), Candidate{largest_, split});
-    s.paths.push_back(Candidate{smallest_, split});
-    s.distil = true;
-    return s;
-  };
+  return base;
 }
 
 WeightStep SupernetSearch::weight_step(const torch::Tensor& x, const torch::Tensor& y, std::mt19937_64& rng) {
@@ -313,15 +295,12 @@ WeightStep SupernetSearch::weight_step(const torch::Tensor& x, const torch::Tens
   for (auto& p : net_->parameters()) p.mutable_grad() = torch::Tensor();
   WeightStep w;
   w.loss = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device_));
-  const StepPaths step = draw_paths_(rng);
-  const double n = double(step.paths.size());  // the step's loss is the mean over paths
-  torch::Tensor teacher;  // with distil: the first path's predictions, which every other path learns
-  for (size_t i = 0; i < step.paths.size(); ++i) {
-    auto logits = forward(step.paths[i], x);
-    auto loss = (teacher.defined() ? distillation_loss(logits, teacher) : classification_loss(logits, y, 0.0)) / n;
+  const std::vector<Candidate> paths = draw_paths_(rng);
+  const double n = double(paths.size());  // the step's loss is the mean over paths
+  for (const Candidate& c : paths) {
+    auto loss = classification_loss(forward(c, x), y, 0.0) / n;
     loss.backward();
     w.loss += loss.detach();
-    if (step.distil && i == 0) teacher = torch::softmax(logits.detach(), 1);
   }
   // A non-finite loss would poison every shared weight for good: that update is skipped.
   w.skipped = !std::isfinite(w.loss.item<double>());
@@ -394,15 +373,13 @@ SearchState SupernetSearch::run(const ImageSet& train_set, const std::string& ou
   LoaderOptions tl = LoaderOptions::training(train_set, opt_.batch_size, opt_.seed);
   tl.augment = opt_.augment;
   tl.drop_last = int64_t(train_idx_.size()) >= opt_.batch_size;
-  const int theta_batch = opt_.theta_batch_size > 0 ? opt_.theta_batch_size : opt_.batch_size;
-  LoaderOptions vl = LoaderOptions::training(train_set, theta_batch, opt_.seed ^ 0x5eedULL);
+  LoaderOptions vl = LoaderOptions::training(train_set, opt_.batch_size, opt_.seed ^ 0x5eedULL);
   vl.augment = false;
-  vl.drop_last = int64_t(val_idx_.size()) >= theta_batch;
+  vl.drop_last = int64_t(val_idx_.size()) >= opt_.batch_size;
   BatchLoader train_loader(train_set, train_idx_, tl, norm_);
   BatchLoader val_loader(train_set, val_idx_, vl, norm_);
   if (train_loader.num_batches() == 0 || val_loader.num_batches() == 0)
-    fail("search data too small: ", all.size(), " images give no full batch of ", opt_.batch_size,
-         theta_batch != opt_.batch_size ? cat(" (training) and ", theta_batch, " (theta)") : std::string());
+    fail("search data too small: ", all.size(), " images give no full batch of ", opt_.batch_size);
 
   SearchState st;
   if (resume && !out_dir.empty() && load_checkpoint(out_dir, st))

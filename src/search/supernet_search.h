@@ -142,14 +142,9 @@ class SupernetSearch {
   bool feasible(const Candidate& c) const;
 
  private:
-  // The paths a weight step trains. With `distil` (the sandwich rule), paths[0] learns the labels and every other
-  // path learns its predictions; otherwise every path learns the labels.
-  struct StepPaths {
-    std::vector<Candidate> paths;
-    bool distil = false;
-  };
-  // Drawn as opt_.weight_paths and opt_.sandwich say: chosen once, at construction, like the theta sampler.
-  using PathSampler = std::function<StepPaths(std::mt19937_64&)>;
+  // The paths a weight step trains, each on the labels, drawn as opt_.weight_paths says: chosen once, at
+  // construction, like the theta sampler.
+  using PathSampler = std::function<std::vector<Candidate>(std::mt19937_64&)>;
   PathSampler path_sampler() const;
   using ThetaSampler = std::function<Candidate(std::mt19937_64&, Sample*)>;
   ThetaSampler theta_sampler() const;
@@ -172,7 +167,6 @@ class SupernetSearch {
   const ImageSet* data_ = nullptr;
   std::vector<int64_t> train_idx_, val_idx_;
   std::vector<int64_t> score_idx_;  // val_idx_ in the stratified order validate() scores in
-  Arch largest_, smallest_;  // per layer the op slowest / fastest on the device profile (sandwich)
 };
 
 // The distribution over (ops, split) of a space: L op variables and one split variable with the allowed values.

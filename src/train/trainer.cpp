@@ -48,10 +48,6 @@ torch::Tensor classification_loss(const torch::Tensor& logits, const torch::Tens
   return F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().label_smoothing(smoothing));
 }
 
-torch::Tensor distillation_loss(const torch::Tensor& logits, const torch::Tensor& teacher_probs) {
-  return -(teacher_probs * torch::log_softmax(logits, 1)).sum(1).mean();
-}
-
 torch::Tensor count_correct(const torch::Tensor& logits, const torch::Tensor& labels) {
   return logits.argmax(1).eq(labels).sum();
 }

@@ -82,8 +82,6 @@ void require_data_fits(const Space& space, const ImageSet& data, const std::stri
 
 // Loss of the recipe: cross-entropy with the given label smoothing.
 torch::Tensor classification_loss(const torch::Tensor& logits, const torch::Tensor& labels, double smoothing);
-// Cross-entropy against a teacher's class probabilities (rows summing to 1) instead of labels: in-place distillation.
-torch::Tensor distillation_loss(const torch::Tensor& logits, const torch::Tensor& teacher_probs);
 
 // What a finished run leaves beside model.pt, the same for `nasc train` and `nasc experiment` so that `nasc export`
 // reads either: writes out_dir/epochs.csv and returns the body of result.json (space, architecture, data, recipe,

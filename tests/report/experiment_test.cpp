@@ -313,6 +313,11 @@ TEST(Experiment, ConfigErrorsNameTheFieldAndWhatWasExpected) {
   j["search"]["rescore"] = 0;
   j["search"]["shared_kernels"] = true;  // removed with --rescore: no regret gain beyond the seed spread
   expect(j, "removed option 'shared_kernels' = true");
+  j["search"]["shared_kernels"] = false;
+  j["search"].update({{"sandwich", false}, {"theta_batch_size", 0}});  // as every older search.json records them
+  EXPECT_NO_THROW(ExperimentConfig::from_json(j, "mini.json"));
+  j["search"]["theta_batch_size"] = 512;  // removed with --sandwich: neither beat more epochs over 3 seeds
+  expect(j, "removed option 'theta_batch_size' = 512");
   j = good;
   j["retrain"] = 5;
   expect(j, "retrain: expected a JSON object");

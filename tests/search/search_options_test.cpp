@@ -19,7 +19,6 @@ SearchOptions all_changed() {
   o.epochs = 7;
   o.batch_size = 32;
   o.lambda = 4;
-  o.theta_batch_size = 256;
   o.lr = 0.1;
   o.momentum = 0.5;
   o.weight_decay = 1e-3;
@@ -30,7 +29,6 @@ SearchOptions all_changed() {
   o.eval_limit = 300;
   o.augment = false;
   o.weight_paths = WeightPaths::theta;
-  o.sandwich = true;
   o.fill_budget = 0.6;
   o.feasible_sampling = false;
   o.seed = 99;

@@ -144,6 +144,7 @@ TEST(Search, FillBudgetReturnsAnAnswerThatUsesTheThreshold) {
   req.options.epochs = 1;
   req.options.train_limit = 512;
   req.options.eval_limit = 128;
+  req.options.fill_budget = 0;  // the plain answer first
   const double T = req.max_latency_ms;
   // The first seed whose plain answer leaves room below T (the option then has something to change).
   json plain;
@@ -212,6 +213,7 @@ TEST(Search, ResumeRefusesOtherOptionsButNotAnotherWayToChoose) {
   req.options.epochs = 1;
   req.options.train_limit = 256;
   req.options.eval_limit = 64;
+  req.options.fill_budget = 0;
   const fs::path dir = fs::temp_directory_path() / ("nasc_rechoose_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   const json first = run_strategy(req, s.space, s.latency, fmnist().train, torch::kCPU, dir.string(), true);
@@ -234,35 +236,24 @@ TEST(Search, ResumeRefusesOtherOptionsButNotAnotherWayToChoose) {
   fs::remove_all(dir);
 }
 
-// --theta-batch-size: each theta step scores its lambda samples on that many held-out images (the training batch
-// size when unset); one larger than the held-out part scores all of it, as a training batch larger than the set.
-TEST(Search, ThetaStepsScoreTheirOwnBatchSize) {
+// Each theta step scores each of its lambda samples on one held-out batch of the training batch size.
+TEST(Search, ThetaStepsScoreEachSampleOnOneBatch) {
   torch::set_num_threads(2);
   TinyScenario s;
   SearchProblem prob = behind_privacy_floor(s);
-  auto scored_in_first_step = [&](int theta_batch) {
-    SearchOptions o = small_budget();
-    o.epochs = 1;
-    o.batch_size = 32;
-    o.train_limit = 200;  // 100 held out
-    o.theta_batch_size = theta_batch;
-    SupernetSearch search(s.space, s.latency, prob, o, torch::kCPU);
-    double images = -1;
-    SearchCallbacks cb;
-    cb.on_step = [&](int, int64_t step, int64_t, const EpochTally& t, const AdaptiveSNG&) {
-      if (step == 1) images = t.val_images();
-    };
-    cb.after_epoch = [](const SearchEpoch&, bool) { return false; };
-    search.run(fmnist().train, "", false, cb);
-    return images;
+  SearchOptions o = small_budget();
+  o.epochs = 1;
+  o.batch_size = 32;
+  o.train_limit = 200;  // 100 held out
+  SupernetSearch search(s.space, s.latency, prob, o, torch::kCPU);
+  double images = -1;
+  SearchCallbacks cb;
+  cb.on_step = [&](int, int64_t step, int64_t, const EpochTally& t, const AdaptiveSNG&) {
+    if (step == 1) images = t.val_images();
   };
-  EXPECT_EQ(scored_in_first_step(0), 2 * 32) << "unset: the training batch size, for each of lambda = 2 samples";
-  EXPECT_EQ(scored_in_first_step(96), 2 * 96);
-  EXPECT_EQ(scored_in_first_step(512), 2 * 100);
-  SearchOptions o;
-  o.theta_batch_size = 192;
-  EXPECT_EQ(SearchOptions::from_json(o.to_json(), "options").theta_batch_size, 192);
-  EXPECT_FALSE(SearchOptions().to_json().contains("theta_batch_size")) << "unset, old fingerprints stay";
+  cb.after_epoch = [](const SearchEpoch&, bool) { return false; };
+  search.run(fmnist().train, "", false, cb);
+  EXPECT_EQ(images, o.lambda * 32);
 }
 
 // A learning rate that makes the weights overflow: the search skips and counts the non-finite steps and finishes
@@ -419,55 +410,6 @@ TEST(Search, FairWeightStepsTrainEveryOp) {
   EXPECT_EQ(parse_weight_paths("theta", "--weight-paths"), WeightPaths::theta);
   EXPECT_THROW(parse_weight_paths("all", "--weight-paths"), Error);
 
-}
-
-// --sandwich: one weight step trains the largest network (per layer the op slowest on the device) and the smallest
-// besides the sampled paths, and every path but the largest learns the largest's predictions: an op only those
-// paths use gets the same update whatever the labels, while without distillation every trained op depends on them.
-TEST(Search, SandwichTrainsTheLargestAndSmallestAndDistilsTheRestFromTheLargest) {
-  torch::set_num_threads(2);
-  TinyScenario s;
-  SearchProblem prob = behind_privacy_floor(s);
-  torch::manual_seed(5);
-  const auto x = torch::randn({8, 1, 28, 28});
-  const auto y1 = torch::randint(10, {8}, torch::kLong), y2 = (y1 + 1).remainder(10);
-  auto step = [&](SearchOptions o, const torch::Tensor& y) {
-    SupernetSearch search(s.space, s.latency, prob, o, torch::kCPU);
-    std::mt19937_64 rng(11);
-    search.weight_step(x, y, rng);
-    return search.supernet();
-  };
-  SearchOptions o = small_budget();
-  o.weight_paths = WeightPaths::theta;  // the sandwich's two paths beside lambda paths of theta
-  o.sandwich = true;
-  EXPECT_TRUE(SearchOptions::from_json(o.to_json(), "options").sandwich);
-  EXPECT_FALSE(SearchOptions().to_json().contains("sandwich")) << "unset, it must not change old fingerprints";
-  const Supernet initial = SupernetSearch(s.space, s.latency, prob, o, torch::kCPU).supernet();
-  auto changed = [](const std::shared_ptr<BlockModule>& a, const std::shared_ptr<BlockModule>& b) {
-    auto pa = a->parameters(), pb = b->parameters();
-    bool all = !pa.empty();
-    for (size_t i = 0; i < pa.size(); ++i) all = all && !torch::equal(pa[i], pb[i]);
-    return all;
-  };
-  const Supernet trained = step(o, y1);
-  for (int l = 0; l < s.space.num_layers(); ++l) {
-    int big = 0;
-    for (int op = 1; op < s.space.num_ops(); ++op)
-      if (s.latency.device_block_ms(l + 1, op) > s.latency.device_block_ms(l + 1, big)) big = op;
-    EXPECT_TRUE(changed(trained->candidate(l, big), initial->candidate(l, big)))
-        << "layer " << l << ": the largest op " << s.space.op(big).name << " must train every step";
-  }
-  // Parameters that trained and are equal under other labels: learnt from the teacher alone.
-  auto label_free = [&](SearchOptions opt) {
-    const Supernet a = step(opt, y1), b = step(opt, y2);
-    auto p0 = initial->parameters(), pa = a->parameters(), pb = b->parameters();
-    int n = 0;
-    for (size_t i = 0; i < pa.size(); ++i) n += !torch::equal(pa[i], p0[i]) && torch::equal(pa[i], pb[i]);
-    return n;
-  };
-  EXPECT_GT(label_free(o), 0) << "ops of the distilled paths must not see the labels";
-  o.sandwich = false;
-  EXPECT_EQ(label_free(o), 0) << "without distillation every trained weight follows the labels";
 }
 
 // The loss the search ranks is the deployed one: the payload at the sampled split is fake-quantised exactly as the

@@ -168,14 +168,14 @@ TEST(Cli, SearchConfigSetsOptionsAndFlagsOverrideIt) {
   const std::string experiment = write("experiment.json", R"({"name": "x", "search": {"momentum": 0.8, "lambda": 6,
       "epochs": 4, "fair_sampling": false}})");
   const std::string run = (dir / "run").string();
-  expect_ok("search --strategy fixed:k3_e3 --latency-frac 1 --config " + experiment + " --lambda 4 --sandwich --out " +
+  expect_ok("search --strategy fixed:k3_e3 --latency-frac 1 --config " + experiment + " --lambda 4 --augment=false --out " +
                 run,
             "results in");
   const nasc::json o = nasc::read_json_file(run + "/search.json").at("options");
   EXPECT_EQ(o["momentum"], 0.8);
   EXPECT_EQ(o["epochs"], 4);
   EXPECT_EQ(o["lambda"], 4) << "the flag over the config";
-  EXPECT_EQ(o["sandwich"], true);
+  EXPECT_EQ(o["augment"], false);
   EXPECT_EQ(o["fair_sampling"], false) << "theta paths, as the config said";
   EXPECT_EQ(o["eval_limit"], 2000) << "the quick budget's, which the config leaves";
   const std::string base = "search --strategy fixed:k3_e3 --latency-frac 1 --out " + (dir / "bad").string();
@@ -183,7 +183,7 @@ TEST(Cli, SearchConfigSetsOptionsAndFlagsOverrideIt) {
   expect_refused(base + " --config " + write("epoch.json", R"({"epoch": 3})"), "unknown field 'epoch'");
   expect_refused(base + " --lambda 1", "--lambda = 1: expected 2..64");
   expect_refused(base + " --lr fast", "--lr 'fast': expected > 0");
-  expect_refused(base + " --sandwich=maybe", "--sandwich");
+  expect_refused(base + " --augment=maybe", "--augment");
   EXPECT_FALSE(fs::exists(dir / "bad" / "search.json"));
   fs::remove_all(dir);
 }

@@ -107,17 +107,3 @@ TEST(Trainer, PayloadSplitFakeQuantisesTheSentActivationLikeTheDeployedPair) {
   o.payload_encoding = "int4";
   EXPECT_THROW(o.validate(), Error);
 }
-
-// In-place distillation's loss is the cross-entropy against the teacher's probabilities: by hand for one row, and
-// the labels' cross-entropy when the teacher is certain.
-TEST(Trainer, DistillationLossIsCrossEntropyAgainstTheTeachersProbabilities) {
-  const auto logits = torch::tensor({{2.0, 0.0, -1.0}, {0.5, 0.5, 0.5}});
-  const auto teacher = torch::tensor({{0.5, 0.25, 0.25}, {1.0, 0.0, 0.0}});
-  // Row 1: log-softmax of (2, 0, -1) = (2, 0, -1) - log(e^2 + 1 + e^-1); row 2: -log(1/3).
-  const double lse = std::log(std::exp(2.0) + 1.0 + std::exp(-1.0));
-  const double row1 = -(0.5 * (2 - lse) + 0.25 * (0 - lse) + 0.25 * (-1 - lse)), row2 = std::log(3.0);
-  EXPECT_NEAR(distillation_loss(logits, teacher).item<double>(), (row1 + row2) / 2, 1e-6);
-  const auto labels = torch::tensor({0, 2}, torch::kLong);
-  EXPECT_NEAR(distillation_loss(logits, torch::one_hot(labels, 3).to(torch::kFloat)).item<double>(),
-              classification_loss(logits, labels, 0.0).item<double>(), 1e-6);
-}
