@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The 12-epoch NASC searches of one of this grid's 10 Mbit/s cells again as stand-alone `nasc search` runs that keep
 # their checkpoints (the grid deletes them), then the answer chosen again from each checkpoint (--resume, no training)
-# with a selection option.
+# with a selection option (FLAGS: give --fill-budget too, else the answer is chosen with nasc search's default 0.9).
 #   results/nbmacro-search-epochs/reselect.sh OUT Q "SEEDS" NAME FLAGS...
 #   e.g. reselect.sh runs/e12-q0.75 0.75 "2 3" fill0.9 --fill-budget 0.9
 # The rescore study (reselect.sh runs/e12 0.5 "1 2 3" rescore16 --rescore 16, and 64) needs NASC=path/to/nasc built
@@ -9,19 +9,12 @@
 # The searches are deterministic on one CPU, so each seed's checkpoint is the grid run's (same answer, checked below).
 set -euo pipefail
 out=${1:?OUT}; q=${2:?Q}; seeds=${3:?SEEDS}; name=${4:?NAME}; shift 4
-nasc=${NASC:-build/nasc}
+source "$(dirname "$0")/../nbmacro-search.sh"
 grid=results/nbmacro-search-epochs/runs/pi4-titanrtx/floor1/bw10/q$q/nasc
-T=$(python3 -c 'import json,sys; print(repr(json.load(open(sys.argv[1]))["max_latency_ms"]))' "$grid/seed1/search.json")
-search() {  # DIR SEED FLAGS...
-  local dir=$1 seed=$2; shift 2
-  mkdir -p "$dir"
-  "$nasc" search --space nbmacro --data folder:data/cifar10 --truth truth/nas-bench-macro-cifar10.json \
-    --device-profile profiles/raspi4-nbmacro.json --server-profile profiles/titanrtx-nbmacro.json \
-    --bandwidth 10 --delay 5 --encoding int8 --min-device-blocks 1 --max-latency "$T" \
-    --epochs 12 --train-limit 12000 --eval-limit 2000 --seed "$seed" --threads 2 "$@" --out "$dir" > "$dir.log" 2>&1
-}
+T=$(nbmacro_threshold "$grid/seed1/search.json")
+search() { nbmacro_search "$1" "$2" "$T" --epochs 12 "${nbmacro_grid_recipe[@]}" "${@:3}"; }  # DIR SEED FLAGS...
 for seed in $seeds; do
-  [ -f "$out/seed$seed/search.json" ] || search "$out/seed$seed" "$seed"
+  [ -f "$out/seed$seed/search.json" ] || search "$out/seed$seed" "$seed" --fill-budget 0  # as the grid
   python3 - "$out/seed$seed/search.json" "$grid/seed$seed/search.json" <<'PY'
 import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:])
