@@ -60,6 +60,7 @@ TEST(SearchOptions, OptionsAtTheirLegacyValuesKeepOlderFingerprints) {
   SearchOptions o;
   o.weight_paths = WeightPaths::theta;
   o.feasible_sampling = false;
+  o.fill_budget = 0;
   std::set<std::string> keys;
   const json j = o.to_json();
   for (auto& [k, v] : j.items()) keys.insert(k);
