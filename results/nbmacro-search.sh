@@ -10,9 +10,13 @@ nbmacro_search() {
     --bandwidth 10 --delay 5 --encoding int8 --min-device-blocks 1 --max-latency "$T" \
     --seed "$seed" --threads 2 "$@" --out "$dir" > "$dir.log" 2>&1
 }
-# The threshold T, in ms, that a grid cell's search.json records.
-nbmacro_threshold() {  # SEARCH_JSON
-  python3 -c 'import json,sys; print(repr(json.load(open(sys.argv[1]))["max_latency_ms"]))' "$1"
+# The NASC runs of one 10 Mbit/s quantile cell of a committed grid, e.g. nbmacro_cell nbmacro-search-epochs 0.5.
+nbmacro_cell() {  # GRID Q
+  echo "results/$1/runs/pi4-titanrtx/floor1/bw10/q$2/nasc"
+}
+# The threshold T, in ms, of that cell, as its seed-1 search.json records it.
+nbmacro_threshold() {  # GRID Q
+  python3 -c 'import json,sys; print(repr(json.load(open(sys.argv[1]))["max_latency_ms"]))' "$(nbmacro_cell "$1" "$2")/seed1/search.json"
 }
 # The grids' recipe: a stratified 12,000 CIFAR-10 training images, 2,000 held-out ones to score the answer.
 nbmacro_grid_recipe=(--train-limit 12000 --eval-limit 2000)

@@ -11,7 +11,7 @@ set -euo pipefail
 out=${1:?OUT}; seeds=${2:?SEEDS}; names=${3:-default fill0.9}
 source "$(dirname "$0")/../nbmacro-search.sh"
 # T is the grid's own threshold for the cell (its 0.5 quantile of the space's latency at 10 Mbit/s, 19.392 ms).
-T=$(nbmacro_threshold results/nbmacro-search-quantiles/runs/pi4-titanrtx/floor1/bw10/q0.5/nasc/seed1/search.json)
+T=$(nbmacro_threshold nbmacro-search-quantiles 0.5)
 [[ " $names " == *" fill0.9 "* ]] && names="$names default"  # it needs the default's checkpoint
 search() {  # NAME SEED FLAGS...
   local name=$1 seed=$2; shift 2

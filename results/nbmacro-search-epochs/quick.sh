@@ -6,7 +6,7 @@
 set -euo pipefail
 out=${1:?OUT}; q=${2:?Q}; seeds=${3:?SEEDS}; shift 3
 source "$(dirname "$0")/../nbmacro-search.sh"
-T=$(nbmacro_threshold "results/nbmacro-search-epochs/runs/pi4-titanrtx/floor1/bw10/q$q/nasc/seed1/search.json")
+T=$(nbmacro_threshold nbmacro-search-epochs "$q")
 for seed in $seeds; do
   [ -f "$out/seed$seed/search.json" ] || nbmacro_search "$out/seed$seed" "$seed" "$T" --budget quick "$@"
 done

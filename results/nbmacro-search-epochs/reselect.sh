@@ -10,8 +10,8 @@
 set -euo pipefail
 out=${1:?OUT}; q=${2:?Q}; seeds=${3:?SEEDS}; name=${4:?NAME}; shift 4
 source "$(dirname "$0")/../nbmacro-search.sh"
-grid=results/nbmacro-search-epochs/runs/pi4-titanrtx/floor1/bw10/q$q/nasc
-T=$(nbmacro_threshold "$grid/seed1/search.json")
+grid=$(nbmacro_cell nbmacro-search-epochs "$q")
+T=$(nbmacro_threshold nbmacro-search-epochs "$q")
 search() { nbmacro_search "$1" "$2" "$T" --epochs 12 "${nbmacro_grid_recipe[@]}" "${@:3}"; }  # DIR SEED FLAGS...
 for seed in $seeds; do
   [ -f "$out/seed$seed/search.json" ] || search "$out/seed$seed" "$seed" --fill-budget 0  # as the grid

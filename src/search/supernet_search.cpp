@@ -257,35 +257,29 @@ void SupernetSearch::set_lr(double lr) {
 }
 
 SupernetSearch::PathSampler SupernetSearch::path_sampler() const {
-  PathSampler base = [this](std::mt19937_64& rng) {
+  if (opt_.weight_paths == WeightPaths::theta)
+    return [this](std::mt19937_64& rng) {
+      std::vector<Candidate> paths;
+      for (int i = 0; i < opt_.lambda; ++i) paths.push_back(sample(rng));
+      return paths;
+    };
+  return [this](std::mt19937_64& rng) {
+    // Path k takes, in every layer, the k-th op of a fresh permutation: each op once per step.
+    const int L = space_.num_layers(), n = space_.num_ops();
+    std::vector<std::vector<int>> order(static_cast<size_t>(L));
+    for (auto& o : order) {
+      o.resize(size_t(n));
+      std::iota(o.begin(), o.end(), 0);
+      std::shuffle(o.begin(), o.end(), rng);
+    }
     std::vector<Candidate> paths;
-    for (int i = 0; i < opt_.lambda; ++i) paths.push_back(sample(rng));
+    for (int k = 0; k < n; ++k) {
+      Candidate c = sample(rng);  // the split (and nothing else) comes from theta
+      for (int l = 0; l < L; ++l) c.arch[size_t(l)] = order[size_t(l)][size_t(k)];
+      paths.push_back(c);
+    }
     return paths;
   };
-  switch (opt_.weight_paths) {
-    case WeightPaths::fair:
-      base = [this](std::mt19937_64& rng) {
-        // Path k takes, in every layer, the k-th op of a fresh permutation: each op once per step.
-        const int L = space_.num_layers(), n = space_.num_ops();
-        std::vector<std::vector<int>> order(static_cast<size_t>(L));
-        for (auto& o : order) {
-          o.resize(size_t(n));
-          std::iota(o.begin(), o.end(), 0);
-          std::shuffle(o.begin(), o.end(), rng);
-        }
-        std::vector<Candidate> paths;
-        for (int k = 0; k < n; ++k) {
-          Candidate c = sample(rng);  // the split (and nothing else) comes from theta
-          for (int l = 0; l < L; ++l) c.arch[size_t(l)] = order[size_t(l)][size_t(k)];
-          paths.push_back(c);
-        }
-        return paths;
-      };
-      break;
-    case WeightPaths::theta:
-      break;
-  }
-  return base;
 }
 
 WeightStep SupernetSearch::weight_step(const torch::Tensor& x, const torch::Tensor& y, std::mt19937_64& rng) {
